@@ -1,0 +1,1 @@
+global using System; global using System.Linq;
