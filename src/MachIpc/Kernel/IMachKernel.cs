@@ -1,3 +1,4 @@
+using System;
 using MachIpc.Abi;
 
 namespace MachIpc.Kernel;
@@ -41,4 +42,10 @@ internal unsafe interface IMachKernel
     int FileportMakeFd(uint port);
     /// <summary>errno of the calling thread's last failed fileport call.</summary>
     int LastErrno { get; }
+
+    /// <summary>The task the calling thread acts as (null where every thread is in one task).</summary>
+    object? CaptureTask();
+
+    /// <summary>Makes the calling thread act as <paramref name="task"/> (from <see cref="CaptureTask"/>) until disposed.</summary>
+    IDisposable? EnterTask(object task);
 }

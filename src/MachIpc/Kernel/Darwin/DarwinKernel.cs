@@ -22,6 +22,9 @@ internal sealed unsafe class DarwinKernel : IMachKernel
         _taskSelf = *(uint*)NativeLibrary.GetExport(lib, "mach_task_self_");
     }
 
+    public object? CaptureTask() => null;
+
+    public IDisposable? EnterTask(object task) => null;
     public int LastErrno => t_lastErrno;
 
     public uint TaskSelf() => _taskSelf;

@@ -8,6 +8,8 @@ internal sealed unsafe class SimulatedKernel : IMachKernel
 {
     internal static readonly SimulatedKernel Shared = new();
 
+    public object? CaptureTask() => null;
+    public IDisposable? EnterTask(object task) => null;
     public int LastErrno => 78; // ENOSYS on Darwin
     public uint TaskSelf() => MachPortName.Null;
     public MachMsgReturn Msg(MachMsgHeader* msg, MachMsgOption option, uint sendSize, uint rcvSize, uint rcvName, uint timeout, uint notify) =>

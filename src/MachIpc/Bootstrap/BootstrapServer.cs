@@ -1,0 +1,116 @@
+using System;
+using System.Text;
+using MachIpc.Abi;
+using MachIpc.Kernel;
+using MachIpc.Ports;
+
+namespace MachIpc.Bootstrap;
+
+/// <summary>
+/// The bootstrap (launchd) name service: <c>bootstrap_check_in</c>, <c>bootstrap_register</c> and
+/// <c>bootstrap_look_up</c> on the task's bootstrap port (<c>TASK_BOOTSTRAP_PORT</c>).
+/// </summary>
+public static unsafe class BootstrapServer
+{
+    /// <summary>
+    /// Checks in <paramref name="serviceName"/>: the caller receives the service's receive right (created on
+    /// the fly when the name is unknown, as launchd's dynamic check-in does).
+    /// </summary>
+    public static BootstrapReturn TryCheckIn(string serviceName, out ReceiveRight? receive)
+    {
+        receive = null;
+        int kr = Call(Operation.CheckIn, serviceName, 0, out uint sp);
+        if (kr == 0)
+        {
+            receive = ReceiveRight.Adopt(sp);
+        }
+        return (BootstrapReturn)kr;
+    }
+
+    /// <summary>Registers a send right under <paramref name="serviceName"/>; the caller keeps its own right (launchd copies it).</summary>
+    public static BootstrapReturn TryRegister(string serviceName, SendRight send)
+    {
+        ArgumentNullException.ThrowIfNull(send);
+        return (BootstrapReturn)Call(Operation.Register, serviceName, send.Name, out _);
+    }
+
+    /// <summary>Looks up <paramref name="serviceName"/>; on success the caller owns one send right to the service.</summary>
+    public static BootstrapReturn TryLookUp(string serviceName, out SendRight? send)
+    {
+        send = null;
+        int kr = Call(Operation.LookUp, serviceName, 0, out uint sp);
+        if (kr == 0)
+        {
+            send = SendRight.Adopt(sp);
+        }
+        return (BootstrapReturn)kr;
+    }
+
+    /// <summary>Like <see cref="TryCheckIn"/>, throwing <see cref="MachException"/> on failure.</summary>
+    public static ReceiveRight CheckIn(string serviceName)
+    {
+        var kr = TryCheckIn(serviceName, out var receive);
+        return kr == BootstrapReturn.Success ? receive! : throw new MachException($"bootstrap_check_in(\"{serviceName}\")", kr);
+    }
+
+    /// <summary>Like <see cref="TryLookUp"/>, throwing <see cref="MachException"/> on failure.</summary>
+    public static SendRight LookUp(string serviceName)
+    {
+        var kr = TryLookUp(serviceName, out var send);
+        return kr == BootstrapReturn.Success ? send! : throw new MachException($"bootstrap_look_up(\"{serviceName}\")", kr);
+    }
+
+    /// <summary>Like <see cref="TryRegister"/>, throwing <see cref="MachException"/> on failure.</summary>
+    public static void Register(string serviceName, SendRight send)
+    {
+        var kr = TryRegister(serviceName, send);
+        if (kr != BootstrapReturn.Success)
+        {
+            throw new MachException($"bootstrap_register(\"{serviceName}\")", kr);
+        }
+    }
+
+    private enum Operation { CheckIn, Register, LookUp }
+
+    // name_t is char[128]: at most 127 bytes plus NUL. Like Ladybird's MachPort, reject longer names here
+    // rather than let a client stub truncate them into someone else's service name.
+    private static int Call(Operation operation, string serviceName, uint registerPort, out uint port)
+    {
+        port = MachPortName.Null;
+        ArgumentException.ThrowIfNullOrEmpty(serviceName);
+        byte* name = stackalloc byte[BootstrapLimits.MaxNameLength];
+        int written;
+        try
+        {
+            written = Encoding.UTF8.GetBytes(serviceName, new Span<byte>(name, BootstrapLimits.MaxNameLength - 1));
+        }
+        catch (ArgumentException)
+        {
+            throw new ArgumentException($"Bootstrap service names are at most {BootstrapLimits.MaxNameLength - 1} UTF-8 bytes.", nameof(serviceName));
+        }
+        name[written] = 0;
+
+        uint bp;
+        var kr = Mach.TaskGetSpecialPort(Mach.TaskSelf, MachPortName.TaskBootstrapPort, &bp);
+        if (kr != KernReturn.Success)
+        {
+            return (int)kr;
+        }
+        try
+        {
+            uint result = MachPortName.Null;
+            int code = operation switch
+            {
+                Operation.CheckIn => Mach.BootstrapCheckIn(bp, name, &result),
+                Operation.Register => Mach.BootstrapRegister(bp, name, registerPort),
+                _ => Mach.BootstrapLookUp(bp, name, &result),
+            };
+            port = result;
+            return code;
+        }
+        finally
+        {
+            Mach.PortDeallocate(Mach.TaskSelf, bp);
+        }
+    }
+}

@@ -1,0 +1,77 @@
+using System;
+using System.Threading;
+using MachIpc.Abi;
+using MachIpc.Kernel;
+
+namespace MachIpc.Ports;
+
+/// <summary>
+/// An owned Mach port right: one user reference (or the one receive / send-once / port-set right) under a
+/// name in the current task. <see cref="Dispose"/> performs exactly the <c>mach_port_*</c> call that releases
+/// that right and nothing else; <see cref="TakeName"/> hands ownership to a message (move semantics), after
+/// which disposing does nothing. Release is idempotent and thread-safe, so a right is never released twice.
+/// </summary>
+/// <remarks>
+/// Like the task's port names themselves, an owned right belongs to the task that created it: release it
+/// from that task (with the simulated kernel, a thread bound to the same simulated task).
+/// </remarks>
+public abstract class MachRight : IDisposable
+{
+    private uint _name;
+
+    private protected MachRight(uint name) => _name = name;
+
+    /// <summary>The port name, or <see cref="MachPortName.Null"/> once released or moved.</summary>
+    public uint Name => Volatile.Read(ref _name);
+
+    /// <summary>Whether this object still owns its right.</summary>
+    public bool IsValid => MachPortName.IsValid(Name);
+
+    /// <summary>The kind of right owned.</summary>
+    public abstract MachPortRight Right { get; }
+
+    /// <summary>
+    /// Gives up ownership without releasing: returns the name (for a MOVE disposition in a message, or for
+    /// adoption by another owner) and leaves this object empty.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The right was already released or moved.</exception>
+    public uint TakeName()
+    {
+        uint name = Interlocked.Exchange(ref _name, MachPortName.Null);
+        ObjectDisposedException.ThrowIf(name == MachPortName.Null, this);
+        return name;
+    }
+
+    /// <summary>Releases the right if still owned.</summary>
+    public void Dispose()
+    {
+        uint name = Interlocked.Exchange(ref _name, MachPortName.Null);
+        if (MachPortName.IsValid(name))
+        {
+            Release(name);
+        }
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Performs the one kernel call releasing this kind of right.</summary>
+    private protected abstract void Release(uint name);
+
+    /// <summary>Throws <see cref="ObjectDisposedException"/> when the right is gone; returns the name.</summary>
+    private protected uint LiveName()
+    {
+        uint name = Name;
+        ObjectDisposedException.ThrowIf(name == MachPortName.Null, this);
+        return name;
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{GetType().Name}(0x{Name:x})";
+
+    private protected static void Check(KernReturn kr, string operation)
+    {
+        if (kr != KernReturn.Success)
+        {
+            throw new MachException(operation, kr);
+        }
+    }
+}

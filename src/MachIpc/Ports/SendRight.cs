@@ -1,0 +1,54 @@
+using MachIpc.Abi;
+using MachIpc.Kernel;
+
+namespace MachIpc.Ports;
+
+/// <summary>One owned user reference of a send right. Disposing calls <c>mach_port_deallocate</c>.</summary>
+public sealed class SendRight : MachRight
+{
+    private SendRight(uint name) : base(name) { }
+
+    /// <inheritdoc/>
+    public override MachPortRight Right => MachPortRight.Send;
+
+    /// <summary>Takes ownership of one user reference of the send right under <paramref name="name"/>.</summary>
+    public static SendRight Adopt(uint name) => new(name);
+
+    /// <summary>Adds a user reference (<c>mach_port_mod_refs(SEND, +1)</c>) and returns it as a separately owned right.</summary>
+    public SendRight Copy()
+    {
+        uint name = LiveName();
+        Check(Mach.PortModRefs(Mach.TaskSelf, name, MachPortRight.Send, 1), "mach_port_mod_refs");
+        return new SendRight(name);
+    }
+
+    private protected override void Release(uint name) => Mach.PortDeallocate(Mach.TaskSelf, name);
+}
+
+/// <summary>An owned send-once right. Disposing it unused sends the port a send-once notification, as XNU does.</summary>
+public sealed class SendOnceRight : MachRight
+{
+    private SendOnceRight(uint name) : base(name) { }
+
+    /// <inheritdoc/>
+    public override MachPortRight Right => MachPortRight.SendOnce;
+
+    /// <summary>Takes ownership of the send-once right under <paramref name="name"/> (e.g. a received reply port).</summary>
+    public static SendOnceRight Adopt(uint name) => new(name);
+
+    private protected override void Release(uint name) => Mach.PortDeallocate(Mach.TaskSelf, name);
+}
+
+/// <summary>An owned dead name (one user reference). Disposing calls <c>mach_port_mod_refs(DEAD_NAME, -1)</c>.</summary>
+public sealed class DeadName : MachRight
+{
+    private DeadName(uint name) : base(name) { }
+
+    /// <inheritdoc/>
+    public override MachPortRight Right => MachPortRight.DeadName;
+
+    /// <summary>Takes ownership of one user reference of the dead name <paramref name="name"/>.</summary>
+    public static DeadName Adopt(uint name) => new(name);
+
+    private protected override void Release(uint name) => Mach.PortModRefs(Mach.TaskSelf, name, MachPortRight.DeadName, -1);
+}
