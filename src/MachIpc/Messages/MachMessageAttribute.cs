@@ -85,4 +85,10 @@ public sealed class MachOolPortsAttribute : Attribute
 
     /// <summary>The largest number of names a receiver accepts.</summary>
     public int MaxCount { get; set; } = 16383;
+
+    /// <summary>The copy option used on send (MIG uses physical copy for port arrays).</summary>
+    public MachMsgCopy Copy { get; set; } = MachMsgCopy.Physical;
+
+    /// <summary>Whether the send deallocates the sender's name array.</summary>
+    public bool Deallocate { get; set; }
 }

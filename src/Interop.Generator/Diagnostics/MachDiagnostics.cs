@@ -1,0 +1,91 @@
+using Microsoft.CodeAnalysis;
+
+namespace MachIpc.Generator.Diagnostics;
+
+/// <summary>The generator's diagnostics. Ids are tracked in AnalyzerReleases.*.md.</summary>
+internal static class MachDiagnostics
+{
+    private const string Category = "MachIpc";
+
+    public static readonly DiagnosticDescriptor NotPartial = Error("MACHIPC001",
+        "Mach message must be a partial struct",
+        "'{0}' is marked [MachMessage] but is not declared 'partial'; the generator adds its layout and members to a partial part");
+
+    public static readonly DiagnosticDescriptor FieldNotBlittable = Error("MACHIPC002",
+        "Mach message field is not blittable",
+        "Field '{0}' of type '{1}' cannot be part of a Mach message: {2}");
+
+    public static readonly DiagnosticDescriptor HeaderNotFirst = Error("MACHIPC003",
+        "Mach message must start with its header",
+        "'{0}' must declare a 'MachMsgHeader' as its first instance field");
+
+    public static readonly DiagnosticDescriptor DescriptorAfterInlineData = Error("MACHIPC004",
+        "Descriptors must precede inline data",
+        "Descriptor '{0}' follows inline data; the kernel expects every descriptor directly after the body");
+
+    public static readonly DiagnosticDescriptor BodyMissing = Error("MACHIPC005",
+        "Complex message needs a body directly after the header",
+        "'{0}' must declare a 'MachMsgBody' directly after its header, before any descriptor or data ({1})");
+
+    public static readonly DiagnosticDescriptor DuplicateId = Error("MACHIPC006",
+        "Duplicate msgh_id",
+        "Message id {0} of '{1}' is also used by '{2}'");
+
+    public static readonly DiagnosticDescriptor ReservedId = Error("MACHIPC007",
+        "Message id collides with kernel notifications",
+        "Message id {0} of '{1}' is in the kernel notification range 64..72; a forged notification could be confused with it");
+
+    public static readonly DiagnosticDescriptor InvalidTrailer = Error("MACHIPC008",
+        "Invalid trailer request",
+        "'{0}' requests trailer elements value {1}, which is not a MACH_RCV_TRAILER_* value (0, 1, 2, 3, 4, 7, 8)");
+
+    public static readonly DiagnosticDescriptor UnsafeRequired = Error("MACHIPC009",
+        "Mach messages need AllowUnsafeBlocks",
+        "'{0}' cannot be generated: the project must set <AllowUnsafeBlocks>true</AllowUnsafeBlocks> (the generated stubs pass message pointers to mach_msg)");
+
+    public static readonly DiagnosticDescriptor InvalidDisposition = Error("MACHIPC010",
+        "Invalid port disposition",
+        "{0}: {1}");
+
+    public static readonly DiagnosticDescriptor UserStructLayout = Error("MACHIPC011",
+        "Do not declare StructLayout on a Mach message",
+        "'{0}' declares [StructLayout]; the generator emits the layout itself (choose it with MachMessage.Layout)");
+
+    public static readonly DiagnosticDescriptor InvalidMinSize = Error("MACHIPC012",
+        "Invalid MinSize",
+        "MinSize {0} of '{1}' must be a multiple of 4 between {2} (the end of the descriptors) and the send size {3}");
+
+    public static readonly DiagnosticDescriptor UnsupportedDeclaration = Error("MACHIPC013",
+        "Unsupported message declaration",
+        "'{0}' cannot be a Mach message: {1}");
+
+    public static readonly DiagnosticDescriptor InvalidOolBounds = Error("MACHIPC014",
+        "Invalid out-of-line bounds",
+        "Out-of-line descriptor '{0}' has invalid bounds: {1}");
+
+    public static readonly DiagnosticDescriptor TrailerField = Error("MACHIPC015",
+        "Trailer declared inside a message",
+        "Field '{0}' is a trailer; the kernel writes the trailer at round_msg(msgh_size), never at a struct offset, so read it through MachReceived<T>");
+
+    private static readonly DiagnosticDescriptor[] All =
+    {
+        NotPartial, FieldNotBlittable, HeaderNotFirst, DescriptorAfterInlineData, BodyMissing, DuplicateId, ReservedId,
+        InvalidTrailer, UnsafeRequired, InvalidDisposition, UserStructLayout, InvalidMinSize, UnsupportedDeclaration,
+        InvalidOolBounds, TrailerField,
+    };
+
+    public static DiagnosticDescriptor ById(string id)
+    {
+        foreach (DiagnosticDescriptor d in All)
+        {
+            if (d.Id == id)
+            {
+                return d;
+            }
+        }
+        throw new System.ArgumentException("Unknown diagnostic id " + id, nameof(id));
+    }
+
+    private static DiagnosticDescriptor Error(string id, string title, string message) =>
+        new(id, title, message, Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+}

@@ -1,0 +1,147 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Globalization;
+using MachIpc.Generator.Diagnostics;
+using MachIpc.Generator.Emit;
+using MachIpc.Generator.Model;
+using MachIpc.Generator.Parsing;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace MachIpc.Generator;
+
+/// <summary>
+/// The pipeline: <c>[MachMessage]</c> structs → symbol-free <see cref="MessageModel"/>s → three generated parts
+/// per message (layout and constants, validation, <c>mach_msg</c> stubs). Diagnostics are a separate output.
+/// </summary>
+[Generator(LanguageNames.CSharp)]
+public sealed class MachMessageGenerator : IIncrementalGenerator
+{
+    /// <summary>The attribute the pipeline starts from.</summary>
+    public const string MessageAttribute = "MachIpc.Messages.MachMessageAttribute";
+
+    /// <summary>Tracking names of the pipeline steps (used by the incrementality tests).</summary>
+    public static class Steps
+    {
+        /// <summary>Parsing one attributed struct.</summary>
+        public const string Parse = "MachMessage.Parse";
+        /// <summary>The per-message models.</summary>
+        public const string Models = "MachMessage.Models";
+        /// <summary>Whether the compilation allows unsafe code.</summary>
+        public const string AllowUnsafe = "MachMessage.AllowUnsafe";
+        /// <summary>Models paired with the unsafe flag, ready to emit.</summary>
+        public const string Emit = "MachMessage.Emit";
+        /// <summary>Per-message diagnostics.</summary>
+        public const string Diagnostics = "MachMessage.Diagnostics";
+        /// <summary>Compilation-wide duplicate id diagnostics.</summary>
+        public const string DuplicateIds = "MachMessage.DuplicateIds";
+    }
+
+    /// <inheritdoc/>
+    public void Initialize(IncrementalGeneratorInitializationContext context)
+    {
+        IncrementalValuesProvider<ParseResult> parsed = context.SyntaxProvider
+            .ForAttributeWithMetadataName(
+                MessageAttribute,
+                static (node, _) => node is StructDeclarationSyntax,
+                static (ctx, ct) => MessageParser.Parse(ctx, ct))
+            .WithTrackingName(Steps.Parse);
+
+        IncrementalValueProvider<bool> allowUnsafe = context.CompilationProvider
+            .Select(static (compilation, _) => compilation.Options is CSharpCompilationOptions { AllowUnsafe: true })
+            .WithTrackingName(Steps.AllowUnsafe);
+
+        IncrementalValuesProvider<MessageModel> models = parsed
+            .Where(static r => r.Model is not null)
+            .Select(static (r, _) => r.Model!)
+            .WithTrackingName(Steps.Models);
+
+        IncrementalValuesProvider<(MessageModel Model, bool AllowUnsafe)> toEmit = models
+            .Combine(allowUnsafe)
+            .WithTrackingName(Steps.Emit);
+
+        context.RegisterSourceOutput(toEmit, static (spc, item) =>
+        {
+            if (!item.AllowUnsafe)
+            {
+                return;
+            }
+            MessageModel model = item.Model;
+            spc.AddSource(model.HintName + ".Layout.g.cs", LayoutEmitter.Emit(model));
+            spc.AddSource(model.HintName + ".Validation.g.cs", ValidationEmitter.Emit(model));
+            spc.AddSource(model.HintName + ".Stubs.g.cs", StubEmitter.Emit(model));
+        });
+
+        IncrementalValuesProvider<EquatableArray<DiagnosticInfo>> diagnostics = parsed
+            .Combine(allowUnsafe)
+            .Select(static (item, _) => WithUnsafeDiagnostic(item.Left, item.Right))
+            .WithTrackingName(Steps.Diagnostics);
+
+        context.RegisterSourceOutput(diagnostics, static (spc, items) =>
+        {
+            foreach (DiagnosticInfo d in items)
+            {
+                spc.ReportDiagnostic(d.ToDiagnostic());
+            }
+        });
+
+        IncrementalValueProvider<EquatableArray<DiagnosticInfo>> duplicates = parsed
+            .Where(static r => r.Model is not null)
+            .Select(static (r, _) => (r.Model!.Id, r.Model.HintName, r.IdLocation))
+            .Collect()
+            .Select(static (all, _) => FindDuplicateIds(all))
+            .WithTrackingName(Steps.DuplicateIds);
+
+        context.RegisterSourceOutput(duplicates, static (spc, items) =>
+        {
+            foreach (DiagnosticInfo d in items)
+            {
+                spc.ReportDiagnostic(d.ToDiagnostic());
+            }
+        });
+    }
+
+    private static EquatableArray<DiagnosticInfo> WithUnsafeDiagnostic(ParseResult result, bool allowUnsafe)
+    {
+        if (allowUnsafe || result.Model is null)
+        {
+            return result.Diagnostics;
+        }
+        var list = new List<DiagnosticInfo>(result.Diagnostics)
+        {
+            new(MachDiagnostics.UnsafeRequired.Id, result.IdLocation, new EquatableArray<string>(new[] { result.Model.TypeName })),
+        };
+        return new EquatableArray<DiagnosticInfo>(list.ToArray());
+    }
+
+    private static EquatableArray<DiagnosticInfo> FindDuplicateIds(ImmutableArray<(int Id, string Name, LocationInfo? Location)> all)
+    {
+        var result = new List<DiagnosticInfo>();
+        var byId = new Dictionary<int, List<(string Name, LocationInfo? Location)>>();
+        foreach ((int id, string name, LocationInfo? location) in all)
+        {
+            if (!byId.TryGetValue(id, out List<(string, LocationInfo?)>? list))
+            {
+                byId[id] = list = new List<(string, LocationInfo?)>();
+            }
+            list.Add((name, location));
+        }
+        foreach (KeyValuePair<int, List<(string Name, LocationInfo? Location)>> pair in byId)
+        {
+            if (pair.Value.Count < 2)
+            {
+                continue;
+            }
+            pair.Value.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
+            for (int i = 0; i < pair.Value.Count; i++)
+            {
+                (string name, LocationInfo? location) = pair.Value[i];
+                string other = pair.Value[i == 0 ? 1 : 0].Name;
+                result.Add(new DiagnosticInfo(MachDiagnostics.DuplicateId.Id, location,
+                    new EquatableArray<string>(new[] { pair.Key.ToString(CultureInfo.InvariantCulture), name, other })));
+            }
+        }
+        return new EquatableArray<DiagnosticInfo>(result.ToArray());
+    }
+}
