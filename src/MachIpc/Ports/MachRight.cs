@@ -12,14 +12,20 @@ namespace MachIpc.Ports;
 /// which disposing does nothing. Release is idempotent and thread-safe, so a right is never released twice.
 /// </summary>
 /// <remarks>
-/// Like the task's port names themselves, an owned right belongs to the task that created it: release it
-/// from that task (with the simulated kernel, a thread bound to the same simulated task).
+/// A port name means something only in its task's name space. An owned right remembers the task it was
+/// created in (with the simulated kernel, the simulated task of the creating thread) and acts in that task
+/// whichever thread disposes it.
 /// </remarks>
 public abstract class MachRight : IDisposable
 {
     private uint _name;
+    private readonly CurrentTaskContext _owner;
 
-    private protected MachRight(uint name) => _name = name;
+    private protected MachRight(uint name)
+    {
+        _name = name;
+        _owner = CurrentTaskContext.Capture();
+    }
 
     /// <summary>The port name, or <see cref="MachPortName.Null"/> once released or moved.</summary>
     public uint Name => Volatile.Read(ref _name);
@@ -48,6 +54,7 @@ public abstract class MachRight : IDisposable
         uint name = Interlocked.Exchange(ref _name, MachPortName.Null);
         if (MachPortName.IsValid(name))
         {
+            using var _ = _owner.Enter();
             Release(name);
         }
         GC.SuppressFinalize(this);
@@ -55,6 +62,9 @@ public abstract class MachRight : IDisposable
 
     /// <summary>Performs the one kernel call releasing this kind of right.</summary>
     private protected abstract void Release(uint name);
+
+    /// <summary>Makes the calling thread act in the owning task for the duration of a kernel call.</summary>
+    private protected IDisposable? EnterOwner() => _owner.Enter();
 
     /// <summary>Throws <see cref="ObjectDisposedException"/> when the right is gone; returns the name.</summary>
     private protected uint LiveName()

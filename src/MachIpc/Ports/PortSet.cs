@@ -1,3 +1,4 @@
+using System;
 using MachIpc.Abi;
 using MachIpc.Kernel;
 
@@ -20,12 +21,20 @@ public sealed class PortSet : MachRight
     }
 
     /// <summary>Adds the port whose receive right is <paramref name="member"/> (<c>mach_port_insert_member</c>).</summary>
-    public void Add(ReceiveRight member) =>
+    public void Add(ReceiveRight member)
+    {
+        ArgumentNullException.ThrowIfNull(member);
+        using var _ = EnterOwner();
         Check(Mach.PortInsertMember(Mach.TaskSelf, member.Name, LiveName()), "mach_port_insert_member");
+    }
 
     /// <summary>Removes a member (<c>mach_port_extract_member</c>).</summary>
-    public void Remove(ReceiveRight member) =>
+    public void Remove(ReceiveRight member)
+    {
+        ArgumentNullException.ThrowIfNull(member);
+        using var _ = EnterOwner();
         Check(Mach.PortExtractMember(Mach.TaskSelf, member.Name, LiveName()), "mach_port_extract_member");
+    }
 
     private protected override void Release(uint name) => Mach.PortModRefs(Mach.TaskSelf, name, MachPortRight.PortSet, -1);
 }

@@ -29,6 +29,7 @@ public sealed class ReceiveRight : MachRight
     public SendRight MakeSend()
     {
         uint name = LiveName();
+        using var _ = EnterOwner();
         Check(Mach.PortInsertRight(Mach.TaskSelf, name, name, MachMsgType.MakeSend), "mach_port_insert_right");
         return SendRight.Adopt(name);
     }
@@ -37,6 +38,7 @@ public sealed class ReceiveRight : MachRight
     public unsafe void SetQueueLimit(uint qlimit)
     {
         int limit = (int)qlimit;
+        using var _ = EnterOwner();
         Check(Mach.PortSetAttributes(Mach.TaskSelf, LiveName(), MachPortLimits.LimitsInfoFlavor, &limit, MachPortLimits.LimitsInfoCount), "mach_port_set_attributes");
     }
 

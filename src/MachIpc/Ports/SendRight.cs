@@ -18,6 +18,7 @@ public sealed class SendRight : MachRight
     public SendRight Copy()
     {
         uint name = LiveName();
+        using var _ = EnterOwner();
         Check(Mach.PortModRefs(Mach.TaskSelf, name, MachPortRight.Send, 1), "mach_port_mod_refs");
         return new SendRight(name);
     }

@@ -33,6 +33,7 @@ public sealed unsafe class MachServer : IDisposable
     private readonly ReceiveRight _wake;
     private readonly PortSet _portSet;
     private readonly object _gate = new();
+    private readonly CurrentTaskContext _owner;
     private Thread? _thread;
     private volatile bool _stopping;
     private bool _disposed;
@@ -47,6 +48,7 @@ public sealed unsafe class MachServer : IDisposable
         _dispatcher = dispatcher;
         _options = options ?? new MachServerOptions();
         _service = service;
+        _owner = CurrentTaskContext.Capture();
         Metrics = new MachServerMetrics(_options.Name);
         _wake = ReceiveRight.Allocate();
         _portSet = PortSet.Allocate();
@@ -106,7 +108,7 @@ public sealed unsafe class MachServer : IDisposable
             _stopping = false;
             Fault = null;
             _thread = new Thread(Run) { IsBackground = true, Name = _options.Name };
-            _thread.Start(CurrentTaskContext.Capture());
+            _thread.Start();
         }
     }
 
@@ -163,6 +165,7 @@ public sealed unsafe class MachServer : IDisposable
     {
         // An empty message with a MAKE_SEND destination: it carries no rights, so it needs no cleanup.
         // Timeout 0: if the wake port's queue is full the loop is already being woken.
+        using var _ = _owner.Enter();
         MachMsgHeader wake = default;
         wake.Bits = MachMsgBits.Make(MachMsgType.MakeSend, MachMsgType.None);
         wake.Size = MachMsgHeader.SizeOf;
@@ -170,9 +173,10 @@ public sealed unsafe class MachServer : IDisposable
         Mach.Msg(&wake, MachMsgOption.SendMsg | MachMsgOption.SendTimeout, MachMsgHeader.SizeOf, 0, MachPortName.Null, 0, MachPortName.Null);
     }
 
-    private void Run(object? taskContext)
+    private void Run()
     {
-        using var _ = ((CurrentTaskContext)taskContext!).Enter();
+        // The loop acts in the task that created the server, whose names it uses.
+        using var _ = _owner.Enter();
         uint portSet = _portSet.Name;
         uint wake = _wake.Name;
         while (true)
