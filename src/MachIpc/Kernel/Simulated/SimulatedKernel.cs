@@ -1,39 +1,201 @@
 using System;
+using System.Collections.Generic;
+using System.Threading;
 using MachIpc.Abi;
 
 namespace MachIpc.Kernel.Simulated;
 
-/// <summary>Placeholder until the simulated kernel lands: every call reports that there is no kernel.</summary>
-internal sealed unsafe class SimulatedKernel : IMachKernel
+/// <summary>
+/// A user-space model of XNU's Mach IPC (kernel-semantics.md). One kernel lock guards every space, port
+/// and queue; blocked threads sleep on their own <see cref="Waiter"/> with the lock released. The file
+/// split follows XNU: rights (ipc_right.c), send/copyin and receive/copyout (ipc_kmsg.c, ipc_mqueue.c),
+/// notifications (ipc_notify.c), mach_port_* calls (mach_port.c), plus the bootstrap server and fileports.
+/// </summary>
+internal sealed unsafe partial class SimulatedKernel : IMachKernel
 {
     internal static readonly SimulatedKernel Shared = new();
 
-    public object? CaptureTask() => null;
-    public IDisposable? EnterTask(object task) => null;
-    public int LastErrno => 78; // ENOSYS on Darwin
-    public uint TaskSelf() => MachPortName.Null;
-    public MachMsgReturn Msg(MachMsgHeader* msg, MachMsgOption option, uint sendSize, uint rcvSize, uint rcvName, uint timeout, uint notify) =>
-        (option & MachMsgOption.SendMsg) != 0 ? MachMsgReturn.SendInvalidDest : MachMsgReturn.RcvInvalidName;
-    public void MsgDestroy(MachMsgHeader* msg) { }
-    public KernReturn PortAllocate(uint task, MachPortRight right, uint* name) => KernReturn.InvalidTask;
-    public KernReturn PortDeallocate(uint task, uint name) => KernReturn.InvalidTask;
-    public KernReturn PortDestroy(uint task, uint name) => KernReturn.InvalidTask;
-    public KernReturn PortModRefs(uint task, uint name, MachPortRight right, int delta) => KernReturn.InvalidTask;
-    public KernReturn PortInsertRight(uint task, uint name, uint poly, MachMsgType polyPoly) => KernReturn.InvalidTask;
-    public KernReturn PortExtractRight(uint task, uint name, MachMsgType msgtName, uint* poly, MachMsgType* polyPoly) => KernReturn.InvalidTask;
-    public KernReturn PortGetRefs(uint task, uint name, MachPortRight right, uint* refs) => KernReturn.InvalidTask;
-    public KernReturn PortType(uint task, uint name, MachPortType* ptype) => KernReturn.InvalidTask;
-    public KernReturn PortRequestNotification(uint task, uint name, int msgid, uint sync, uint notify, MachMsgType notifyPoly, uint* previous) => KernReturn.InvalidTask;
-    public KernReturn PortSetAttributes(uint task, uint name, int flavor, int* portInfo, uint portInfoCount) => KernReturn.InvalidTask;
-    public KernReturn PortGetAttributes(uint task, uint name, int flavor, int* portInfo, uint* portInfoCount) => KernReturn.InvalidTask;
-    public KernReturn PortInsertMember(uint task, uint name, uint pset) => KernReturn.InvalidTask;
-    public KernReturn PortExtractMember(uint task, uint name, uint pset) => KernReturn.InvalidTask;
-    public KernReturn PortMoveMember(uint task, uint member, uint after) => KernReturn.InvalidTask;
-    public KernReturn VmDeallocate(uint task, ulong address, ulong size) => KernReturn.InvalidTask;
-    public KernReturn TaskGetSpecialPort(uint task, int which, uint* port) => KernReturn.InvalidTask;
-    public int BootstrapCheckIn(uint bp, byte* serviceName, uint* sp) => (int)BootstrapReturn.UnknownService;
-    public int BootstrapRegister(uint bp, byte* serviceName, uint sp) => (int)BootstrapReturn.UnknownService;
-    public int BootstrapLookUp(uint bp, byte* serviceName, uint* sp) => (int)BootstrapReturn.UnknownService;
-    public int FileportMakePort(int fd, uint* port) => -1;
-    public int FileportMakeFd(uint port) => -1;
+    private readonly Lock _lock = new();
+    private readonly List<SimulatedTask> _tasks = new();
+    private int _nextPid;
+    private uint _nextPidVersion = 1;
+    private int _livePorts;
+    private readonly HashSet<IpcPort> _ports = new();
+    [ThreadStatic] private static int t_errno;
+
+    internal readonly SimulatedTask MainTask;
+    private readonly IpcPort _bootstrapPort;
+
+    private SimulatedKernel()
+    {
+        int realPid = Environment.ProcessId;
+        _nextPid = realPid < 20000 ? 20000 : realPid + 1;
+        uint uid = 0, gid = 0;
+        if (!OperatingSystem.IsWindows())
+        {
+            try
+            {
+                uid = Libc.geteuid();
+                gid = Libc.getegid();
+            }
+            catch (DllNotFoundException)
+            {
+            }
+            catch (EntryPointNotFoundException)
+            {
+            }
+        }
+        _bootstrapPort = new IpcPort { Kind = KObjectKind.Bootstrap };
+        MainTask = new SimulatedTask(this, "main", realPid, uid, gid, _nextPidVersion++);
+        _tasks.Add(MainTask);
+    }
+
+    internal SimulatedTask CurrentTask => SimulatedTask.CurrentOrNull ?? MainTask;
+
+    internal SimulatedTask CreateTask(string name, uint? uid, uint? gid)
+    {
+        lock (_lock)
+        {
+            var t = new SimulatedTask(this, name, _nextPid++, uid ?? MainTask.SecurityToken.Euid, gid ?? MainTask.SecurityToken.Egid, _nextPidVersion++);
+            _tasks.Add(t);
+            return t;
+        }
+    }
+
+    public int LastErrno => t_errno;
+
+    public uint TaskSelf() => CurrentTask.SelfName;
+
+    public object? CaptureTask() => CurrentTask;
+
+    public IDisposable? EnterTask(object task) => ((SimulatedTask)task).Enter();
+
+    /// <summary>
+    /// Resolves a task-port name in the caller's space to the target space, as the kernel does for the
+    /// <c>task</c> argument of the mach_port traps (an invalid name fails like a send to it would).
+    /// </summary>
+    private KernReturn ResolveSpace(uint task, out IpcSpace space)
+    {
+        SimulatedTask caller = CurrentTask;
+        space = caller.Space;
+        if (!caller.Space.Active)
+        {
+            return KernReturn.InvalidTask;
+        }
+        if (task == caller.SelfName)
+        {
+            return KernReturn.Success;
+        }
+        IpcEntry? e = caller.Space.Lookup(task);
+        if (e?.Port is { Kind: KObjectKind.Task, Active: true, KObject: SimulatedTask target } && e.Has(MachPortType.Send) && target.Space.Active)
+        {
+            space = target.Space;
+            return KernReturn.Success;
+        }
+        return (KernReturn)MachMsgReturn.SendInvalidDest;
+    }
+
+    private IpcPort NewPort(IpcSpace? receiver)
+    {
+        var p = new IpcPort { Receiver = receiver };
+        _livePorts++;
+        _ports.Add(p);
+        return p;
+    }
+
+    public MachMsgReturn Msg(MachMsgHeader* msg, MachMsgOption option, uint sendSize, uint rcvSize, uint rcvName, uint timeout, uint notify)
+    {
+        SimulatedTask task = CurrentTask;
+        _lock.Enter();
+        try
+        {
+            if (!task.Space.Active)
+            {
+                return (option & MachMsgOption.SendMsg) != 0 ? MachMsgReturn.SendInvalidDest : MachMsgReturn.RcvInvalidName;
+            }
+            if ((option & MachMsgOption.SendMsg) != 0)
+            {
+                MachMsgReturn mr = msg is null ? MachMsgReturn.SendInvalidData : SendLocked(task, (byte*)msg, option, sendSize, timeout);
+                if (mr != MachMsgReturn.Success)
+                {
+                    return mr; // B6: the receive half is skipped
+                }
+            }
+            if ((option & MachMsgOption.RcvMsg) != 0)
+            {
+                return ReceiveLocked(task, (byte*)msg, option, rcvSize, rcvName, timeout);
+            }
+            return MachMsgReturn.Success;
+        }
+        finally
+        {
+            _lock.Exit();
+        }
+    }
+
+    /// <summary>Releases the kernel lock while <paramref name="w"/> sleeps, then retakes it.</summary>
+    private void Block(Waiter w, long deadline)
+    {
+        _lock.Exit();
+        try
+        {
+            w.Sleep(deadline);
+        }
+        finally
+        {
+            _lock.Enter();
+        }
+    }
+
+    private static long Deadline(bool hasTimeout, uint timeoutMs) =>
+        hasTimeout ? Environment.TickCount64 + timeoutMs : long.MaxValue;
+
+    internal void TerminateTask(SimulatedTask task)
+    {
+        lock (_lock)
+        {
+            IpcSpace s = task.Space;
+            if (!s.Active)
+            {
+                return;
+            }
+            // C15: receive rights first (C10/C11), then everything else as deallocate/destroy would.
+            var entries = new List<IpcEntry>();
+            foreach (IpcEntry e in s.Entries)
+            {
+                if (e.Has(MachPortType.Receive))
+                {
+                    entries.Add(e);
+                }
+            }
+            foreach (IpcEntry e in entries)
+            {
+                if (!e.IsFree && e.Has(MachPortType.Receive))
+                {
+                    DestroyEntry(s, e);
+                }
+            }
+            entries.Clear();
+            foreach (IpcEntry e in s.Entries)
+            {
+                entries.Add(e);
+            }
+            foreach (IpcEntry e in entries)
+            {
+                if (!e.IsFree)
+                {
+                    DestroyEntry(s, e);
+                }
+            }
+            s.Active = false;
+            foreach (KeyValuePair<ulong, ulong> r in task.VmRegions)
+            {
+                System.Runtime.InteropServices.NativeMemory.Free((void*)r.Key);
+            }
+            task.VmRegions.Clear();
+            task.TaskPort.Active = false;
+            BootstrapTaskDied(task);
+            _tasks.Remove(task);
+        }
+    }
 }

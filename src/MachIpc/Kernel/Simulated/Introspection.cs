@@ -1,0 +1,150 @@
+using System;
+using System.Collections.Generic;
+using System.Text;
+using MachIpc.Abi;
+
+namespace MachIpc.Kernel.Simulated;
+
+/// <summary>One task in a <see cref="KernelSnapshot"/>.</summary>
+/// <param name="Name">The task's label.</param>
+/// <param name="Pid">The task's pid.</param>
+/// <param name="Rights">Every name in its space.</param>
+/// <param name="VmRegions">Out-of-line regions it received and has not deallocated.</param>
+public sealed record TaskSnapshot(string Name, int Pid, IReadOnlyList<PortRightInfo> Rights, int VmRegions);
+
+/// <summary>
+/// Kernel-wide counts at one instant, for leak checks: take one before a test and call
+/// <see cref="AssertNoLeaksSince"/> after it.
+/// </summary>
+public sealed class KernelSnapshot
+{
+    internal KernelSnapshot(int livePorts, int queuedMessages, int vmRegions, IReadOnlyList<TaskSnapshot> tasks)
+    {
+        LivePorts = livePorts;
+        QueuedMessages = queuedMessages;
+        OutstandingVmRegions = vmRegions;
+        Tasks = tasks;
+    }
+
+    /// <summary>Ports that are alive (user ports, bootstrap services and fileports; not task ports).</summary>
+    public int LivePorts { get; }
+
+    /// <summary>Messages queued on live ports.</summary>
+    public int QueuedMessages { get; }
+
+    /// <summary>Out-of-line regions handed to receivers and not yet <c>vm_deallocate</c>'d, across all tasks.</summary>
+    public int OutstandingVmRegions { get; }
+
+    /// <summary>Every live task with the rights it holds.</summary>
+    public IReadOnlyList<TaskSnapshot> Tasks { get; }
+
+    /// <summary>What grew since <paramref name="before"/> (ports, queued messages, regions, rights of tasks alive in both), or null.</summary>
+    public string? DescribeLeaksSince(KernelSnapshot before)
+    {
+        ArgumentNullException.ThrowIfNull(before);
+        var sb = new StringBuilder();
+        if (LivePorts > before.LivePorts)
+        {
+            sb.Append("live ports ").Append(before.LivePorts).Append(" -> ").Append(LivePorts).Append("; ");
+        }
+        if (QueuedMessages > before.QueuedMessages)
+        {
+            sb.Append("queued messages ").Append(before.QueuedMessages).Append(" -> ").Append(QueuedMessages).Append("; ");
+        }
+        if (OutstandingVmRegions > before.OutstandingVmRegions)
+        {
+            sb.Append("OOL regions ").Append(before.OutstandingVmRegions).Append(" -> ").Append(OutstandingVmRegions).Append("; ");
+        }
+        foreach (TaskSnapshot t in Tasks)
+        {
+            foreach (TaskSnapshot old in before.Tasks)
+            {
+                if (old.Pid == t.Pid && Total(t) > Total(old))
+                {
+                    sb.Append(t.Name).Append(" rights ").Append(Describe(old.Rights)).Append(" -> ").Append(Describe(t.Rights)).Append("; ");
+                }
+            }
+        }
+        return sb.Length == 0 ? null : sb.ToString();
+    }
+
+    /// <summary>Throws <see cref="InvalidOperationException"/> describing anything that leaked since <paramref name="before"/>.</summary>
+    public void AssertNoLeaksSince(KernelSnapshot before)
+    {
+        string? leaks = DescribeLeaksSince(before);
+        if (leaks is not null)
+        {
+            throw new InvalidOperationException("Mach resources leaked: " + leaks);
+        }
+    }
+
+    private static long Total(TaskSnapshot t)
+    {
+        long n = t.VmRegions;
+        foreach (PortRightInfo r in t.Rights)
+        {
+            n += 1 + r.Urefs;
+        }
+        return n;
+    }
+
+    private static string Describe(IReadOnlyList<PortRightInfo> rights)
+    {
+        var sb = new StringBuilder("[");
+        foreach (PortRightInfo r in rights)
+        {
+            sb.Append(" 0x").Append(r.Name.ToString("x")).Append(':').Append(r.Type).Append('x').Append(r.Urefs);
+        }
+        return sb.Append(" ]").ToString();
+    }
+}
+
+internal sealed partial class SimulatedKernel
+{
+    internal KernelSnapshot Snapshot()
+    {
+        lock (_lock)
+        {
+            int queued = 0;
+            foreach (IpcPort p in _ports)
+            {
+                queued += p.Queue.Count;
+            }
+            var tasks = new List<TaskSnapshot>();
+            int regions = 0;
+            foreach (SimulatedTask t in _tasks)
+            {
+                regions += t.VmRegions.Count;
+                tasks.Add(new TaskSnapshot(t.Name, t.Pid, RightsLocked(t), t.VmRegions.Count));
+            }
+            return new KernelSnapshot(_livePorts, queued, regions, tasks);
+        }
+    }
+
+    internal IReadOnlyList<PortRightInfo> RightsOf(SimulatedTask task)
+    {
+        lock (_lock)
+        {
+            return RightsLocked(task);
+        }
+    }
+
+    private static List<PortRightInfo> RightsLocked(SimulatedTask task)
+    {
+        var list = new List<PortRightInfo>();
+        foreach (IpcEntry e in Snapshot(task.Space))
+        {
+            CheckDead(task.Space, e); // as mach_port_names / mach_port_type would
+            list.Add(new PortRightInfo(e.Name, e.Type | (e.DnRequest ? MachPortType.DnRequest : 0), e.Urefs));
+        }
+        return list;
+    }
+
+    internal int VmRegionCount(SimulatedTask task)
+    {
+        lock (_lock)
+        {
+            return task.VmRegions.Count;
+        }
+    }
+}

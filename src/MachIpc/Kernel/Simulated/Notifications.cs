@@ -1,0 +1,89 @@
+using System;
+using System.Buffers.Binary;
+using MachIpc.Abi;
+
+namespace MachIpc.Kernel.Simulated;
+
+// ipc_notify.c: kernel-generated messages. Each goes out over the send-once right the request held, with
+// MACH_SEND_ALWAYS (past qlimit, A34) and the kernel's audit and security tokens (B27, D10).
+internal sealed unsafe partial class SimulatedKernel
+{
+    private static KMsg RentNotification(uint size, int id, uint otherBits = 0)
+    {
+        KMsg m = KMsg.Rent(size);
+        System.Array.Clear(m.Data, 0, (int)size);
+        m.Id = id;
+        m.OtherBits = otherBits;
+        m.Audit = default;
+        m.Security = SecurityToken.Kernel;
+        m.Reply = default;
+        return m;
+    }
+
+    private static void WriteNdrAndWord(KMsg m, uint word)
+    {
+        NdrRecord ndr = NdrRecord.Native;
+        fixed (byte* d = m.Data)
+        {
+            *(NdrRecord*)(d + MachMsgHeader.SizeOf) = ndr;
+        }
+        BinaryPrimitives.WriteUInt32LittleEndian(m.Data.AsSpan(MachMsgHeader.SizeOf + NdrRecord.SizeOf), word);
+    }
+
+    /// <summary>Sends a kernel message over the send-once right to <paramref name="dest"/> that the caller held.</summary>
+    private void SendKernelMessage(IpcPort dest, KMsg m)
+    {
+        m.Dest = dest;
+        m.DestType = MachMsgType.PortSendOnce;
+        if (!dest.Active || dest.IsKernelOwned || dest.MsgCount >= MachPortLimits.QLimitKernel)
+        {
+            DestroyMsg(m);
+            return;
+        }
+        Post(dest, m, reserved: false);
+    }
+
+    private void NotifyNoSenders(IpcPort notify, uint mscount)
+    {
+        KMsg m = RentNotification(MachNoSendersNotification.SizeOf, MachNotify.NoSenders);
+        WriteNdrAndWord(m, mscount);
+        SendKernelMessage(notify, m);
+    }
+
+    private void NotifyDeadName(IpcPort notify, uint name)
+    {
+        KMsg m = RentNotification(MachPortNameNotification.SizeOf, MachNotify.DeadName);
+        WriteNdrAndWord(m, name);
+        SendKernelMessage(notify, m);
+    }
+
+    private void NotifyPortDeleted(IpcPort notify, uint name)
+    {
+        KMsg m = RentNotification(MachPortNameNotification.SizeOf, MachNotify.PortDeleted);
+        WriteNdrAndWord(m, name);
+        SendKernelMessage(notify, m);
+    }
+
+    /// <summary>MACH_NOTIFY_SEND_ONCE to <paramref name="port"/> itself, through the destroyed send-once right (C12).</summary>
+    private void NotifySendOnce(IpcPort port)
+    {
+        KMsg m = RentNotification(MachSendOnceNotification.SizeOf, MachNotify.SendOnce);
+        SendKernelMessage(port, m);
+    }
+
+    /// <summary>MACH_NOTIFY_PORT_DESTROYED carrying the receive right of <paramref name="port"/> (C11).</summary>
+    private void NotifyPortDestroyed(IpcPort notify, IpcPort port)
+    {
+        KMsg m = RentNotification(MachPortDestroyedNotification.SizeOf, MachNotify.PortDestroyed, MachMsgBits.Complex);
+        BinaryPrimitives.WriteUInt32LittleEndian(m.Data.AsSpan(MachMsgHeader.SizeOf), 1);
+        m.Data[MachMsgBase.SizeOf + 10] = (byte)MachMsgType.MoveReceive;
+        m.Data[MachMsgBase.SizeOf + 11] = (byte)MachMsgDescriptorType.Port;
+        ref KDesc d = ref m.AddDesc();
+        d.Kind = KDescKind.Port;
+        d.UserType = MachMsgDescriptorType.Port;
+        d.Offset = MachMsgBase.SizeOf;
+        d.Right = new KRight { Port = port, Type = MachMsgType.PortReceive };
+        port.TransitDestination = notify;
+        SendKernelMessage(notify, m);
+    }
+}

@@ -1,0 +1,1170 @@
+using System;
+using MachIpc.Abi;
+
+namespace MachIpc.Kernel.Simulated;
+
+// mach_port.c / mach_kernelrpc.c: the mach_port_* calls (section C, D1-D8, E2-E3).
+internal sealed unsafe partial class SimulatedKernel
+{
+    private const int ReceiveStatusFlavor = 2;   // MACH_PORT_RECEIVE_STATUS
+    private const uint ReceiveStatusCount = 10;  // MACH_PORT_RECEIVE_STATUS_COUNT
+    private const int TaskKernelPort = 1;        // TASK_KERNEL_PORT
+
+    public KernReturn PortAllocate(uint task, MachPortRight right, uint* name)
+    {
+        lock (_lock)
+        {
+            KernReturn kr = ResolveSpace(task, out IpcSpace s);
+            if (kr != KernReturn.Success)
+            {
+                return kr;
+            }
+            if (right is not (MachPortRight.Receive or MachPortRight.PortSet or MachPortRight.DeadName))
+            {
+                return KernReturn.InvalidValue; // C2
+            }
+            IpcEntry e = s.Allocate();
+            switch (right)
+            {
+                case MachPortRight.Receive:
+                    IpcPort p = NewPort(s);
+                    e.Type = MachPortType.Receive;
+                    e.Port = p;
+                    p.ReceiverName = e.Name;
+                    s.IndexPort(e);
+                    break;
+                case MachPortRight.PortSet:
+                    e.Type = MachPortType.PortSet;
+                    e.PortSet = new IpcPortSet(s, e.Name);
+                    break;
+                default:
+                    e.Type = MachPortType.DeadName;
+                    e.Urefs = 1;
+                    break;
+            }
+            if (name is not null)
+            {
+                *name = e.Name;
+            }
+            return KernReturn.Success;
+        }
+    }
+
+    public KernReturn PortDeallocate(uint task, uint name)
+    {
+        lock (_lock)
+        {
+            KernReturn kr = ResolveSpace(task, out IpcSpace s);
+            if (kr != KernReturn.Success)
+            {
+                return kr;
+            }
+            return Dealloc(s, name);
+        }
+    }
+
+    /// <summary><c>ipc_right_dealloc</c> (C6).</summary>
+    private KernReturn Dealloc(IpcSpace s, uint name)
+    {
+        if (!MachPortName.IsValid(name))
+        {
+            return KernReturn.Success;
+        }
+        IpcEntry? e = LookupChecked(s, name);
+        if (e is null)
+        {
+            return KernReturn.InvalidName;
+        }
+        if (e.PortSet is IpcPortSet set)
+        {
+            DestroySet(s, e, set);
+            return KernReturn.Success;
+        }
+        if (e.Has(MachPortType.DeadName))
+        {
+            if (--e.Urefs == 0)
+            {
+                s.Free(e);
+            }
+            return KernReturn.Success;
+        }
+        IpcPort p = e.Port!;
+        if (e.Has(MachPortType.SendOnce))
+        {
+            FreeEntry(s, e);
+            DestroySendOnce(p);
+            return KernReturn.Success;
+        }
+        if (e.Has(MachPortType.Send))
+        {
+            DropSendUrefs(s, e, p, 1);
+            return KernReturn.Success;
+        }
+        return KernReturn.InvalidRight; // receive only
+    }
+
+    /// <summary>Takes <paramref name="n"/> send urefs off an entry; at 0 the send right goes (C6).</summary>
+    private void DropSendUrefs(IpcSpace s, IpcEntry e, IpcPort p, uint n)
+    {
+        if (e.Urefs == UrefsMax && n != UrefsMax)
+        {
+            return; // pegged
+        }
+        e.Urefs -= n;
+        if (e.Urefs != 0)
+        {
+            return;
+        }
+        if (e.Has(MachPortType.Receive))
+        {
+            e.Type &= ~MachPortType.Send;
+        }
+        else
+        {
+            FreeEntry(s, e);
+        }
+        ReleaseSend(p);
+    }
+
+    public KernReturn PortDestroy(uint task, uint name)
+    {
+        lock (_lock)
+        {
+            KernReturn kr = ResolveSpace(task, out IpcSpace s);
+            if (kr != KernReturn.Success)
+            {
+                return kr;
+            }
+            if (!MachPortName.IsValid(name))
+            {
+                return KernReturn.Success;
+            }
+            IpcEntry? e = s.Lookup(name);
+            if (e is null)
+            {
+                return KernReturn.InvalidName;
+            }
+            DestroyEntry(s, e); // C8
+            return KernReturn.Success;
+        }
+    }
+
+    public KernReturn PortModRefs(uint task, uint name, MachPortRight right, int delta)
+    {
+        lock (_lock)
+        {
+            KernReturn kr = ResolveSpace(task, out IpcSpace s);
+            if (kr != KernReturn.Success)
+            {
+                return kr;
+            }
+            if (right >= MachPortRight.Number)
+            {
+                return KernReturn.InvalidValue;
+            }
+            if (!MachPortName.IsValid(name))
+            {
+                return right is MachPortRight.Send or MachPortRight.SendOnce ? KernReturn.Success : KernReturn.InvalidName;
+            }
+            IpcEntry? e = s.Lookup(name);
+            if (e is null)
+            {
+                return KernReturn.InvalidName;
+            }
+            return ModRefs(s, e, right, delta);
+        }
+    }
+
+    /// <summary><c>ipc_right_delta</c> / <c>ipc_right_delta_dead</c> (C7).</summary>
+    private KernReturn ModRefs(IpcSpace s, IpcEntry e, MachPortRight right, int delta)
+    {
+        switch (right)
+        {
+            case MachPortRight.Send:
+            {
+                if (CheckDead(s, e) || !e.Has(MachPortType.Send))
+                {
+                    return KernReturn.InvalidRight;
+                }
+                return DeltaUrefs(s, e, delta, isSend: true);
+            }
+            case MachPortRight.Receive:
+            {
+                if (!e.Has(MachPortType.Receive))
+                {
+                    return KernReturn.InvalidRight;
+                }
+                if (delta == 0)
+                {
+                    return KernReturn.Success;
+                }
+                if (delta != -1)
+                {
+                    return KernReturn.InvalidValue;
+                }
+                IpcPort p = e.Port!;
+                if (e.Has(MachPortType.Send))
+                {
+                    if (p.PdRequest is not null)
+                    {
+                        e.Type &= ~MachPortType.Receive; // the port lives on: the send right stays live
+                    }
+                    else
+                    {
+                        // The send right becomes a dead name under the same name (+1 for a dead-name request).
+                        s.UnindexPort(e);
+                        p.SRights--;
+                        e.Type = MachPortType.DeadName;
+                        if (e.DnRequest && e.Urefs < UrefsMax)
+                        {
+                            e.Urefs++;
+                        }
+                        e.DnRequest = false;
+                        e.Port = null;
+                    }
+                }
+                else
+                {
+                    s.Free(e);
+                }
+                DestroyReceive(p);
+                return KernReturn.Success;
+            }
+            case MachPortRight.SendOnce:
+            {
+                CheckDead(s, e);
+                if (!e.Has(MachPortType.SendOnce))
+                {
+                    return KernReturn.InvalidRight;
+                }
+                if (delta == 0)
+                {
+                    return KernReturn.Success;
+                }
+                if (delta != -1)
+                {
+                    return KernReturn.InvalidValue;
+                }
+                IpcPort p = e.Port!;
+                FreeEntry(s, e);
+                DestroySendOnce(p);
+                return KernReturn.Success;
+            }
+            case MachPortRight.PortSet:
+            {
+                if (e.PortSet is not IpcPortSet set)
+                {
+                    return KernReturn.InvalidRight;
+                }
+                if (delta == 0)
+                {
+                    return KernReturn.Success;
+                }
+                if (delta != -1)
+                {
+                    return KernReturn.InvalidValue;
+                }
+                DestroySet(s, e, set);
+                return KernReturn.Success;
+            }
+            default: // DeadName
+            {
+                CheckDead(s, e);
+                if (!e.Has(MachPortType.DeadName))
+                {
+                    return KernReturn.InvalidRight;
+                }
+                return DeltaUrefs(s, e, delta, isSend: false);
+            }
+        }
+    }
+
+    private KernReturn DeltaUrefs(IpcSpace s, IpcEntry e, int delta, bool isSend)
+    {
+        if (delta > (int)UrefsMax || delta < -(int)UrefsMax)
+        {
+            return KernReturn.InvalidValue;
+        }
+        if (delta == 0)
+        {
+            return KernReturn.Success;
+        }
+        long next = (long)e.Urefs + delta;
+        if (next < 0)
+        {
+            return KernReturn.InvalidValue;
+        }
+        if (e.Urefs == UrefsMax && delta != -(int)UrefsMax)
+        {
+            return KernReturn.Success; // pegged
+        }
+        if (next >= UrefsMax)
+        {
+            e.Urefs = UrefsMax;
+            return KernReturn.Success;
+        }
+        if (next == 0)
+        {
+            if (isSend)
+            {
+                e.Urefs = 1;
+                DropSendUrefs(s, e, e.Port!, 1);
+            }
+            else
+            {
+                s.Free(e);
+            }
+            return KernReturn.Success;
+        }
+        e.Urefs = (uint)next;
+        return KernReturn.Success;
+    }
+
+    public KernReturn PortInsertRight(uint task, uint name, uint poly, MachMsgType polyPoly)
+    {
+        lock (_lock)
+        {
+            KernReturn kr = ResolveSpace(task, out IpcSpace s);
+            if (kr != KernReturn.Success)
+            {
+                return kr;
+            }
+            IpcSpace caller = CurrentTask.Space;
+            if (name == poly && s == caller && polyPoly is MachMsgType.MakeSend or MachMsgType.CopySend)
+            {
+                return InsertSendSameName(s, name, polyPoly); // C4
+            }
+            // C5: copy the source right in (A14 rules), then insert it under the target name.
+            if (polyPoly is < MachMsgType.MoveReceive or > MachMsgType.MakeSendOnce)
+            {
+                return KernReturn.InvalidRight;
+            }
+            kr = CopyinRight(caller, poly, polyPoly, deadOk: true, out KRight r);
+            if (kr != KernReturn.Success)
+            {
+                return kr == KernReturn.InvalidValue ? KernReturn.InvalidRight : kr;
+            }
+            kr = InsertNamed(s, name, r);
+            if (kr != KernReturn.Success)
+            {
+                ReleaseKRight(r);
+            }
+            return kr;
+        }
+    }
+
+    private static KernReturn InsertSendSameName(IpcSpace s, uint name, MachMsgType disp)
+    {
+        IpcEntry? e = LookupChecked(s, name);
+        if (e is null)
+        {
+            return KernReturn.InvalidName;
+        }
+        if (e.Has(MachPortType.DeadName))
+        {
+            return KernReturn.InvalidCapability;
+        }
+        IpcPort? p = e.Port;
+        if (disp == MachMsgType.MakeSend)
+        {
+            if (!e.Has(MachPortType.Receive) || p is null)
+            {
+                return KernReturn.InvalidRight;
+            }
+            p.MsCount++;
+            if (!e.Has(MachPortType.Send))
+            {
+                p.SRights++;
+                e.Type |= MachPortType.Send;
+                e.Urefs = 1;
+            }
+            else if (e.Urefs < UrefsMax)
+            {
+                e.Urefs++;
+            }
+            return KernReturn.Success;
+        }
+        if (!e.Has(MachPortType.Send))
+        {
+            return KernReturn.InvalidRight;
+        }
+        if (e.Urefs < UrefsMax)
+        {
+            e.Urefs++;
+        }
+        return KernReturn.Success;
+    }
+
+    /// <summary><c>ipc_object_copyout_name</c>: inserts a carried right under a chosen name (C5).</summary>
+    private static KernReturn InsertNamed(IpcSpace s, uint name, in KRight r)
+    {
+        if (!MachPortName.IsValid(name))
+        {
+            return KernReturn.InvalidValue;
+        }
+        if (r.Port is not IpcPort p || !p.Active)
+        {
+            return KernReturn.InvalidCapability;
+        }
+        IpcEntry? existing = s.Lookup(name);
+        if (r.Type != MachMsgType.PortSendOnce)
+        {
+            IpcEntry? other = s.LookupPort(p);
+            if (other is not null && other != existing)
+            {
+                return KernReturn.RightExists;
+            }
+        }
+        if (existing is not null)
+        {
+            if (existing.Port != p || r.Type == MachMsgType.PortSendOnce || existing.Has(MachPortType.SendOnce | MachPortType.DeadName))
+            {
+                return KernReturn.NameExists;
+            }
+            if (r.Type == MachMsgType.PortSend)
+            {
+                if (existing.Has(MachPortType.Send))
+                {
+                    if (existing.Urefs < UrefsMax)
+                    {
+                        existing.Urefs++;
+                    }
+                    p.SRights--;
+                }
+                else
+                {
+                    existing.Type |= MachPortType.Send;
+                    existing.Urefs = 1;
+                }
+            }
+            else
+            {
+                if (existing.Has(MachPortType.Receive))
+                {
+                    return KernReturn.RightExists;
+                }
+                existing.Type |= MachPortType.Receive;
+                p.TransitDestination = null;
+                p.Receiver = s;
+                p.ReceiverName = name;
+            }
+            s.IndexPort(existing);
+            return KernReturn.Success;
+        }
+        IpcEntry? e = s.AllocateNamed(name);
+        if (e is null)
+        {
+            return KernReturn.InvalidValue;
+        }
+        e.Port = p;
+        switch (r.Type)
+        {
+            case MachMsgType.PortSend:
+                e.Type = MachPortType.Send;
+                e.Urefs = 1;
+                break;
+            case MachMsgType.PortSendOnce:
+                e.Type = MachPortType.SendOnce;
+                e.Urefs = 1;
+                break;
+            default:
+                e.Type = MachPortType.Receive;
+                p.TransitDestination = null;
+                p.Receiver = s;
+                p.ReceiverName = name;
+                break;
+        }
+        s.IndexPort(e);
+        return KernReturn.Success;
+    }
+
+    public KernReturn PortExtractRight(uint task, uint name, MachMsgType msgtName, uint* poly, MachMsgType* polyPoly)
+    {
+        lock (_lock)
+        {
+            KernReturn kr = ResolveSpace(task, out IpcSpace s);
+            if (kr != KernReturn.Success)
+            {
+                return kr;
+            }
+            if (msgtName is < MachMsgType.MoveReceive or > MachMsgType.MakeSendOnce)
+            {
+                return KernReturn.InvalidValue; // C13
+            }
+            if (!MachPortName.IsValid(name))
+            {
+                return KernReturn.InvalidRight;
+            }
+            kr = CopyinRight(s, name, msgtName, deadOk: true, out KRight r);
+            if (kr != KernReturn.Success)
+            {
+                return kr;
+            }
+            uint got = CopyoutRight(CurrentTask.Space, r);
+            MachMsgType type = MachMsgTypes.ReceivedForm(msgtName);
+            if (poly is not null)
+            {
+                *poly = got;
+            }
+            if (polyPoly is not null)
+            {
+                *polyPoly = type;
+            }
+            return KernReturn.Success;
+        }
+    }
+
+    public KernReturn PortGetRefs(uint task, uint name, MachPortRight right, uint* refs)
+    {
+        lock (_lock)
+        {
+            KernReturn kr = ResolveSpace(task, out IpcSpace s);
+            if (kr != KernReturn.Success)
+            {
+                return kr;
+            }
+            if (right >= MachPortRight.Number)
+            {
+                return KernReturn.InvalidValue;
+            }
+            uint value;
+            if (!MachPortName.IsValid(name))
+            {
+                if (right is not (MachPortRight.Send or MachPortRight.SendOnce))
+                {
+                    return KernReturn.InvalidName;
+                }
+                value = 1; // C9
+            }
+            else
+            {
+                IpcEntry? e = LookupChecked(s, name);
+                if (e is null)
+                {
+                    return KernReturn.InvalidName;
+                }
+                value = right switch
+                {
+                    MachPortRight.Send => e.Has(MachPortType.Send) ? e.Urefs : 0,
+                    MachPortRight.DeadName => e.Has(MachPortType.DeadName) ? e.Urefs : 0,
+                    MachPortRight.Receive => e.Has(MachPortType.Receive) ? 1u : 0,
+                    MachPortRight.SendOnce => e.Has(MachPortType.SendOnce) ? 1u : 0,
+                    _ => e.Has(MachPortType.PortSet) ? 1u : 0,
+                };
+            }
+            if (refs is not null)
+            {
+                *refs = value;
+            }
+            return KernReturn.Success;
+        }
+    }
+
+    public KernReturn PortType(uint task, uint name, MachPortType* ptype)
+    {
+        lock (_lock)
+        {
+            KernReturn kr = ResolveSpace(task, out IpcSpace s);
+            if (kr != KernReturn.Success)
+            {
+                return kr;
+            }
+            MachPortType t;
+            if (name == MachPortName.Null)
+            {
+                return KernReturn.InvalidName;
+            }
+            if (name == MachPortName.Dead)
+            {
+                t = MachPortType.DeadName;
+            }
+            else
+            {
+                IpcEntry? e = LookupChecked(s, name);
+                if (e is null)
+                {
+                    return KernReturn.InvalidName;
+                }
+                t = e.Type | (e.DnRequest ? MachPortType.DnRequest : 0);
+            }
+            if (ptype is not null)
+            {
+                *ptype = t;
+            }
+            return KernReturn.Success;
+        }
+    }
+
+    public KernReturn PortRequestNotification(uint task, uint name, int msgid, uint sync, uint notify, MachMsgType notifyPoly, uint* previous)
+    {
+        lock (_lock)
+        {
+            KernReturn kr = ResolveSpace(task, out IpcSpace s);
+            if (kr != KernReturn.Success)
+            {
+                return kr;
+            }
+            IpcSpace caller = CurrentTask.Space;
+            // The MIG request carries notify as a mach_port_send_once_t port descriptor: it is copied in
+            // first (a bad name fails the send), and a failing routine destroys the request, so the
+            // send-once right is destroyed (which sends MACH_NOTIFY_SEND_ONCE to the notify port).
+            KRight so = KRight.None(notify);
+            if (MachPortName.IsValid(notify))
+            {
+                if (notifyPoly is not (MachMsgType.MakeSendOnce or MachMsgType.MoveSendOnce))
+                {
+                    return (KernReturn)MigReturn.TypeError;
+                }
+                if (CopyinRight(caller, notify, notifyPoly, deadOk: true, out so) != KernReturn.Success)
+                {
+                    return (KernReturn)MachMsgReturn.SendInvalidRight;
+                }
+            }
+            IpcPort? oldNotify = null;
+            kr = RequestNotification(s, name, msgid, sync, so, ref oldNotify);
+            if (kr != KernReturn.Success)
+            {
+                ReleaseKRight(so);
+                return kr;
+            }
+            uint prev = MachPortName.Null;
+            if (oldNotify is not null)
+            {
+                KRight old = new() { Port = oldNotify, Type = MachMsgType.PortSendOnce };
+                if (previous is not null)
+                {
+                    prev = CopyoutRight(caller, old);
+                }
+                else
+                {
+                    DestroySendOnce(oldNotify);
+                }
+            }
+            if (previous is not null)
+            {
+                *previous = prev;
+            }
+            return KernReturn.Success;
+        }
+    }
+
+    private KernReturn RequestNotification(IpcSpace s, uint name, int msgid, uint sync, in KRight so, ref IpcPort? previous)
+    {
+        if (so.Port is null && so.Passthrough == MachPortName.Dead)
+        {
+            return KernReturn.InvalidCapability; // D1
+        }
+        if (so.Port is { Active: false })
+        {
+            return KernReturn.InvalidCapability;
+        }
+        IpcPort? notify = so.Port;
+        switch (msgid)
+        {
+            case MachNotify.PortDestroyed:
+            {
+                if (sync != 0)
+                {
+                    return KernReturn.InvalidValue; // D8
+                }
+                if (!MachPortName.IsValid(name))
+                {
+                    return KernReturn.InvalidRight;
+                }
+                IpcEntry? e = LookupChecked(s, name);
+                if (e is null)
+                {
+                    return KernReturn.InvalidName;
+                }
+                if (!e.Has(MachPortType.Receive))
+                {
+                    return KernReturn.InvalidRight;
+                }
+                if (e.Port!.PdRequest is not null)
+                {
+                    return KernReturn.Failure;
+                }
+                e.Port.PdRequest = notify;
+                return KernReturn.Success;
+            }
+            case MachNotify.NoSenders:
+            {
+                if (!MachPortName.IsValid(name))
+                {
+                    return KernReturn.InvalidRight; // D2
+                }
+                IpcEntry? e = LookupChecked(s, name);
+                if (e is null)
+                {
+                    return KernReturn.InvalidName;
+                }
+                if (!e.Has(MachPortType.Receive))
+                {
+                    return KernReturn.InvalidRight;
+                }
+                IpcPort p = e.Port!;
+                previous = p.NsRequest;
+                p.NsRequest = null;
+                if (notify is not null && p.SRights == 0 && sync <= p.MsCount)
+                {
+                    NotifyNoSenders(notify, p.MsCount);
+                }
+                else
+                {
+                    p.NsRequest = notify;
+                }
+                return KernReturn.Success;
+            }
+            case MachNotify.DeadName:
+            {
+                if (!MachPortName.IsValid(name))
+                {
+                    return KernReturn.InvalidArgument; // D5
+                }
+                IpcEntry? e = LookupChecked(s, name);
+                if (e is null)
+                {
+                    return KernReturn.InvalidName;
+                }
+                if (e.Has(MachPortType.PortSet))
+                {
+                    return KernReturn.InvalidRight;
+                }
+                if (e.Has(MachPortType.DeadName))
+                {
+                    return KernReturn.InvalidArgument; // D6 (xnu-8792 and later)
+                }
+                IpcPort p = e.Port!;
+                p.DnRequests ??= new();
+                for (int i = 0; i < p.DnRequests.Count; i++)
+                {
+                    if (p.DnRequests[i].Space == s && p.DnRequests[i].Name == name)
+                    {
+                        previous = p.DnRequests[i].Notify;
+                        p.DnRequests.RemoveAt(i);
+                        break;
+                    }
+                }
+                if (notify is null)
+                {
+                    e.DnRequest = false;
+                }
+                else
+                {
+                    p.DnRequests.Add(new DeadNameRequest { Space = s, Name = name, Notify = notify });
+                    e.DnRequest = true;
+                }
+                return KernReturn.Success;
+            }
+            default:
+                // SEND_POSSIBLE is not modelled; SEND_ONCE / PORT_DELETED cannot be requested (D1).
+                return KernReturn.InvalidValue;
+        }
+    }
+
+    public KernReturn PortSetAttributes(uint task, uint name, int flavor, int* portInfo, uint portInfoCount)
+    {
+        lock (_lock)
+        {
+            KernReturn kr = ResolveSpace(task, out IpcSpace s);
+            if (kr != KernReturn.Success)
+            {
+                return kr;
+            }
+            if (flavor != MachPortLimits.LimitsInfoFlavor)
+            {
+                return KernReturn.InvalidArgument;
+            }
+            if (portInfoCount < MachPortLimits.LimitsInfoCount || portInfo is null)
+            {
+                return KernReturn.Failure; // E2
+            }
+            uint qlimit = (uint)portInfo[0];
+            if (qlimit > MachPortLimits.QLimitMax)
+            {
+                return KernReturn.InvalidValue;
+            }
+            if (!MachPortName.IsValid(name))
+            {
+                return KernReturn.InvalidRight;
+            }
+            IpcEntry? e = LookupChecked(s, name);
+            if (e is null)
+            {
+                return KernReturn.InvalidName;
+            }
+            if (!e.Has(MachPortType.Receive))
+            {
+                return KernReturn.InvalidRight;
+            }
+            IpcPort p = e.Port!;
+            uint old = p.QLimit;
+            p.QLimit = qlimit;
+            // ipc_mqueue_set_qlimit_locked: raising the limit wakes up to (new - old) senders, each with a slot.
+            for (uint i = old; i < qlimit && p.Senders.First is Waiter w; i++)
+            {
+                p.MsgCount++;
+                w.Wake(WakeReason.SlotGranted);
+            }
+            return KernReturn.Success;
+        }
+    }
+
+    public KernReturn PortGetAttributes(uint task, uint name, int flavor, int* portInfo, uint* portInfoCount)
+    {
+        lock (_lock)
+        {
+            KernReturn kr = ResolveSpace(task, out IpcSpace s);
+            if (kr != KernReturn.Success)
+            {
+                return kr;
+            }
+            if (portInfoCount is null)
+            {
+                return KernReturn.InvalidArgument;
+            }
+            uint need = flavor switch
+            {
+                MachPortLimits.LimitsInfoFlavor => MachPortLimits.LimitsInfoCount,
+                ReceiveStatusFlavor => ReceiveStatusCount,
+                _ => 0,
+            };
+            if (need == 0)
+            {
+                return KernReturn.InvalidArgument;
+            }
+            if (*portInfoCount < need || portInfo is null)
+            {
+                return KernReturn.Failure;
+            }
+            if (!MachPortName.IsValid(name))
+            {
+                if (flavor == MachPortLimits.LimitsInfoFlavor)
+                {
+                    *portInfoCount = 0; // E3
+                    return KernReturn.Success;
+                }
+                return KernReturn.InvalidRight;
+            }
+            IpcEntry? e = LookupChecked(s, name);
+            if (e is null)
+            {
+                return KernReturn.InvalidName;
+            }
+            if (!e.Has(MachPortType.Receive))
+            {
+                return KernReturn.InvalidRight;
+            }
+            IpcPort p = e.Port!;
+            if (flavor == MachPortLimits.LimitsInfoFlavor)
+            {
+                portInfo[0] = (int)p.QLimit;
+            }
+            else
+            {
+                portInfo[0] = p.InSet ? 1 : 0;            // mps_pset
+                portInfo[1] = (int)p.Seqno;               // mps_seqno
+                portInfo[2] = (int)p.MsCount;             // mps_mscount
+                portInfo[3] = (int)p.QLimit;              // mps_qlimit
+                portInfo[4] = p.Queue.Count;              // mps_msgcount
+                portInfo[5] = (int)p.SoRights;            // mps_sorights
+                portInfo[6] = p.SRights > 0 ? 1 : 0;      // mps_srights
+                portInfo[7] = p.PdRequest is not null ? 1 : 0;
+                portInfo[8] = p.NsRequest is not null ? 1 : 0;
+                portInfo[9] = 0;                          // mps_flags
+            }
+            *portInfoCount = need;
+            return KernReturn.Success;
+        }
+    }
+
+    private KernReturn LookupMemberAndSet(IpcSpace s, uint name, uint pset, out IpcPort? port, out IpcPortSet? set)
+    {
+        port = null;
+        set = null;
+        if (!MachPortName.IsValid(name) || !MachPortName.IsValid(pset))
+        {
+            return KernReturn.InvalidRight;
+        }
+        IpcEntry? e = LookupChecked(s, name);
+        IpcEntry? se = LookupChecked(s, pset);
+        if (e is null || se is null)
+        {
+            return KernReturn.InvalidName;
+        }
+        if (!e.Has(MachPortType.Receive) || se.PortSet is null)
+        {
+            return KernReturn.InvalidRight;
+        }
+        port = e.Port;
+        set = se.PortSet;
+        return KernReturn.Success;
+    }
+
+    public KernReturn PortInsertMember(uint task, uint name, uint pset)
+    {
+        lock (_lock)
+        {
+            KernReturn kr = ResolveSpace(task, out IpcSpace s);
+            if (kr == KernReturn.Success)
+            {
+                kr = LookupMemberAndSet(s, name, pset, out IpcPort? p, out IpcPortSet? set);
+                if (kr == KernReturn.Success)
+                {
+                    if (p!.Sets is not null && p.Sets.Contains(set!))
+                    {
+                        return KernReturn.AlreadyInSet; // C14
+                    }
+                    AddMember(p, set!);
+                }
+            }
+            return kr;
+        }
+    }
+
+    private static void AddMember(IpcPort p, IpcPortSet set)
+    {
+        (p.Sets ??= new()).Add(set);
+        set.Members.Add(p);
+        // ipc_mqueue_add_locked: queued messages go to threads already waiting on the set (B5 note).
+        while (p.Queue.Peek is KMsg head && set.Receivers.First is Waiter w)
+        {
+            if (w.RcvSize < head.Size + (uint)MachTrailerRequest.SizeOf(w.Option) && (w.Option & MachMsgOption.RcvLarge) != 0)
+            {
+                w.TooLargeSize = head.Size;
+                w.MsgPort = p;
+                w.Wake(WakeReason.TooLarge);
+                continue;
+            }
+            KMsg m = Dequeue(p);
+            w.Msg = m;
+            w.MsgPort = p;
+            w.Wake(WakeReason.Message);
+        }
+    }
+
+    public KernReturn PortExtractMember(uint task, uint name, uint pset)
+    {
+        lock (_lock)
+        {
+            KernReturn kr = ResolveSpace(task, out IpcSpace s);
+            if (kr == KernReturn.Success)
+            {
+                kr = LookupMemberAndSet(s, name, pset, out IpcPort? p, out IpcPortSet? set);
+                if (kr == KernReturn.Success)
+                {
+                    if (p!.Sets is null || !p.Sets.Remove(set!))
+                    {
+                        return KernReturn.NotInSet;
+                    }
+                    set!.Members.Remove(p);
+                }
+            }
+            return kr;
+        }
+    }
+
+    public KernReturn PortMoveMember(uint task, uint member, uint after)
+    {
+        lock (_lock)
+        {
+            KernReturn kr = ResolveSpace(task, out IpcSpace s);
+            if (kr != KernReturn.Success)
+            {
+                return kr;
+            }
+            if (!MachPortName.IsValid(member))
+            {
+                return KernReturn.InvalidRight;
+            }
+            IpcEntry? e = LookupChecked(s, member);
+            if (e is null)
+            {
+                return KernReturn.InvalidName;
+            }
+            if (!e.Has(MachPortType.Receive))
+            {
+                return KernReturn.InvalidRight;
+            }
+            IpcPort p = e.Port!;
+            IpcPortSet? target = null;
+            if (after != MachPortName.Null)
+            {
+                IpcEntry? se = after == MachPortName.Dead ? null : LookupChecked(s, after);
+                if (after == MachPortName.Dead)
+                {
+                    return KernReturn.InvalidRight;
+                }
+                if (se is null)
+                {
+                    return KernReturn.InvalidName;
+                }
+                if (se.PortSet is null)
+                {
+                    return KernReturn.InvalidRight;
+                }
+                target = se.PortSet;
+            }
+            else if (!p.InSet)
+            {
+                return KernReturn.NotInSet; // C14
+            }
+            bool wasInTarget = false;
+            if (p.Sets is { } sets)
+            {
+                foreach (IpcPortSet old in sets)
+                {
+                    if (old == target)
+                    {
+                        wasInTarget = true;
+                        continue;
+                    }
+                    old.Members.Remove(p);
+                }
+                sets.Clear();
+                if (wasInTarget)
+                {
+                    sets.Add(target!);
+                }
+            }
+            if (target is not null && !wasInTarget)
+            {
+                AddMember(p, target);
+            }
+            return KernReturn.Success;
+        }
+    }
+
+    public KernReturn VmDeallocate(uint task, ulong address, ulong size)
+    {
+        lock (_lock)
+        {
+            KernReturn kr = ResolveSpace(task, out IpcSpace s);
+            if (kr != KernReturn.Success)
+            {
+                return kr;
+            }
+            // Regions the simulator handed out are freed; like vm_deallocate on an unmapped range, any
+            // other address is a successful no-op.
+            if (s.Task.VmRegions.Remove(address))
+            {
+                System.Runtime.InteropServices.NativeMemory.Free((void*)address);
+            }
+            return KernReturn.Success;
+        }
+    }
+
+    public KernReturn TaskGetSpecialPort(uint task, int which, uint* port)
+    {
+        lock (_lock)
+        {
+            KernReturn kr = ResolveSpace(task, out IpcSpace s);
+            if (kr != KernReturn.Success)
+            {
+                return kr;
+            }
+            IpcPort target;
+            if (which == MachPortName.TaskBootstrapPort)
+            {
+                target = _bootstrapPort; // F7
+            }
+            else if (which == TaskKernelPort)
+            {
+                target = s.Task.TaskPort;
+            }
+            else
+            {
+                return KernReturn.InvalidArgument;
+            }
+            target.SRights++;
+            uint name = CopyoutRight(CurrentTask.Space, new KRight { Port = target, Type = MachMsgType.PortSend });
+            if (port is not null)
+            {
+                *port = name;
+            }
+            return KernReturn.Success;
+        }
+    }
+
+    /// <summary>
+    /// libsyscall's <c>mach_msg_destroy</c>: a user-level walk of a received message that releases each right
+    /// by its received type and vm_deallocates every out-of-line region, through the ordinary calls.
+    /// </summary>
+    public void MsgDestroy(MachMsgHeader* msg)
+    {
+        if (msg is null)
+        {
+            return;
+        }
+        uint self = TaskSelf();
+        lock (_lock)
+        {
+            DestroyPortByType(self, msg->RemotePort, msg->RemoteDisposition);
+            DestroyPortByType(self, msg->LocalPort, msg->LocalDisposition);
+            DestroyPortByType(self, msg->VoucherPort, msg->VoucherDisposition);
+            if (!msg->IsComplex || msg->Size < MachMsgBase.SizeOf)
+            {
+                return;
+            }
+            byte* b = (byte*)msg;
+            uint count = *(uint*)(b + MachMsgHeader.SizeOf);
+            uint off = MachMsgBase.SizeOf;
+            for (uint i = 0; i < count && off + 12 <= msg->Size; i++)
+            {
+                var type = (MachMsgDescriptorType)b[off + 11];
+                switch (type)
+                {
+                    case MachMsgDescriptorType.Port:
+                        DestroyPortByType(self, *(uint*)(b + off), (MachMsgType)b[off + 10]);
+                        off += 12;
+                        continue;
+                    case MachMsgDescriptorType.GuardedPort:
+                        DestroyPortByType(self, *(uint*)(b + off + 12), (MachMsgType)b[off + 10]);
+                        break;
+                    case MachMsgDescriptorType.Ool:
+                    case MachMsgDescriptorType.OolVolatile:
+                        if (*(uint*)(b + off + 12) != 0)
+                        {
+                            VmDeallocate(self, *(ulong*)(b + off), *(uint*)(b + off + 12));
+                        }
+                        break;
+                    case MachMsgDescriptorType.OolPorts:
+                    {
+                        uint n = *(uint*)(b + off + 12);
+                        var names = (uint*)*(ulong*)(b + off);
+                        if (names is not null && n != 0)
+                        {
+                            for (uint k = 0; k < n; k++)
+                            {
+                                DestroyPortByType(self, names[k], (MachMsgType)b[off + 10]);
+                            }
+                            VmDeallocate(self, (ulong)names, n * 4ul);
+                        }
+                        break;
+                    }
+                    default:
+                        return;
+                }
+                off += 16;
+            }
+        }
+    }
+
+    private void DestroyPortByType(uint self, uint name, MachMsgType type)
+    {
+        if (!MachPortName.IsValid(name))
+        {
+            return;
+        }
+        switch (type)
+        {
+            case MachMsgType.PortReceive:
+                PortModRefs(self, name, MachPortRight.Receive, -1);
+                break;
+            case MachMsgType.PortSend:
+            case MachMsgType.PortSendOnce:
+                PortDeallocate(self, name);
+                break;
+        }
+    }
+}

@@ -1,0 +1,105 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using MachIpc.Abi;
+
+namespace MachIpc.Kernel.Simulated;
+
+/// <summary>One right a task holds, as <c>mach_port_names</c> / <c>mach_port_get_refs</c> would report it.</summary>
+/// <param name="Name">The name in the task's space.</param>
+/// <param name="Type">The type bits (<c>mach_port_type</c>, including <see cref="MachPortType.DnRequest"/>).</param>
+/// <param name="Urefs">User references of the send or dead-name right (1 for a send-once right, 0 otherwise).</param>
+public readonly record struct PortRightInfo(uint Name, MachPortType Type, uint Urefs);
+
+/// <summary>
+/// A simulated task: its own IPC space, its own task port (named by <see cref="Mach.TaskSelf"/> while the
+/// task is current), a pid and an audit token that receivers see in message trailers. Threads act as a
+/// task after <see cref="Enter"/>; threads that never entered one act as <see cref="SimulatedMach.MainTask"/>.
+/// Disposing the task is task death (rule C15).
+/// </summary>
+public sealed class SimulatedTask : IDisposable
+{
+    [ThreadStatic] private static SimulatedTask? t_current;
+
+    internal readonly IpcSpace Space;
+    internal readonly IpcPort TaskPort;
+    internal readonly uint SelfName;
+    /// <summary>OOL regions this task received and has not vm_deallocate'd: address → size.</summary>
+    internal readonly Dictionary<ulong, ulong> VmRegions = new();
+    private readonly SimulatedKernel _kernel;
+
+    internal SimulatedTask(SimulatedKernel kernel, string name, int pid, uint uid, uint gid, uint pidVersion)
+    {
+        _kernel = kernel;
+        Name = name;
+        Pid = pid;
+        AuditToken = AuditToken.Create(uid, uid, gid, uid, gid, pid, 100000, pidVersion);
+        SecurityToken = new SecurityToken { Euid = uid, Egid = gid };
+        Space = new IpcSpace(this);
+        TaskPort = new IpcPort { Kind = KObjectKind.Task, KObject = this };
+        IpcEntry self = Space.Allocate();
+        self.Type = MachPortType.Send;
+        self.Urefs = 1;
+        self.Port = TaskPort;
+        TaskPort.SRights = 1;
+        Space.IndexPort(self);
+        SelfName = self.Name;
+    }
+
+    /// <summary>The current thread's task (<see cref="SimulatedMach.MainTask"/> unless one was entered).</summary>
+    internal static SimulatedTask? CurrentOrNull => t_current;
+
+    /// <summary>A label for diagnostics.</summary>
+    public string Name { get; }
+
+    /// <summary>The task's process id (as in its audit token).</summary>
+    public int Pid { get; }
+
+    /// <summary>The audit token the kernel puts in trailers of messages this task sends (B26).</summary>
+    public AuditToken AuditToken { get; }
+
+    /// <summary>The security token <c>{euid, egid}</c> of this task (B25).</summary>
+    public SecurityToken SecurityToken { get; }
+
+    /// <summary>Whether the task has died.</summary>
+    public bool IsTerminated => !Space.Active;
+
+    /// <summary>The task's name for its own task port (what <c>mach_task_self()</c> returns inside it).</summary>
+    public uint TaskSelf => SelfName;
+
+    /// <summary>Makes the calling thread act as this task until the returned scope is disposed.</summary>
+    public IDisposable Enter()
+    {
+        var scope = new EnterScope(t_current);
+        t_current = this;
+        return scope;
+    }
+
+    /// <summary>Task death (C15): receive rights destroyed first, then every other right released.</summary>
+    public void Terminate() => _kernel.TerminateTask(this);
+
+    /// <summary>Same as <see cref="Terminate"/>.</summary>
+    public void Dispose() => Terminate();
+
+    /// <summary>Every name in the task's space with its type and urefs.</summary>
+    public IReadOnlyList<PortRightInfo> Rights() => _kernel.RightsOf(this);
+
+    /// <summary>Out-of-line regions received by this task and not yet <c>vm_deallocate</c>'d.</summary>
+    public int OutstandingVmRegions => _kernel.VmRegionCount(this);
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Name} (pid {Pid})";
+
+    private sealed class EnterScope(SimulatedTask? previous) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                t_current = previous;
+            }
+        }
+    }
+}

@@ -1,0 +1,373 @@
+using MachIpc.Abi;
+using MachIpc.Bootstrap;
+using MachIpc.Client;
+using MachIpc.Kernel;
+using MachIpc.Kernel.Simulated;
+using MachIpc.Messages;
+using MachIpc.Ports;
+using MachIpc.Server;
+using Xunit;
+
+namespace MachIpc.Tests.Server;
+
+public sealed unsafe class MachServerTests : IDisposable
+{
+    private readonly SimulatedTask _serverTask = SimulatedMach.CreateTask("server");
+    private readonly SimulatedTask _clientTask = SimulatedMach.CreateTask("client");
+    private readonly string _service = "org.machipc.tests.server." + Guid.NewGuid().ToString("N");
+    private readonly IReadOnlyList<PortRightInfo> _serverBaseline;
+    private readonly IReadOnlyList<PortRightInfo> _clientBaseline;
+
+    public MachServerTests()
+    {
+        _serverBaseline = _serverTask.Rights();
+        _clientBaseline = _clientTask.Rights();
+    }
+
+    public void Dispose()
+    {
+        _serverTask.Dispose();
+        _clientTask.Dispose();
+    }
+
+    private MachServer StartServer(TestDispatcher dispatcher, MachServerOptions? options = null)
+    {
+        using (_serverTask.Enter())
+        {
+            var server = MachServer.CheckIn(_service, dispatcher, options);
+            server.Start();
+            return server;
+        }
+    }
+
+    private MachRpcClient Connect()
+    {
+        using (_clientTask.Enter())
+        {
+            return new MachRpcClient(BootstrapServer.LookUp(_service));
+        }
+    }
+
+    private void AssertNoLeaks()
+    {
+        Assert.Equal(_serverBaseline, _serverTask.Rights());
+        Assert.Equal(_clientBaseline, _clientTask.Rights());
+        Assert.Equal(0, _serverTask.OutstandingVmRegions);
+        Assert.Equal(0, _clientTask.OutstandingVmRegions);
+    }
+
+    [Fact]
+    public void RoundTrip_HandlerSeesSenderPidFromAuditToken()
+    {
+        var dispatcher = new TestDispatcher();
+        using (var server = StartServer(dispatcher))
+        using (var client = Connect())
+        using (_clientTask.Enter())
+        {
+            for (int i = 0; i < 100; i++)
+            {
+                var request = new EchoRequest { Value = i };
+                request.Prepare(0, 0);
+                var result = client.Call<EchoRequest, EchoReply>(request, out var reply, out var sender);
+                Assert.True(result.IsSuccess, result.ToString());
+                Assert.Equal(i + 1, reply.Value);
+                Assert.Equal(_clientTask.Pid, reply.SenderPid);
+                Assert.Equal(_serverTask.Pid, sender.Pid);
+            }
+            Assert.Equal(100, server.Metrics.Dispatched);
+            Assert.Equal(0, server.Metrics.Rejected);
+        }
+        AssertNoLeaks();
+    }
+
+    [Fact]
+    public void Stop_WakesTheBlockedReceive_JoinsPromptly_AndIsIdempotent()
+    {
+        var dispatcher = new TestDispatcher();
+        var server = StartServer(dispatcher);
+        Assert.True(server.IsRunning);
+        server.Stop();
+        Assert.False(server.IsRunning);
+        Assert.Null(server.Fault);
+        server.Stop();
+        server.Start();
+        Assert.True(server.IsRunning);
+        server.Dispose();
+        server.Dispose();
+        Assert.False(server.IsRunning);
+        AssertNoLeaks();
+    }
+
+    [Fact]
+    public void NoHandlerRunsAfterStopReturns()
+    {
+        var dispatcher = new TestDispatcher();
+        var server = StartServer(dispatcher);
+        using var client = Connect();
+        using var stopClients = new CancellationTokenSource();
+        var senders = Enumerable.Range(0, 2).Select(i => new Thread(() =>
+        {
+            using (_clientTask.Enter())
+            using (var own = new MachRpcClient(client.Server.Copy()))
+            {
+                while (!stopClients.IsCancellationRequested)
+                {
+                    var request = new EchoRequest { Value = 1 };
+                    request.Prepare(0, 0);
+                    own.Call<EchoRequest, EchoReply>(request, out _, out _, timeoutMs: 50);
+                }
+            }
+        })).ToArray();
+        foreach (var t in senders)
+        {
+            t.Start();
+        }
+        SpinWait.SpinUntil(() => Volatile.Read(ref dispatcher.Handled) > 20, 5000);
+        server.Stop();
+        int handledAtStop = Volatile.Read(ref dispatcher.Handled);
+        Thread.Sleep(50);
+        Assert.Equal(handledAtStop, Volatile.Read(ref dispatcher.Handled));
+        stopClients.Cancel();
+        foreach (var t in senders)
+        {
+            t.Join();
+        }
+        using (_clientTask.Enter())
+        {
+            client.Dispose();
+        }
+        using (_serverTask.Enter())
+        {
+            server.Dispose();
+        }
+        AssertNoLeaks();
+    }
+
+    [Fact]
+    public void UnknownId_IsDestroyed_CountedAndAnsweredWithMigBadId()
+    {
+        var dispatcher = new TestDispatcher();
+        using var server = StartServer(dispatcher);
+        using (var client = Connect())
+        using (_clientTask.Enter())
+        using (var carried = ReceiveRight.Allocate())
+        {
+            var request = new Unknown();
+            request.Prepare(0, 0);
+            request.Port.Name = carried.Name;
+            var result = client.Call<Unknown, EchoReply>(request, out _, out _);
+            Assert.Equal(MachRpcStatus.RemoteError, result.Status);
+            Assert.Equal((int)MigReturn.BadId, result.Code);
+            Assert.Equal(1, server.Metrics.RejectedByReason["unknown msgh_id"]);
+            // The send right the message carried was destroyed, not leaked in the server's space.
+            uint refs;
+            Assert.Equal(KernReturn.Success, Mach.PortGetRefs(Mach.TaskSelf, carried.Name, MachPortRight.Send, &refs));
+            Assert.Equal(0u, refs);
+        }
+        using (_serverTask.Enter())
+        {
+            server.Dispose();
+        }
+        AssertNoLeaks();
+    }
+
+    [Fact]
+    public void MalformedMessage_IsRejectedWithItsReason_AndItsRightsReleased()
+    {
+        var dispatcher = new TestDispatcher();
+        using var server = StartServer(dispatcher);
+        using (var client = Connect())
+        using (_clientTask.Enter())
+        using (var carried = ReceiveRight.Allocate())
+        {
+            // Declared as CarriesPort (id 5001, one MAKE_SEND port) but sent with MAKE_SEND_ONCE in the descriptor.
+            var request = new CarriesPort();
+            request.Prepare(0, 0);
+            request.Port.Name = carried.Name;
+            request.Port.Disposition = MachMsgType.MakeSendOnce;
+            var result = client.Call<CarriesPort, EchoReply>(request, out _, out _);
+            Assert.Equal(MachRpcStatus.RemoteError, result.Status);
+            Assert.Equal((int)MigReturn.BadArguments, result.Code);
+            Assert.Equal(1, server.Metrics.RejectedByReason[MachValidation.Describe(MachValidationError.WrongDescriptorDisposition)]);
+            Assert.Equal(0, dispatcher.Handled);
+        }
+        using (_serverTask.Enter())
+        {
+            server.Dispose();
+        }
+        AssertNoLeaks();
+    }
+
+    [Fact]
+    public void HandlerThatThrows_IsCounted_AnsweredWithRemoteError_AndTheServerKeepsServing()
+    {
+        var dispatcher = new TestDispatcher { ThrowInHandler = true };
+        using var server = StartServer(dispatcher);
+        using (var client = Connect())
+        using (_clientTask.Enter())
+        {
+            var request = new EchoRequest { Value = 1 };
+            request.Prepare(0, 0);
+            var failed = client.Call<EchoRequest, EchoReply>(request, out _, out _);
+            Assert.Equal(MachRpcStatus.RemoteError, failed.Status);
+            Assert.Equal((int)MigReturn.RemoteError, failed.Code);
+            Assert.Equal(1, server.Metrics.HandlerFailures);
+
+            dispatcher.ThrowInHandler = false;
+            var ok = client.Call<EchoRequest, EchoReply>(request, out var reply, out _);
+            Assert.True(ok.IsSuccess, ok.ToString());
+            Assert.Equal(2, reply.Value);
+        }
+        using (_serverTask.Enter())
+        {
+            server.Dispose();
+        }
+        AssertNoLeaks();
+    }
+
+    [Fact]
+    public void LargerMessage_GrowsTheBuffer_InsteadOfEndingTheLoop()
+    {
+        var dispatcher = new TestDispatcher();
+        using var server = StartServer(dispatcher);
+        using (var client = Connect())
+        using (_clientTask.Enter())
+        {
+            var bulk = new Bulk();
+            bulk.Prepare(client.Server.Name);
+            Assert.Equal(MachMsgReturn.Success, bulk.Send());
+            var request = new EchoRequest { Value = 41 };
+            request.Prepare(0, 0);
+            var result = client.Call<EchoRequest, EchoReply>(request, out var reply, out _);
+            Assert.True(result.IsSuccess, result.ToString());
+            Assert.Equal(42, reply.Value);
+            Assert.Equal(2, server.Metrics.Received);
+            Assert.Equal(1, server.Metrics.RejectedByReason["unknown msgh_id"]);
+            Assert.True(server.IsRunning);
+        }
+        using (_serverTask.Enter())
+        {
+            server.Dispose();
+        }
+        AssertNoLeaks();
+    }
+
+    [Fact]
+    public void MessageBeyondMaxMessageSize_IsDestroyedByTheKernel_AndCounted()
+    {
+        var dispatcher = new TestDispatcher();
+        using var server = StartServer(dispatcher, new MachServerOptions { MaxMessageSize = 1024 });
+        using (var client = Connect())
+        using (_clientTask.Enter())
+        {
+            var bulk = new Bulk();
+            bulk.Prepare(client.Server.Name);
+            Assert.Equal(MachMsgReturn.Success, bulk.Send());
+            var request = new EchoRequest { Value = 1 };
+            request.Prepare(0, 0);
+            Assert.True(client.Call<EchoRequest, EchoReply>(request, out _, out _).IsSuccess);
+            Assert.Equal(1, server.Metrics.RejectedByReason["message too large"]);
+        }
+        using (_serverTask.Enter())
+        {
+            server.Dispose();
+        }
+        AssertNoLeaks();
+    }
+
+    [Fact]
+    public void ForgedKernelNotification_IsRejected_NotDeliveredAsANotification()
+    {
+        int notifications = 0;
+        var dispatcher = new TestDispatcher();
+        using var server = StartServer(dispatcher, new MachServerOptions
+        {
+            OnNotification = (in MachNotification _) => Interlocked.Increment(ref notifications),
+        });
+        using (var client = Connect())
+        using (_clientTask.Enter())
+        {
+            var forged = new MachPortNameNotification();
+            forged.Header.Bits = MachMsgBits.Make(MachMsgType.CopySend, MachMsgType.None);
+            forged.Header.Size = MachPortNameNotification.SizeOf;
+            forged.Header.RemotePort = client.Server.Name;
+            forged.Header.Id = MachNotify.DeadName;
+            forged.Ndr = NdrRecord.Native;
+            forged.NotPort = 0x1234;
+            Assert.Equal(MachMsgReturn.Success, Mach.Msg(&forged.Header, MachMsgOption.SendMsg, MachPortNameNotification.SizeOf, 0, 0, 0, 0));
+            var request = new EchoRequest { Value = 1 };
+            request.Prepare(0, 0);
+            Assert.True(client.Call<EchoRequest, EchoReply>(request, out _, out _).IsSuccess);
+        }
+        Assert.Equal(0, Volatile.Read(ref notifications));
+        Assert.Equal(1, server.Metrics.RejectedByReason["forged kernel notification"]);
+        using (_serverTask.Enter())
+        {
+            server.Dispose();
+        }
+        AssertNoLeaks();
+    }
+
+    [Fact]
+    public void GenuineNoSendersNotification_IsDeliveredToTheHandler()
+    {
+        using var delivered = new ManualResetEventSlim();
+        MachNotification seen = default;
+        var dispatcher = new TestDispatcher();
+        using var server = StartServer(dispatcher, new MachServerOptions
+        {
+            OnNotification = (in MachNotification n) => { seen = n; delivered.Set(); },
+        });
+        ReceiveRight watched;
+        using (_serverTask.Enter())
+        {
+            // The service port itself always has a sender (the bootstrap server keeps one, as launchd does),
+            // so watch another port and have the kernel notify the service port.
+            watched = ReceiveRight.Allocate();
+            var send = watched.MakeSend();
+            uint previous;
+            Assert.Equal(KernReturn.Success, Mach.PortRequestNotification(Mach.TaskSelf, watched.Name, MachNotify.NoSenders, 0,
+                server.ServicePort, MachMsgType.MakeSendOnce, &previous));
+            Assert.Equal(MachPortName.Null, previous);
+            send.Dispose();
+        }
+        Assert.True(delivered.Wait(5000));
+        Assert.Equal(MachNotify.NoSenders, seen.Id);
+        Assert.Equal(1u, seen.NotCount);
+        Assert.Equal(1, server.Metrics.Notifications);
+        watched.Dispose();
+        using (_serverTask.Enter())
+        {
+            server.Dispose();
+        }
+        AssertNoLeaks();
+    }
+
+    [Fact]
+    public void ReceiveTimeout_ReplacesTheReplyPort_SoALateReplyCannotBeMistaken()
+    {
+        var dispatcher = new TestDispatcher { BlockHandler = new ManualResetEventSlim() };
+        using var server = StartServer(dispatcher);
+        using (var client = Connect())
+        using (_clientTask.Enter())
+        {
+            uint before = client.ReplyPort;
+            var request = new EchoRequest { Value = 1 };
+            request.Prepare(0, 0);
+            var result = client.Call<EchoRequest, EchoReply>(request, out _, out _, timeoutMs: 20);
+            Assert.Equal(MachRpcStatus.ReceiveFailed, result.Status);
+            Assert.Equal((int)MachMsgReturn.RcvTimedOut, result.Code);
+            Assert.NotEqual(before, client.ReplyPort);
+            dispatcher.BlockHandler.Set();
+            dispatcher.BlockHandler = null;
+            request.Value = 7;
+            Assert.True(client.Call<EchoRequest, EchoReply>(request, out var reply, out _).IsSuccess);
+            Assert.Equal(8, reply.Value);
+        }
+        using (_serverTask.Enter())
+        {
+            server.Dispose();
+        }
+        AssertNoLeaks();
+    }
+}

@@ -1,0 +1,74 @@
+using System.Collections.Concurrent;
+using MachIpc.Abi;
+using MachIpc.Kernel;
+using MachIpc.Messages;
+using MachIpc.Server;
+
+namespace MachIpc.Tests.Server;
+
+/// <summary>
+/// A hand-written dispatcher, so the server loop is tested independently of the generated one: the
+/// same shape (switch on id, generated validator, handler) the generator emits.
+/// </summary>
+internal sealed unsafe class TestDispatcher : IMachDispatcher
+{
+    public int Handled;
+    public bool ThrowInHandler;
+    public readonly ConcurrentQueue<uint> ReceivedPorts = new();
+    public ManualResetEventSlim? BlockHandler;
+
+    public int MaxRequestSize => Math.Max(EchoRequest.SendSize, CarriesPort.SendSize);
+
+    public MachDispatchResult Dispatch(MachMsgHeader* message, int length)
+    {
+        var bytes = new ReadOnlySpan<byte>(message, length);
+        switch (message->Id)
+        {
+            case EchoRequest.MsgId:
+            {
+                var error = EchoRequest.TryRead(bytes, out var request);
+                if (error != MachValidationError.None)
+                {
+                    return MachDispatchResult.Rejected(MachValidation.Describe(error));
+                }
+                try
+                {
+                    BlockHandler?.Wait();
+                    if (ThrowInHandler)
+                    {
+                        throw new InvalidOperationException("handler failure requested by the test");
+                    }
+                    var reply = new EchoReply { Value = request.Message.Value + 1, SenderPid = request.SenderPid ?? -1 };
+                    reply.Prepare(request.ReplyPort);
+                    var mr = reply.Send();
+                    if (mr != MachMsgReturn.Success)
+                    {
+                        throw new MachException("reply", mr);
+                    }
+                    Interlocked.Increment(ref Handled);
+                    return MachDispatchResult.Handled;
+                }
+                catch (Exception ex)
+                {
+                    return MachDispatchResult.HandlerFailed(ex);
+                }
+            }
+            case CarriesPort.MsgId:
+            {
+                var error = CarriesPort.TryRead(bytes, out var request);
+                if (error != MachValidationError.None)
+                {
+                    return MachDispatchResult.Rejected(MachValidation.Describe(error));
+                }
+                // The handler owns the right now; this one gives it back to the kernel.
+                ReceivedPorts.Enqueue(request.Message.Port.Name);
+                Mach.PortDeallocate(Mach.TaskSelf, request.Message.Port.Name);
+                Mach.PortDeallocate(Mach.TaskSelf, request.ReplyPort);
+                Interlocked.Increment(ref Handled);
+                return MachDispatchResult.Handled;
+            }
+            default:
+                return MachDispatchResult.UnknownId;
+        }
+    }
+}
