@@ -67,8 +67,34 @@ internal static class MachDiagnostics
         "Trailer declared inside a message",
         "Field '{0}' is a trailer; the kernel writes the trailer at round_msg(msgh_size), never at a struct offset, so read it through MachReceived<T>");
 
+    public static readonly DiagnosticDescriptor ServerNotPartial = Error("MACHIPC020",
+        "Mach server must be a partial class",
+        "'{0}' is marked [MachServer] but is not declared 'partial'; the generator adds its dispatch to a partial part");
+
+    public static readonly DiagnosticDescriptor HandlerNotMessage = Error("MACHIPC021",
+        "Handler takes a type that is not a Mach message",
+        "Handler '{0}' takes MachReceived<{1}>, but '{1}' is not a [MachMessage] struct");
+
+    public static readonly DiagnosticDescriptor DuplicateHandler = Error("MACHIPC022",
+        "Two handlers for one msgh_id",
+        "Handler '{0}' handles msgh_id {2}, which '{1}' already handles");
+
+    public static readonly DiagnosticDescriptor InvalidHandler = Error("MACHIPC023",
+        "Invalid handler signature",
+        "Handler '{0}' must be a non-generic instance method returning void with exactly one MachReceived<T> parameter passed by value");
+
+    public static readonly DiagnosticDescriptor NoHandlers = new("MACHIPC024",
+        "Mach server declares no handlers",
+        "'{0}' is marked [MachServer] but declares no 'void Handler(MachReceived<T> message)' method; it will reject every message",
+        Category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor UnsupportedServer = Error("MACHIPC025",
+        "Unsupported server declaration",
+        "'{0}' cannot be a Mach server: servers must be top-level, non-generic classes");
+
     private static readonly DiagnosticDescriptor[] All =
     {
+        ServerNotPartial, HandlerNotMessage, DuplicateHandler, InvalidHandler, NoHandlers, UnsupportedServer,
         NotPartial, FieldNotBlittable, HeaderNotFirst, DescriptorAfterInlineData, BodyMissing, DuplicateId, ReservedId,
         InvalidTrailer, UnsafeRequired, InvalidDisposition, UserStructLayout, InvalidMinSize, UnsupportedDeclaration,
         InvalidOolBounds, TrailerField,

@@ -81,6 +81,12 @@ public sealed unsafe class MachRpcClient : IDisposable
         }
 
         var received = new ReadOnlySpan<byte>(_buffer, _bufferSize);
+        if (header->Id == MachNotify.SendOnce && header->Size == MachSendOnceNotification.SizeOf && IsFromKernel(header))
+        {
+            // The server destroyed our send-once reply right without answering: the kernel told us so. MIG
+            // clients report this as MIG_SERVER_DIED.
+            return new MachRpcResult(MachRpcStatus.RemoteError, (int)MigReturn.ServerDied);
+        }
         if (header->Id == TRequest.MsgId + MigReplyError.ReplyIdOffset && header->Size == MigReplyError.SizeOf && !header->IsComplex)
         {
             int retCode = ((MigReplyError*)header)->RetCode;
@@ -96,6 +102,17 @@ public sealed unsafe class MachRpcClient : IDisposable
         reply = view.Message;
         sender = view.AuditToken ?? default;
         return new MachRpcResult(MachRpcStatus.Success, 0);
+    }
+
+    private bool IsFromKernel(MachMsgHeader* header)
+    {
+        uint offset = MachTrailerRequest.RoundMsg(header->Size);
+        if (offset + MachMsgAuditTrailer.SizeOf > (uint)_bufferSize)
+        {
+            return false;
+        }
+        var trailer = (MachMsgAuditTrailer*)((byte*)header + offset);
+        return trailer->Size >= MachMsgAuditTrailer.SizeOf && trailer->Audit.IsKernel;
     }
 
     private void EnsureBuffer(int size)

@@ -12,7 +12,11 @@ public enum MachRpcStatus
     SendFailed,
     /// <summary>No reply arrived (timeout, or the reply port failed; <see cref="MachRpcResult.Code"/> is the <c>mach_msg_return_t</c>).</summary>
     ReceiveFailed,
-    /// <summary>The server answered with a <c>mig_reply_error_t</c> (<see cref="MachRpcResult.Code"/> is its RetCode).</summary>
+    /// <summary>
+    /// The server answered with a <c>mig_reply_error_t</c> (<see cref="MachRpcResult.Code"/> is its RetCode), or
+    /// destroyed the reply right unanswered, which the kernel reports with a send-once notification
+    /// (<c>MIG_SERVER_DIED</c>, as MIG clients report it).
+    /// </summary>
     RemoteError,
     /// <summary>A reply arrived but failed validation (<see cref="MachRpcResult.ValidationError"/>); it was destroyed.</summary>
     InvalidReply,

@@ -1,0 +1,60 @@
+using MachIpc.Generator.Emit;
+using MachIpc.Generator.Model;
+using MachIpc.Generator.Parsing;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace MachIpc.Generator;
+
+/// <summary>
+/// The pipeline for servers: <c>[MachServer]</c> classes → symbol-free <see cref="ServerModel"/>s → the
+/// <c>IMachDispatcher</c> implementation (a <c>msgh_id</c> switch). Diagnostics are a separate output.
+/// </summary>
+[Generator(LanguageNames.CSharp)]
+public sealed class MachServerGenerator : IIncrementalGenerator
+{
+    /// <summary>The attribute the pipeline starts from.</summary>
+    public const string ServerAttribute = "MachIpc.Server.MachServerAttribute";
+
+    /// <summary>Tracking names of the pipeline steps (used by the incrementality tests).</summary>
+    public static class Steps
+    {
+        /// <summary>Parsing one attributed class.</summary>
+        public const string Parse = "MachServer.Parse";
+        /// <summary>The per-server models.</summary>
+        public const string Models = "MachServer.Models";
+        /// <summary>Per-server diagnostics.</summary>
+        public const string Diagnostics = "MachServer.Diagnostics";
+    }
+
+    /// <inheritdoc/>
+    public void Initialize(IncrementalGeneratorInitializationContext context)
+    {
+        IncrementalValuesProvider<ServerParseResult> parsed = context.SyntaxProvider
+            .ForAttributeWithMetadataName(
+                ServerAttribute,
+                static (node, _) => node is ClassDeclarationSyntax,
+                static (ctx, ct) => ServerParser.Parse(ctx, ct))
+            .WithTrackingName(Steps.Parse);
+
+        IncrementalValuesProvider<ServerModel> models = parsed
+            .Where(static r => r.Model is not null)
+            .Select(static (r, _) => r.Model!)
+            .WithTrackingName(Steps.Models);
+
+        context.RegisterSourceOutput(models, static (spc, model) =>
+            spc.AddSource(model.HintName + ".Dispatch.g.cs", DispatchEmitter.Emit(model)));
+
+        IncrementalValuesProvider<EquatableArray<DiagnosticInfo>> diagnostics = parsed
+            .Select(static (r, _) => r.Diagnostics)
+            .WithTrackingName(Steps.Diagnostics);
+
+        context.RegisterSourceOutput(diagnostics, static (spc, items) =>
+        {
+            foreach (DiagnosticInfo d in items)
+            {
+                spc.ReportDiagnostic(d.ToDiagnostic());
+            }
+        });
+    }
+}
