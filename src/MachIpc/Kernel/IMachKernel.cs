@@ -43,6 +43,9 @@ internal unsafe interface IMachKernel
     /// <summary>errno of the calling thread's last failed fileport call.</summary>
     int LastErrno { get; }
 
+    /// <summary>The pid of the task the calling thread acts as (what its audit token carries).</summary>
+    int CurrentPid();
+
     /// <summary>The task the calling thread acts as (null where every thread is in one task).</summary>
     object? CaptureTask();
 

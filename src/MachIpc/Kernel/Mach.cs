@@ -69,6 +69,9 @@ public static unsafe class Mach
     /// <summary><c>mach_task_self()</c>: the current task's name for its own task port.</summary>
     public static uint TaskSelf => Kernel.TaskSelf();
 
+    /// <summary>The pid of the calling task: the process id, or with the simulated kernel the pid of the simulated task the thread acts as.</summary>
+    public static int CurrentPid => Kernel.CurrentPid();
+
     /// <summary><c>mach_port_allocate</c>.</summary>
     public static KernReturn PortAllocate(uint task, MachPortRight right, uint* name) => Kernel.PortAllocate(task, right, name);
     /// <summary><c>mach_port_deallocate</c>.</summary>

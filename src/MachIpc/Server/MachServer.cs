@@ -297,43 +297,9 @@ public sealed unsafe class MachServer : IDisposable
         Log(LogLevel.Warning, "rejected msgh_id {0}: {1}", header->Id, reason);
         if (_options.ReplyWithMigErrors)
         {
-            TryReplyError(header, code);
+            MigReply.TrySendError(header, (int)code);
         }
         Mach.MsgDestroy(header);
-    }
-
-    private static void TryReplyError(MachMsgHeader* header, MigReturn code)
-    {
-        MachMsgType replyType = header->RemoteDisposition;
-        if (!MachPortName.IsValid(header->RemotePort) || (replyType != MachMsgType.PortSendOnce && replyType != MachMsgType.PortSend))
-        {
-            return;
-        }
-        MigReplyError reply = default;
-        reply.Header.Bits = MachMsgBits.Make(replyType == MachMsgType.PortSendOnce ? MachMsgType.MoveSendOnce : MachMsgType.MoveSend, MachMsgType.None);
-        reply.Header.Size = MigReplyError.SizeOf;
-        reply.Header.RemotePort = header->RemotePort;
-        reply.Header.Id = header->Id + MigReplyError.ReplyIdOffset;
-        reply.Ndr = NdrRecord.Native;
-        reply.RetCode = (int)code;
-        var mr = Mach.Msg(&reply.Header, MachMsgOption.SendMsg | MachMsgOption.SendTimeout, MigReplyError.SizeOf, 0, MachPortName.Null, 0, MachPortName.Null);
-        if (mr == MachMsgReturn.Success)
-        {
-            ForgetReplyRight(header);
-        }
-        else if (mr is MachMsgReturn.SendTimedOut or MachMsgReturn.SendInterrupted or MachMsgReturn.SendNoBuffer)
-        {
-            // The kernel pseudo-received the reply right back into our buffer (A36): release it from there.
-            Mach.MsgDestroy(&reply.Header);
-            ForgetReplyRight(header);
-        }
-        // Any other failure happened before copyin: the right is still ours and the destroy below releases it.
-    }
-
-    private static void ForgetReplyRight(MachMsgHeader* header)
-    {
-        header->RemotePort = MachPortName.Null;
-        header->Bits &= ~MachMsgBits.RemoteMask;
     }
 
     private static int ReceivedLength(MachMsgHeader* header)

@@ -22,6 +22,8 @@ internal sealed unsafe class DarwinKernel : IMachKernel
         _taskSelf = *(uint*)NativeLibrary.GetExport(lib, "mach_task_self_");
     }
 
+    public int CurrentPid() => Environment.ProcessId;
+
     public object? CaptureTask() => null;
 
     public IDisposable? EnterTask(object task) => null;

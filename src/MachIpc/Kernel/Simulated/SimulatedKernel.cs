@@ -66,6 +66,8 @@ internal sealed unsafe partial class SimulatedKernel : IMachKernel
 
     public uint TaskSelf() => CurrentTask.SelfName;
 
+    public int CurrentPid() => CurrentTask.Pid;
+
     public object? CaptureTask() => CurrentTask;
 
     public IDisposable? EnterTask(object task) => ((SimulatedTask)task).Enter();
