@@ -17,7 +17,7 @@ trap 'rm -f "$log"' EXIT
 printf '#nullable enable\n' > "$unshipped"
 
 # RS0016 is a warning; keep it a warning here so the build finishes and reports every symbol.
-dotnet build "$project" --no-incremental -nologo -clp:NoSummary \
+dotnet build "$project" --no-incremental -nologo -tl:off -clp:NoSummary \
     -p:TreatWarningsAsErrors=false -p:WarningsAsErrors= >"$log" 2>&1 || {
     if grep -q ': error ' "$log"; then
         grep ': error ' "$log" | sort -u >&2
@@ -36,5 +36,5 @@ mv "$unshipped.tmp" "$unshipped"
 
 echo "update-public-api: $(($(wc -l < "$unshipped") - 1)) entries in $unshipped"
 # A second build must now be clean of RS0016/RS0017 (RS0017 here means shipped API was removed).
-dotnet build "$project" -nologo -clp:NoSummary >"$log" 2>&1 || { grep -E ': (error|warning) ' "$log" | sort -u >&2; exit 1; }
+dotnet build "$project" -nologo -tl:off -clp:NoSummary >"$log" 2>&1 || { grep -E ': (error|warning) ' "$log" | sort -u >&2; exit 1; }
 echo "update-public-api: $project builds clean"
