@@ -704,9 +704,11 @@ public unsafe class SendPathTests
         Assert.Equal(1, k.Task.OutstandingVmRegions);
         fixed (byte* b = buf)
         {
-            Mach.MsgDestroy((MachMsgHeader*)b);
+            Mach.MsgDestroy((MachMsgHeader*)b); // releases remote (our send right) and the OOL region
         }
         Assert.Equal(0, k.Task.OutstandingVmRegions);
+        Assert.Equal(MachPortType.Receive, Type(p));
+        Dealloc(h.LocalPort); // mach_msg_destroy leaves msgh_local_port alone
         RcvAndDestroy(reply);
     }
 

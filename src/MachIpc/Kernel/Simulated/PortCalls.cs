@@ -1099,8 +1099,8 @@ internal sealed unsafe partial class SimulatedKernel
         uint self = TaskSelf();
         lock (_lock)
         {
+            // msgh_local_port holds no right: the receive consumed the destination right.
             DestroyPortByType(self, msg->RemotePort, msg->RemoteDisposition);
-            DestroyPortByType(self, msg->LocalPort, msg->LocalDisposition);
             DestroyPortByType(self, msg->VoucherPort, msg->VoucherDisposition);
             if (!msg->IsComplex || msg->Size < MachMsgBase.SizeOf)
             {
