@@ -112,7 +112,11 @@ public unsafe class ConcurrencyTests
             Assert.Equal(MachMsgReturn.Success, Send(Msg.To(ports[i % ports.Length], id: i)));
         }
         SendPathTests.WaitUntil(() => seen.Count == Messages);
-        DestroyName(set); // remaining waiters wake with PORT_CHANGED
+        foreach (Thread t in threads)
+        {
+            SendPathTests.WaitUntil(() => t.ThreadState == ThreadState.WaitSleepJoin); // all blocked again
+        }
+        DestroyName(set); // every waiter wakes with PORT_CHANGED
         foreach (Thread t in threads)
         {
             t.Join();

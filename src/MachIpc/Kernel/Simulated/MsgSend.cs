@@ -199,6 +199,7 @@ internal sealed unsafe partial class SimulatedKernel
             if (re.Has(MachPortType.DeadName))
             {
                 m.Reply = KRight.None(MachPortName.Dead);
+                m.Reply.Type = MachMsgTypes.ReceivedForm(ldisp);
                 if (ldisp is MachMsgType.MoveSend or MachMsgType.MoveSendOnce && --re.Urefs == 0)
                 {
                     s.Free(re);
@@ -211,7 +212,9 @@ internal sealed unsafe partial class SimulatedKernel
         }
         else
         {
+            // A10: NULL / DEAD pass through; the received-type nibble still follows the disposition.
             m.Reply = KRight.None(ldisp == 0 ? MachPortName.Null : reply);
+            m.Reply.Type = MachMsgTypes.ReceivedForm(ldisp);
         }
 
         // A28-A31: the body.

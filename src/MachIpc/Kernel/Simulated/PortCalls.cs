@@ -922,7 +922,7 @@ internal sealed unsafe partial class SimulatedKernel
         }
     }
 
-    private static void AddMember(IpcPort p, IpcPortSet set)
+    private void AddMember(IpcPort p, IpcPortSet set)
     {
         (p.Sets ??= new()).Add(set);
         set.Members.Add(p);
@@ -936,10 +936,7 @@ internal sealed unsafe partial class SimulatedKernel
                 w.Wake(WakeReason.TooLarge);
                 continue;
             }
-            KMsg m = Dequeue(p);
-            w.Msg = m;
-            w.MsgPort = p;
-            w.Wake(WakeReason.Message);
+            HandOff(p, Dequeue(p), w);
         }
     }
 

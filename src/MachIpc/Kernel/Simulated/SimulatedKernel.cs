@@ -125,7 +125,11 @@ internal sealed unsafe partial class SimulatedKernel : IMachKernel
         }
         finally
         {
-            _lock.Exit();
+            // A receive completed by a sender (direct hand-off) returns with the lock already released.
+            if (_lock.IsHeldByCurrentThread)
+            {
+                _lock.Exit();
+            }
         }
     }
 

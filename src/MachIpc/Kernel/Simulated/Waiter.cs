@@ -7,8 +7,8 @@ namespace MachIpc.Kernel.Simulated;
 internal enum WakeReason
 {
     None,
-    /// <summary>A receiver was handed a message (<see cref="Waiter.Msg"/>).</summary>
-    Message,
+    /// <summary>A receiver was handed a message and the sender already copied it out into its buffer (<see cref="Waiter.Result"/>).</summary>
+    Completed,
     /// <summary>A MACH_RCV_LARGE receiver met a message too large for it (B10); the message stayed queued.</summary>
     TooLarge,
     /// <summary>The receive right or port set went away (B5).</summary>
@@ -37,21 +37,25 @@ internal sealed class Waiter
     internal WaitList? List;
 
     internal WakeReason Reason;
-    internal KMsg? Msg;
-    internal IpcPort? MsgPort;      // the port the handed (or too-large) message came from
+    internal MachMsgReturn Result;
+    internal IpcPort? MsgPort;      // the port the too-large message came from
     internal uint TooLargeSize;
 
-    // Receive parameters, so a sender handing a message over can apply B10.
+    // Receive parameters: a sender handing a message over applies B10 and copies the message out into the
+    // blocked receiver's buffer itself, so the receiver wakes with nothing left to do (direct hand-off).
     internal MachMsgOption Option;
     internal uint RcvSize;
+    internal SimulatedTask? RcvTask;
+    internal unsafe byte* RcvBuf;
 
     internal void Reset()
     {
         _done = false;
         Reason = WakeReason.None;
-        Msg = null;
+        Result = MachMsgReturn.Success;
         MsgPort = null;
         TooLargeSize = 0;
+        RcvTask = null;
     }
 
     internal bool Done => _done;
@@ -71,6 +75,17 @@ internal sealed class Waiter
     /// <summary>Sleeps (kernel lock NOT held) until woken or <paramref name="deadline"/> (Environment.TickCount64; long.MaxValue = forever).</summary>
     internal void Sleep(long deadline)
     {
+        // A short spin first (as ManualResetEventSlim does): a reply usually arrives within microseconds,
+        // and catching it here saves two context switches. Then sleep on the monitor.
+        var spin = default(SpinWait);
+        while (!spin.NextSpinWillYield)
+        {
+            if (_done)
+            {
+                return;
+            }
+            spin.SpinOnce(-1);
+        }
         lock (_gate)
         {
             while (!_done)
