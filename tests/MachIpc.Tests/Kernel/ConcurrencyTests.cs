@@ -112,10 +112,7 @@ public unsafe class ConcurrencyTests
             Assert.Equal(MachMsgReturn.Success, Send(Msg.To(ports[i % ports.Length], id: i)));
         }
         SendPathTests.WaitUntil(() => seen.Count == Messages);
-        foreach (Thread t in threads)
-        {
-            SendPathTests.WaitUntil(() => t.ThreadState == ThreadState.WaitSleepJoin); // all blocked again
-        }
+        WaitBlocked(Waiters); // all blocked again
         DestroyName(set); // every waiter wakes with PORT_CHANGED
         foreach (Thread t in threads)
         {
@@ -152,10 +149,7 @@ public unsafe class ConcurrencyTests
             t.Start();
         }
         SendPathTests.WaitUntil(() => Status(replies)[5] == 6);
-        foreach (Thread t in threads)
-        {
-            SendPathTests.WaitUntil(() => t.ThreadState == ThreadState.WaitSleepJoin);
-        }
+        WaitBlocked(4); // the four senders
         // Receivers blocked on a second, empty port in the same set-less state.
         uint q = k.Port();
         var rthreads = new List<Thread>();
@@ -171,7 +165,7 @@ public unsafe class ConcurrencyTests
             });
             rthreads.Add(t);
             t.Start();
-            SendPathTests.WaitUntil(() => t.ThreadState == ThreadState.WaitSleepJoin);
+            WaitBlocked(4 + rthreads.Count);
         }
         Thread.Sleep(10);
         DestroyReceive(p);

@@ -365,5 +365,8 @@ public sealed unsafe class K : System.IDisposable
         return bp;
     }
 
+    /// <summary>Waits until <paramref name="n"/> threads are blocked in mach_msg (the kernel's own count).</summary>
+    public static void WaitBlocked(int n) => SendPathTests.WaitUntil(() => SimulatedMach.BlockedThreads >= n);
+
     public static int NativeSelfNames(SimulatedTask t) => t.Rights().Count;
 }

@@ -267,10 +267,7 @@ public unsafe class NotificationTests
             });
             threads[i].Start();
         }
-        foreach (Thread t in threads)
-        {
-            SendPathTests.WaitUntil(() => t.ThreadState == ThreadState.WaitSleepJoin);
-        }
+        WaitBlocked(2);
         Thread.Sleep(10);
         Assert.Equal(KernReturn.Success, SetQLimit(p, 3)); // room for two more: both wake with a slot
         foreach (Thread t in threads)
@@ -331,7 +328,7 @@ public unsafe class NotificationTests
             }
         });
         t.Start();
-        SendPathTests.WaitUntil(() => t.ThreadState == ThreadState.WaitSleepJoin);
+        WaitBlocked(1);
         Thread.Sleep(10);
         Assert.Equal(MachMsgReturn.SendTimedOut, Send(Msg.To(p), MachMsgOption.SendTimeout, 0));
         uint so = k.SendOnceTo(p);

@@ -105,7 +105,7 @@ public unsafe class ReceivePathTests
             }
         });
         t.Start();
-        SendPathTests.WaitUntil(() => t.ThreadState == ThreadState.WaitSleepJoin);
+        WaitBlocked(1);
         Thread.Sleep(10);
         return (t, () => result);
     }
@@ -259,7 +259,7 @@ public unsafe class ReceivePathTests
             }
         });
         t.Start();
-        SendPathTests.WaitUntil(() => t.ThreadState == ThreadState.WaitSleepJoin);
+        WaitBlocked(1);
         Thread.Sleep(10);
         Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p).WithInline(64)));
         t.Join();
@@ -277,7 +277,7 @@ public unsafe class ReceivePathTests
             }
         });
         t2.Start();
-        SendPathTests.WaitUntil(() => t2.ThreadState == ThreadState.WaitSleepJoin);
+        WaitBlocked(1);
         Thread.Sleep(10);
         Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p).WithInline(64)));
         t2.Join();

@@ -624,8 +624,7 @@ public unsafe class SendPathTests
             }
         });
         t.Start();
-        WaitUntil(() => Status(reply)[5] == 1);
-        Thread.Sleep(20);
+        WaitBlocked(1);
         DestroyReceive(p);
         t.Join();
         Assert.Equal(MachMsgReturn.Success, result);
@@ -727,7 +726,7 @@ public unsafe class SendPathTests
             }
         });
         rt.Start();
-        WaitUntil(() => rt.ThreadState == ThreadState.WaitSleepJoin);
+        WaitBlocked(1);
         Thread.Sleep(10);
         Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p)));
         rt.Join();
@@ -744,7 +743,7 @@ public unsafe class SendPathTests
             }
         });
         st.Start();
-        WaitUntil(() => st.ThreadState == ThreadState.WaitSleepJoin);
+        WaitBlocked(1);
         Thread.Sleep(10);
         Assert.Equal(1000, Rcv(p).Header.Id);
         st.Join();

@@ -22,16 +22,20 @@ internal enum WakeReason
 /// <summary>
 /// One blocked thread (<c>thread_t</c> waiting on a <c>waitq</c>). Each thread owns one, reused for every
 /// wait, so blocking allocates nothing. State changes happen under the kernel lock; the thread sleeps on
-/// its own monitor so a wake-up disturbs no other thread.
+/// its own futex word (Linux) or monitor (elsewhere), so a wake-up disturbs no other thread.
 /// </summary>
-internal sealed class Waiter
+internal sealed unsafe class Waiter
 {
     [System.ThreadStatic] private static Waiter? t_current;
 
     internal static Waiter Current => t_current ??= new Waiter();
 
+    private const int Waiting = 0, Woken = 1, Sleeping = 2;
+    private static readonly bool s_futex = System.OperatingSystem.IsLinux() && Futex.Available;
+
     private readonly object _gate = new();
-    private volatile bool _done;
+    // The wake word lives in native memory so a futex can wait on its address (one per thread, never freed).
+    private readonly int* _word = (int*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(sizeof(int));
 
     internal Waiter? Prev, Next;
     internal WaitList? List;
@@ -46,11 +50,11 @@ internal sealed class Waiter
     internal MachMsgOption Option;
     internal uint RcvSize;
     internal SimulatedTask? RcvTask;
-    internal unsafe byte* RcvBuf;
+    internal byte* RcvBuf;
 
     internal void Reset()
     {
-        _done = false;
+        Volatile.Write(ref *_word, Waiting);
         Reason = WakeReason.None;
         Result = MachMsgReturn.Success;
         MsgPort = null;
@@ -58,14 +62,22 @@ internal sealed class Waiter
         RcvTask = null;
     }
 
-    internal bool Done => _done;
+    internal bool Done => Volatile.Read(ref *_word) == Woken;
 
     /// <summary>Called with the kernel lock held: records the outcome and wakes the thread.</summary>
     internal void Wake(WakeReason reason)
     {
         List?.Remove(this);
         Reason = reason;
-        _done = true;
+        if (s_futex)
+        {
+            if (Interlocked.Exchange(ref *_word, Woken) == Sleeping)
+            {
+                Futex.WakeOne(_word);
+            }
+            return;
+        }
+        Volatile.Write(ref *_word, Woken);
         lock (_gate)
         {
             Monitor.Pulse(_gate);
@@ -75,20 +87,25 @@ internal sealed class Waiter
     /// <summary>Sleeps (kernel lock NOT held) until woken or <paramref name="deadline"/> (Environment.TickCount64; long.MaxValue = forever).</summary>
     internal void Sleep(long deadline)
     {
-        // A short spin first (as ManualResetEventSlim does): a reply usually arrives within microseconds,
-        // and catching it here saves two context switches. Then sleep on the monitor.
+        // A short spin first (as ManualResetEventSlim does): a reply often arrives within microseconds,
+        // and catching it here saves a sleep and a wake-up.
         var spin = default(SpinWait);
         while (!spin.NextSpinWillYield)
         {
-            if (_done)
+            if (Done)
             {
                 return;
             }
             spin.SpinOnce(-1);
         }
+        if (s_futex)
+        {
+            SleepFutex(deadline);
+            return;
+        }
         lock (_gate)
         {
-            while (!_done)
+            while (!Done)
             {
                 if (deadline == long.MaxValue)
                 {
@@ -106,6 +123,87 @@ internal sealed class Waiter
             }
         }
     }
+
+    private void SleepFutex(long deadline)
+    {
+        while (true)
+        {
+            int state = Interlocked.CompareExchange(ref *_word, Sleeping, Waiting);
+            if (state == Woken)
+            {
+                return;
+            }
+            long left = deadline == long.MaxValue ? -1 : deadline - System.Environment.TickCount64;
+            if (left == 0 || left < -1)
+            {
+                // Timed out: stop advertising sleep so a later waker skips the syscall.
+                Interlocked.CompareExchange(ref *_word, Waiting, Sleeping);
+                return;
+            }
+            Futex.Wait(_word, Sleeping, left);
+        }
+    }
+}
+
+/// <summary>The Linux futex syscall, for parking blocked threads cheaply.</summary>
+internal static unsafe class Futex
+{
+    private const int FutexWaitPrivate = 128 | 0;
+    private const int FutexWakePrivate = 128 | 1;
+
+    private static readonly long s_sysFutex = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture switch
+    {
+        System.Runtime.InteropServices.Architecture.X64 => 202,
+        System.Runtime.InteropServices.Architecture.Arm64 => 98,
+        _ => -1,
+    };
+
+    /// <summary>Whether futexes work here (a probe wake on a dummy word must succeed, e.g. not be filtered by seccomp).</summary>
+    internal static bool Available { get; } = Probe();
+
+    private static bool Probe()
+    {
+        if (s_sysFutex <= 0)
+        {
+            return false;
+        }
+        try
+        {
+            int word = 0;
+            return syscall(s_sysFutex, &word, FutexWakePrivate, 1, null, null, 0) >= 0;
+        }
+        catch (System.DllNotFoundException)
+        {
+            return false;
+        }
+        catch (System.EntryPointNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    private struct Timespec
+    {
+        public long Sec;
+        public long Nsec;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "syscall", ExactSpelling = true)]
+    private static extern long syscall(long number, int* addr, int op, int val, Timespec* timeout, int* addr2, int val3);
+
+    /// <summary>Sleeps while *<paramref name="addr"/> == <paramref name="expected"/>, at most <paramref name="timeoutMs"/> (-1 = forever).</summary>
+    internal static void Wait(int* addr, int expected, long timeoutMs)
+    {
+        if (timeoutMs < 0)
+        {
+            syscall(s_sysFutex, addr, FutexWaitPrivate, expected, null, null, 0);
+            return;
+        }
+        Timespec ts = new() { Sec = timeoutMs / 1000, Nsec = timeoutMs % 1000 * 1_000_000 };
+        syscall(s_sysFutex, addr, FutexWaitPrivate, expected, &ts, null, 0);
+    }
+
+    internal static void WakeOne(int* addr) => syscall(s_sysFutex, addr, FutexWakePrivate, 1, null, null, 0);
 }
 
 /// <summary>A FIFO of blocked threads (<c>waitq</c>), intrusive so it never allocates.</summary>
@@ -113,11 +211,15 @@ internal sealed class WaitList
 {
     private Waiter? _head, _tail;
 
+    /// <summary>Threads on any wait list, i.e. blocked in mach_msg (kernel lock held for every change).</summary>
+    internal static int TotalWaiting;
+
     internal bool IsEmpty => _head is null;
     internal Waiter? First => _head;
 
     internal void Add(Waiter w)
     {
+        TotalWaiting++;
         w.List = this;
         w.Next = null;
         w.Prev = _tail;
@@ -156,6 +258,7 @@ internal sealed class WaitList
         }
         w.Prev = w.Next = null;
         w.List = null;
+        TotalWaiting--;
     }
 
     internal void WakeAll(WakeReason reason)
