@@ -507,6 +507,11 @@ public unsafe class SendPathTests
         Assert.Equal(MachMsgReturn.SendInvalidRight, Send(Msg.To(p).Port(0x9999, MachMsgType.CopySend)));
         uint recvOnly = k.Port();
         Assert.Equal(MachMsgReturn.SendInvalidRight, Send(Msg.To(p).Port(recvOnly, MachMsgType.MoveSendOnce)));
+        // An unknown disposition is refused by the right copyin (INVALID_RIGHT, not INVALID_TYPE) ...
+        Assert.Equal(MachMsgReturn.SendInvalidRight, Send(Msg.To(p).Port(recvOnly, MachMsgType.CopyReceive)));
+        // ... and is not even looked at for a NULL name.
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p).Port(MachPortName.Null, (MachMsgType)99)));
+        Assert.Equal(MachPortName.Null, Rcv(p).PortDesc(0).Name);
     }
 
     [Fact]

@@ -93,6 +93,7 @@ internal sealed unsafe partial class SimulatedKernel
     private bool BlockReceive(Waiter w, long deadline)
     {
         _lock.Exit();
+        Waiter.FlushDeferredWakes();
         w.Sleep(deadline);
         if (w.Done && w.Reason == WakeReason.Completed)
         {

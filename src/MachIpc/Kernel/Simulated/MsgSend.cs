@@ -248,12 +248,9 @@ internal sealed unsafe partial class SimulatedKernel
                 {
                     d.Kind = KDescKind.Port;
                     uint name = type == MachMsgDescriptorType.Port ? *(uint*)(msg + off) : *(uint*)(msg + off + 12);
+                    // An unknown disposition is not a type error: ipc_object_copyin refuses it
+                    // (MACH_SEND_INVALID_RIGHT), and a NULL/DEAD name is passed through unchecked.
                     var disp = (MachMsgType)msg[off + 10];
-                    if (disp is < MachMsgType.MoveReceive or > MachMsgType.MakeSendOnce)
-                    {
-                        m.DescCount--;
-                        return MachMsgReturn.SendInvalidType;
-                    }
                     if (!MachPortName.IsValid(name))
                     {
                         d.Right = KRight.None(name); // A28: passed through, no right
@@ -305,11 +302,6 @@ internal sealed unsafe partial class SimulatedKernel
                     d.Size = count;
                     d.Copy = (MachMsgCopy)msg[off + 9];
                     d.PortsType = MachMsgTypes.ReceivedForm(disp);
-                    if (disp is < MachMsgType.MoveReceive or > MachMsgType.MakeSendOnce)
-                    {
-                        m.DescCount--;
-                        return MachMsgReturn.SendInvalidType;
-                    }
                     if (count > 0)
                     {
                         if (addr == 0)

@@ -102,6 +102,7 @@ internal sealed unsafe partial class SimulatedKernel : IMachKernel
     public MachMsgReturn Msg(MachMsgHeader* msg, MachMsgOption option, uint sendSize, uint rcvSize, uint rcvName, uint timeout, uint notify)
     {
         SimulatedTask task = CurrentTask;
+        Waiter.BeginDeferWakes();
         _lock.Enter();
         try
         {
@@ -130,6 +131,7 @@ internal sealed unsafe partial class SimulatedKernel : IMachKernel
             {
                 _lock.Exit();
             }
+            Waiter.EndDeferWakes();
         }
     }
 
@@ -137,6 +139,7 @@ internal sealed unsafe partial class SimulatedKernel : IMachKernel
     private void Block(Waiter w, long deadline)
     {
         _lock.Exit();
+        Waiter.FlushDeferredWakes();
         try
         {
             w.Sleep(deadline);

@@ -64,6 +64,47 @@ internal sealed unsafe class Waiter
 
     internal bool Done => Volatile.Read(ref *_word) == Woken;
 
+    // Inside mach_msg, futex wake-ups are issued after the kernel lock is released, so the lock is never
+    // held across a syscall and the woken thread does not immediately contend for it.
+    [System.ThreadStatic] private static bool t_deferWakes;
+    [System.ThreadStatic] private static Waiter?[]? t_deferred;
+    [System.ThreadStatic] private static int t_deferredCount;
+
+    internal static void BeginDeferWakes()
+    {
+        t_deferred ??= new Waiter?[16]; // on the thread's first mach_msg, never in steady state
+        t_deferWakes = true;
+    }
+
+    internal static void EndDeferWakes()
+    {
+        FlushDeferredWakes();
+        t_deferWakes = false;
+    }
+
+    private static void Defer(Waiter w)
+    {
+        Waiter?[] list = t_deferred ??= new Waiter?[16];
+        if (t_deferredCount == list.Length)
+        {
+            System.Array.Resize(ref t_deferred, list.Length * 2);
+            list = t_deferred;
+        }
+        list[t_deferredCount++] = w;
+    }
+
+    /// <summary>Issues the wake-ups deferred by this thread; call with the kernel lock released.</summary>
+    internal static void FlushDeferredWakes()
+    {
+        Waiter?[]? list = t_deferred;
+        for (int i = 0; i < t_deferredCount; i++)
+        {
+            Futex.WakeOne(list![i]!._word);
+            list[i] = null;
+        }
+        t_deferredCount = 0;
+    }
+
     /// <summary>Called with the kernel lock held: records the outcome and wakes the thread.</summary>
     internal void Wake(WakeReason reason)
     {
@@ -73,7 +114,14 @@ internal sealed unsafe class Waiter
         {
             if (Interlocked.Exchange(ref *_word, Woken) == Sleeping)
             {
-                Futex.WakeOne(_word);
+                if (t_deferWakes)
+                {
+                    Defer(this); // the syscall waits until the kernel lock is released
+                }
+                else
+                {
+                    Futex.WakeOne(_word);
+                }
             }
             return;
         }
