@@ -351,6 +351,9 @@ public sealed unsafe class K : System.IDisposable
 
     private SimulatedTask? _peer;
 
+    /// <summary>The task holding the receive rights behind <see cref="ForeignSend"/> names.</summary>
+    public SimulatedTask? Peer => _peer;
+
     /// <summary>A send-only name to a fresh port whose receive right lives in a peer task.</summary>
     public uint ForeignSend()
     {

@@ -2,9 +2,9 @@
 //
 // Left out on purpose:
 //   B4 (part) - MACH_RCV_INTERRUPTED: simulated threads are never interrupted.
-//   B13       - a destination that moves or dies between dequeue and copyout: the simulator copies out
-//               under the same lock hold as a hand-off wake-up is processed, so the window exists only for
-//               handed-off messages and cannot be hit deterministically. DestName() implements the rule.
+//   B13       - a destination that moves or dies between dequeue and copyout: the simulator dequeues and
+//               copies out in one kernel-lock hold (a hand-off to a blocked receiver is copied out by the
+//               sender), so the window does not exist and cannot be tested. DestName() still implements it.
 //   B16       - vouchers (MACH_RCV_VOUCHER) are out of scope; only "no voucher -> nibble 0" is tested.
 //   B21       - copyout resource shortages (MACH_RCV_BODY_ERROR | MACH_MSG_IPC_SPACE ...) cannot happen:
 //               spaces and regions are unbounded in the simulator.

@@ -131,28 +131,12 @@ public unsafe class RightsTests
         Dealloc(s);
     }
 
-    /// <summary>Destroys the receive right behind a foreign send name by terminating the peer task.</summary>
+    /// <summary>Destroys the receive rights behind foreign send names by terminating the peer task.</summary>
     private static void KillPeerPort(K k, uint send)
     {
-        foreach (TaskSnapshot t in SimulatedMach.Snapshot().Tasks)
-        {
-            _ = t;
-        }
-        // The peer holds every ForeignSend receive right; killing it kills them all.
-        foreach (var task in PeerOf(k))
-        {
-            task.Terminate();
-        }
+        Assert.NotNull(k.Peer);
+        k.Peer!.Terminate();
         _ = send;
-    }
-
-    private static System.Collections.Generic.IEnumerable<SimulatedTask> PeerOf(K k)
-    {
-        var f = typeof(K).GetField("_peer", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
-        if (f.GetValue(k) is SimulatedTask t)
-        {
-            yield return t;
-        }
     }
 
     [Fact]
@@ -354,17 +338,41 @@ public unsafe class RightsTests
         Assert.NotEqual(p, n);
         Dealloc(n);
         RcvAndDestroy(p);
-        // From another task: its receive right is taken away and lands in our space.
+        // From another task (named by its task port): its receive right is taken away and lands in our space.
         SimulatedTask other = k.NewTask("other");
         uint theirs = As(other, () => k.Port());
-        (uint _, uint otherTaskPort) = (0u, 0u);
-        _ = otherTaskPort;
+        uint otherTask = other.TaskPortNameIn(k.Task);
+        Assert.Equal(KernReturn.Success, Mach.PortExtractRight(otherTask, theirs, MachMsgType.MoveReceive, &n, &t));
+        Assert.Equal(MachMsgType.PortReceive, t);
+        Assert.Equal(MachPortType.Receive, Type(n));
+        As(other, () => Assert.Equal(KernReturn.InvalidName, TypeResult(theirs)));
+        DestroyReceive(n);
+        Dealloc(otherTask);
+        // Dead names are allowed: the caller gets MACH_PORT_DEAD and a MOVE consumes the uref.
         uint dead;
         Assert.Equal(KernReturn.Success, Mach.PortAllocate(Mach.TaskSelf, MachPortRight.DeadName, &dead));
         Assert.Equal(KernReturn.Success, Mach.PortExtractRight(Mach.TaskSelf, dead, MachMsgType.MoveSend, &n, &t));
         Assert.Equal(MachPortName.Dead, n);
         Assert.Equal(KernReturn.InvalidName, TypeResult(dead));
-        _ = theirs;
+    }
+
+    [Fact]
+    public void TaskArgument_MustNameATaskPort()
+    {
+        using var k = new K();
+        uint n;
+        uint notATask = k.Port();
+        Assert.Equal((KernReturn)MachMsgReturn.SendInvalidDest, Mach.PortAllocate(notATask, MachPortRight.Receive, &n));
+        Assert.Equal((KernReturn)MachMsgReturn.SendInvalidDest, Mach.PortAllocate(0x123403, MachPortRight.Receive, &n));
+        SimulatedTask other = k.NewTask("other");
+        uint otherTask = other.TaskPortNameIn(k.Task);
+        Assert.Equal(otherTask, other.TaskPortNameIn(k.Task)); // merged: +1 uref
+        Assert.Equal(KernReturn.Success, Mach.PortAllocate(otherTask, MachPortRight.Receive, &n));
+        uint created = n;
+        Assert.Contains(other.Rights(), r => r.Name == created && r.Type == MachPortType.Receive);
+        other.Terminate();
+        Assert.Equal((KernReturn)MachMsgReturn.SendInvalidDest, Mach.PortAllocate(otherTask, MachPortRight.Receive, &n));
+        Assert.Equal(KernReturn.Success, Mach.PortModRefs(Mach.TaskSelf, otherTask, MachPortRight.DeadName, -2));
     }
 
     [Fact]

@@ -62,6 +62,19 @@ internal sealed unsafe partial class SimulatedKernel : IMachKernel
         }
     }
 
+    internal uint GrantTaskPort(SimulatedTask target, SimulatedTask holder)
+    {
+        lock (_lock)
+        {
+            if (!target.TaskPort.Active || !holder.Space.Active)
+            {
+                return MachPortName.Dead;
+            }
+            target.TaskPort.SRights++;
+            return CopyoutRight(holder.Space, new KRight { Port = target.TaskPort, Type = MachMsgType.PortSend });
+        }
+    }
+
     public int LastErrno => t_errno;
 
     public uint TaskSelf() => CurrentTask.SelfName;
