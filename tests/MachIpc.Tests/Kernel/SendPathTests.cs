@@ -5,8 +5,7 @@
 //                  (the simulator has no IKOT_VOUCHER objects), which is what XNU does for a name that is
 //                  not a voucher. Real voucher transfer is not modelled.
 //   A32          - MACH_SEND_NO_GRANT_DEST, message filtering and mach_msg2 options are not modelled.
-//   A35 (part)   - MACH_SEND_INTERRUPTED / NO_BUFFER: simulated threads are never interrupted, and the
-//                  65534-message kernel limit is not exercised by a test (it would need 65534 queued messages).
+//   A35 (part)   - MACH_SEND_INTERRUPTED: simulated threads are never interrupted.
 //   A38          - kernel-object destinations (MIG kernel servers): out of scope; the simulator consumes such
 //                  messages (destroying their rights) and reports success.
 using System.Runtime.InteropServices;
@@ -679,6 +678,31 @@ public unsafe class SendPathTests
         {
             RcvAndDestroy(p);
         }
+    }
+
+    [Fact]
+    public void A35_PastTheKernelQueueLimitSendsFailWithNoBuffer()
+    {
+        using var k = new K();
+        uint p = k.PortWithSend();
+        Assert.Equal(KernReturn.Success, SetQLimit(p, 1));
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p)));
+        byte[] so = Msg.To(0, MachMsgType.MakeSendOnce).Build(out uint size);
+        for (int i = 1; i < (int)MachPortLimits.QLimitKernel; i++)
+        {
+            // MAKE_SEND_ONCE destination: bypasses qlimit up to 65534 messages (A34).
+            MemoryMarshal.Write(so.AsSpan(8), p);
+            if (Send(so, size, MachMsgOption.SendTimeout, 0) != MachMsgReturn.Success)
+            {
+                Assert.Fail("send-once send " + i + " failed");
+            }
+        }
+        Assert.Equal((int)MachPortLimits.QLimitKernel, MsgCount(p));
+        Assert.Equal(MachMsgReturn.SendTimedOut, Send(Msg.To(p, MachMsgType.MakeSendOnce), MachMsgOption.SendTimeout, 0));
+        Assert.Equal(MachMsgReturn.SendNoBuffer, Send(Msg.To(p)));
+        Assert.Equal(MachPortType.SendReceive, Type(p));
+        Assert.Equal(2u, Refs(p, MachPortRight.Send)); // pseudo-received: the COPY_SEND'd right came back as a uref
+        DestroyName(p); // 65534 queued messages destroyed with the port
     }
 
     [Fact]

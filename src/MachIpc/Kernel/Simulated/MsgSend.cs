@@ -385,6 +385,11 @@ internal sealed unsafe partial class SimulatedKernel
             PseudoReceive(task, m, userMsg); // A35/A36
             return MachMsgReturn.SendTimedOut;
         }
+        if (dest.MsgCount >= MachPortLimits.QLimitKernel)
+        {
+            PseudoReceive(task, m, userMsg); // A35: past the kernel limit nobody waits
+            return MachMsgReturn.SendNoBuffer;
+        }
         Waiter w = Waiter.Current;
         w.Reset();
         dest.Senders.Add(w);
