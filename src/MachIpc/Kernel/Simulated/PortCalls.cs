@@ -454,7 +454,7 @@ internal sealed unsafe partial class SimulatedKernel
         IpcEntry? e = s.AllocateNamed(name);
         if (e is null)
         {
-            return KernReturn.InvalidValue;
+            return KernReturn.NameExists; // the index is taken under another generation
         }
         e.Port = p;
         switch (r.Type)
