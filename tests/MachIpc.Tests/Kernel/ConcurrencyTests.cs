@@ -343,3 +343,61 @@ public unsafe class GuardTests
         RcvAndDestroy(p);
     }
 }
+
+[Collection("Kernel")]
+public unsafe class IntrospectionTests
+{
+    [Fact]
+    public void Snapshot_DetectsLeakedPortsMessagesRegionsAndRights()
+    {
+        using var k = new K();
+        KernelSnapshot before = SimulatedMach.Snapshot();
+        uint p = k.PortWithSend();
+        long value = 42;
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p).Ool((nint)(&value), 8)));
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p).Ool((nint)(&value), 8)));
+        Received r = Rcv(p); // region now owned by the task, not deallocated
+        KernelSnapshot after = SimulatedMach.Snapshot();
+        Assert.Equal(before.LivePorts + 1, after.LivePorts);
+        Assert.Equal(before.QueuedMessages + 1, after.QueuedMessages);
+        Assert.Equal(before.OutstandingVmRegions + 1, after.OutstandingVmRegions);
+        string? leaks = after.DescribeLeaksSince(before);
+        Assert.NotNull(leaks);
+        Assert.Contains("live ports", leaks);
+        Assert.Contains("queued messages", leaks);
+        Assert.Contains("OOL regions", leaks);
+        Assert.Contains("rights", leaks);
+        Assert.Throws<InvalidOperationException>(() => after.AssertNoLeaksSince(before));
+        Assert.Contains(k.Task.Rights(), x => x.Name == p && x.Type == MachPortType.SendReceive && x.Urefs == 1);
+        Destroy(r);
+        DestroyName(p);
+        SimulatedMach.Snapshot().AssertNoLeaksSince(before);
+    }
+
+    [Fact]
+    public void C15_TaskDeathWithPortDestroyedRequestHandsReceiveRightOver()
+    {
+        using var k = new K();
+        SimulatedTask dying = k.NewTask("dying");
+        (uint recv, uint send) = Connect(dying, k.Task);
+        uint notify = k.Port();
+        uint notifyInDying = 0;
+        // Give the dying task a send-once right to our notify port and arm PORT_DESTROYED with it.
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(send).Port(notify, MachMsgType.MakeSendOnce)));
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(send, id: 77)));
+        As(dying, () =>
+        {
+            Received r = Rcv(recv);
+            notifyInDying = r.PortDesc(0).Name;
+            Assert.Equal(KernReturn.Success, Request(recv, MachNotify.PortDestroyed, 0, notifyInDying, MachMsgType.MoveSendOnce, out _));
+        });
+        dying.Terminate();
+        Received n = Rcv(notify);
+        Assert.Equal(MachNotify.PortDestroyed, n.Header.Id);
+        uint back = n.PortDesc(0).Name;
+        Assert.Equal(send, back); // merged with the send right we already held
+        Assert.Equal(MachPortType.SendReceive, Type(back));
+        Assert.Equal(77, Rcv(back).Header.Id); // queued messages intact
+        DestroyName(back);
+    }
+}
