@@ -140,6 +140,17 @@ internal sealed partial class SimulatedKernel
         return list;
     }
 
+    internal int BlockedThreads
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return WaitList.TotalWaiting;
+            }
+        }
+    }
+
     internal int VmRegionCount(SimulatedTask task)
     {
         lock (_lock)

@@ -61,8 +61,13 @@ internal sealed unsafe partial class SimulatedKernel
             w.Reset();
             w.Option = option;
             w.RcvSize = rcvSize;
+            w.RcvTask = task;
+            w.RcvBuf = buf;
             (port is not null ? port.Receivers : set!.Receivers).Add(w);
-            Block(w, deadline);
+            if (BlockReceive(w, deadline))
+            {
+                return w.Result; // copied out by the sender; the kernel lock is not held here
+            }
             if (!w.Done)
             {
                 w.List?.Remove(w);
@@ -70,8 +75,8 @@ internal sealed unsafe partial class SimulatedKernel
             }
             switch (w.Reason)
             {
-                case WakeReason.Message:
-                    return CopyoutToUser(task, w.Msg!, w.MsgPort!, buf, option, rcvSize, trailerSize);
+                case WakeReason.Completed:
+                    return w.Result;
                 case WakeReason.TooLarge:
                     ReportTooLarge(s, buf, option, rcvSize, w.TooLargeSize, w.MsgPort!); // B10
                     return MachMsgReturn.RcvTooLarge;
@@ -79,6 +84,32 @@ internal sealed unsafe partial class SimulatedKernel
                     return MachMsgReturn.RcvPortChanged; // B5
             }
         }
+    }
+
+    /// <summary>
+    /// Sleeps with the kernel lock released. Returns true, WITHOUT retaking the lock, when a sender has
+    /// already completed the receive; otherwise retakes the lock and returns false.
+    /// </summary>
+    private bool BlockReceive(Waiter w, long deadline)
+    {
+        _lock.Exit();
+        Waiter.FlushDeferredWakes();
+        w.Sleep(deadline);
+        if (w.Done && w.Reason == WakeReason.Completed)
+        {
+            return true;
+        }
+        _lock.Enter();
+        return false;
+    }
+
+    /// <summary>Gives <paramref name="m"/> (already dequeued or never queued) to a blocked receiver: copyout in the sender's context, then wake.</summary>
+    private void HandOff(IpcPort p, KMsg m, Waiter w)
+    {
+        w.List?.Remove(w);
+        uint trailerSize = (uint)MachTrailerRequest.SizeOf(w.Option);
+        w.Result = CopyoutToUser(w.RcvTask!, m, p, w.RcvBuf, w.Option, w.RcvSize, trailerSize);
+        w.Wake(WakeReason.Completed);
     }
 
     private static void ReportTooLarge(IpcSpace s, byte* buf, MachMsgOption option, uint rcvSize, uint size, IpcPort src)
@@ -147,7 +178,7 @@ internal sealed unsafe partial class SimulatedKernel
     /// asked for MACH_RCV_LARGE and cannot fit it is woken with TOO_LARGE and the message is offered to
     /// the next one (B10). <paramref name="reserved"/>: the sender already holds a slot (A37).
     /// </summary>
-    private static void Post(IpcPort p, KMsg m, bool reserved)
+    private void Post(IpcPort p, KMsg m, bool reserved)
     {
         while (FindReceiver(p) is Waiter w)
         {
@@ -160,9 +191,7 @@ internal sealed unsafe partial class SimulatedKernel
                 continue;
             }
             m.Seqno = p.Seqno++;
-            w.Msg = m;
-            w.MsgPort = p;
-            w.Wake(WakeReason.Message);
+            HandOff(p, m, w);
             if (reserved)
             {
                 ReleaseSlot(p);

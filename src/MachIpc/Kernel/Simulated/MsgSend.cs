@@ -199,6 +199,7 @@ internal sealed unsafe partial class SimulatedKernel
             if (re.Has(MachPortType.DeadName))
             {
                 m.Reply = KRight.None(MachPortName.Dead);
+                m.Reply.Type = MachMsgTypes.ReceivedForm(ldisp);
                 if (ldisp is MachMsgType.MoveSend or MachMsgType.MoveSendOnce && --re.Urefs == 0)
                 {
                     s.Free(re);
@@ -211,7 +212,9 @@ internal sealed unsafe partial class SimulatedKernel
         }
         else
         {
+            // A10: NULL / DEAD pass through; the received-type nibble still follows the disposition.
             m.Reply = KRight.None(ldisp == 0 ? MachPortName.Null : reply);
+            m.Reply.Type = MachMsgTypes.ReceivedForm(ldisp);
         }
 
         // A28-A31: the body.
@@ -245,12 +248,9 @@ internal sealed unsafe partial class SimulatedKernel
                 {
                     d.Kind = KDescKind.Port;
                     uint name = type == MachMsgDescriptorType.Port ? *(uint*)(msg + off) : *(uint*)(msg + off + 12);
+                    // An unknown disposition is not a type error: ipc_object_copyin refuses it
+                    // (MACH_SEND_INVALID_RIGHT), and a NULL/DEAD name is passed through unchecked.
                     var disp = (MachMsgType)msg[off + 10];
-                    if (disp is < MachMsgType.MoveReceive or > MachMsgType.MakeSendOnce)
-                    {
-                        m.DescCount--;
-                        return MachMsgReturn.SendInvalidType;
-                    }
                     if (!MachPortName.IsValid(name))
                     {
                         d.Right = KRight.None(name); // A28: passed through, no right
@@ -302,11 +302,6 @@ internal sealed unsafe partial class SimulatedKernel
                     d.Size = count;
                     d.Copy = (MachMsgCopy)msg[off + 9];
                     d.PortsType = MachMsgTypes.ReceivedForm(disp);
-                    if (disp is < MachMsgType.MoveReceive or > MachMsgType.MakeSendOnce)
-                    {
-                        m.DescCount--;
-                        return MachMsgReturn.SendInvalidType;
-                    }
                     if (count > 0)
                     {
                         if (addr == 0)
@@ -389,6 +384,11 @@ internal sealed unsafe partial class SimulatedKernel
         {
             PseudoReceive(task, m, userMsg); // A35/A36
             return MachMsgReturn.SendTimedOut;
+        }
+        if (dest.MsgCount >= MachPortLimits.QLimitKernel)
+        {
+            PseudoReceive(task, m, userMsg); // A35: past the kernel limit nobody waits
+            return MachMsgReturn.SendNoBuffer;
         }
         Waiter w = Waiter.Current;
         w.Reset();

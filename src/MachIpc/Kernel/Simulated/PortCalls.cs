@@ -454,7 +454,7 @@ internal sealed unsafe partial class SimulatedKernel
         IpcEntry? e = s.AllocateNamed(name);
         if (e is null)
         {
-            return KernReturn.InvalidValue;
+            return KernReturn.NameExists; // the index is taken under another generation
         }
         e.Port = p;
         switch (r.Type)
@@ -922,7 +922,7 @@ internal sealed unsafe partial class SimulatedKernel
         }
     }
 
-    private static void AddMember(IpcPort p, IpcPortSet set)
+    private void AddMember(IpcPort p, IpcPortSet set)
     {
         (p.Sets ??= new()).Add(set);
         set.Members.Add(p);
@@ -936,10 +936,7 @@ internal sealed unsafe partial class SimulatedKernel
                 w.Wake(WakeReason.TooLarge);
                 continue;
             }
-            KMsg m = Dequeue(p);
-            w.Msg = m;
-            w.MsgPort = p;
-            w.Wake(WakeReason.Message);
+            HandOff(p, Dequeue(p), w);
         }
     }
 
@@ -1099,8 +1096,8 @@ internal sealed unsafe partial class SimulatedKernel
         uint self = TaskSelf();
         lock (_lock)
         {
+            // msgh_local_port holds no right: the receive consumed the destination right.
             DestroyPortByType(self, msg->RemotePort, msg->RemoteDisposition);
-            DestroyPortByType(self, msg->LocalPort, msg->LocalDisposition);
             DestroyPortByType(self, msg->VoucherPort, msg->VoucherDisposition);
             if (!msg->IsComplex || msg->Size < MachMsgBase.SizeOf)
             {

@@ -341,6 +341,7 @@ internal sealed unsafe partial class SimulatedKernel
         if (e.Has(MachPortType.DeadName))
         {
             r = KRight.None(MachPortName.Dead);
+            r.Type = MachMsgTypes.ReceivedForm(disp);
             if (disp is MachMsgType.MoveSend or MachMsgType.MoveSendOnce)
             {
                 if (--e.Urefs == 0)

@@ -62,6 +62,19 @@ internal sealed unsafe partial class SimulatedKernel : IMachKernel
         }
     }
 
+    internal uint GrantTaskPort(SimulatedTask target, SimulatedTask holder)
+    {
+        lock (_lock)
+        {
+            if (!target.TaskPort.Active || !holder.Space.Active)
+            {
+                return MachPortName.Dead;
+            }
+            target.TaskPort.SRights++;
+            return CopyoutRight(holder.Space, new KRight { Port = target.TaskPort, Type = MachMsgType.PortSend });
+        }
+    }
+
     public int LastErrno => t_errno;
 
     public uint TaskSelf() => CurrentTask.SelfName;
@@ -108,6 +121,7 @@ internal sealed unsafe partial class SimulatedKernel : IMachKernel
     public MachMsgReturn Msg(MachMsgHeader* msg, MachMsgOption option, uint sendSize, uint rcvSize, uint rcvName, uint timeout, uint notify)
     {
         SimulatedTask task = CurrentTask;
+        Waiter.BeginDeferWakes();
         _lock.Enter();
         try
         {
@@ -131,7 +145,12 @@ internal sealed unsafe partial class SimulatedKernel : IMachKernel
         }
         finally
         {
-            _lock.Exit();
+            // A receive completed by a sender (direct hand-off) returns with the lock already released.
+            if (_lock.IsHeldByCurrentThread)
+            {
+                _lock.Exit();
+            }
+            Waiter.EndDeferWakes();
         }
     }
 
@@ -139,6 +158,7 @@ internal sealed unsafe partial class SimulatedKernel : IMachKernel
     private void Block(Waiter w, long deadline)
     {
         _lock.Exit();
+        Waiter.FlushDeferredWakes();
         try
         {
             w.Sleep(deadline);

@@ -21,6 +21,9 @@ public static class SimulatedMach
     /// <summary>The task the calling thread acts as.</summary>
     public static SimulatedTask CurrentTask => SimulatedKernel.Shared.CurrentTask;
 
+    /// <summary>Threads currently blocked in <c>mach_msg</c> (receiving, or sending to a full queue); lets tests wait for a thread to block.</summary>
+    public static int BlockedThreads => SimulatedKernel.Shared.BlockedThreads;
+
     /// <summary>A consistent snapshot of kernel-wide counts (live ports, queued messages, OOL regions, rights per task).</summary>
     public static KernelSnapshot Snapshot() => SimulatedKernel.Shared.Snapshot();
 }

@@ -81,6 +81,17 @@ public sealed class SimulatedTask : IDisposable
     /// <summary>Same as <see cref="Terminate"/>.</summary>
     public void Dispose() => Terminate();
 
+    /// <summary>
+    /// Gives <paramref name="holder"/> a send right to this task's task port (what <c>task_for_pid</c> would
+    /// return) and returns its name in the holder's space, so the holder can pass it as the <c>task</c>
+    /// argument of the mach_port_* calls. The holder releases it with <c>mach_port_deallocate</c>.
+    /// </summary>
+    public uint TaskPortNameIn(SimulatedTask holder)
+    {
+        ArgumentNullException.ThrowIfNull(holder);
+        return _kernel.GrantTaskPort(this, holder);
+    }
+
     /// <summary>Every name in the task's space with its type and urefs.</summary>
     public IReadOnlyList<PortRightInfo> Rights() => _kernel.RightsOf(this);
 

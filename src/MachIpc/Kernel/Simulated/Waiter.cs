@@ -7,8 +7,8 @@ namespace MachIpc.Kernel.Simulated;
 internal enum WakeReason
 {
     None,
-    /// <summary>A receiver was handed a message (<see cref="Waiter.Msg"/>).</summary>
-    Message,
+    /// <summary>A receiver was handed a message and the sender already copied it out into its buffer (<see cref="Waiter.Result"/>).</summary>
+    Completed,
     /// <summary>A MACH_RCV_LARGE receiver met a message too large for it (B10); the message stayed queued.</summary>
     TooLarge,
     /// <summary>The receive right or port set went away (B5).</summary>
@@ -22,46 +22,110 @@ internal enum WakeReason
 /// <summary>
 /// One blocked thread (<c>thread_t</c> waiting on a <c>waitq</c>). Each thread owns one, reused for every
 /// wait, so blocking allocates nothing. State changes happen under the kernel lock; the thread sleeps on
-/// its own monitor so a wake-up disturbs no other thread.
+/// its own futex word (Linux) or monitor (elsewhere), so a wake-up disturbs no other thread.
 /// </summary>
-internal sealed class Waiter
+internal sealed unsafe class Waiter
 {
     [System.ThreadStatic] private static Waiter? t_current;
 
     internal static Waiter Current => t_current ??= new Waiter();
 
+    private const int Waiting = 0, Woken = 1, Sleeping = 2;
+    private static readonly bool s_futex = System.OperatingSystem.IsLinux() && Futex.Available;
+
     private readonly object _gate = new();
-    private volatile bool _done;
+    // The wake word lives in native memory so a futex can wait on its address (one per thread, never freed).
+    private readonly int* _word = (int*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(sizeof(int));
 
     internal Waiter? Prev, Next;
     internal WaitList? List;
 
     internal WakeReason Reason;
-    internal KMsg? Msg;
-    internal IpcPort? MsgPort;      // the port the handed (or too-large) message came from
+    internal MachMsgReturn Result;
+    internal IpcPort? MsgPort;      // the port the too-large message came from
     internal uint TooLargeSize;
 
-    // Receive parameters, so a sender handing a message over can apply B10.
+    // Receive parameters: a sender handing a message over applies B10 and copies the message out into the
+    // blocked receiver's buffer itself, so the receiver wakes with nothing left to do (direct hand-off).
     internal MachMsgOption Option;
     internal uint RcvSize;
+    internal SimulatedTask? RcvTask;
+    internal byte* RcvBuf;
 
     internal void Reset()
     {
-        _done = false;
+        Volatile.Write(ref *_word, Waiting);
         Reason = WakeReason.None;
-        Msg = null;
+        Result = MachMsgReturn.Success;
         MsgPort = null;
         TooLargeSize = 0;
+        RcvTask = null;
     }
 
-    internal bool Done => _done;
+    internal bool Done => Volatile.Read(ref *_word) == Woken;
+
+    // Inside mach_msg, futex wake-ups are issued after the kernel lock is released, so the lock is never
+    // held across a syscall and the woken thread does not immediately contend for it.
+    [System.ThreadStatic] private static bool t_deferWakes;
+    [System.ThreadStatic] private static Waiter?[]? t_deferred;
+    [System.ThreadStatic] private static int t_deferredCount;
+
+    internal static void BeginDeferWakes()
+    {
+        t_deferred ??= new Waiter?[16]; // on the thread's first mach_msg, never in steady state
+        t_deferWakes = true;
+    }
+
+    internal static void EndDeferWakes()
+    {
+        FlushDeferredWakes();
+        t_deferWakes = false;
+    }
+
+    private static void Defer(Waiter w)
+    {
+        Waiter?[] list = t_deferred ??= new Waiter?[16];
+        if (t_deferredCount == list.Length)
+        {
+            System.Array.Resize(ref t_deferred, list.Length * 2);
+            list = t_deferred;
+        }
+        list[t_deferredCount++] = w;
+    }
+
+    /// <summary>Issues the wake-ups deferred by this thread; call with the kernel lock released.</summary>
+    internal static void FlushDeferredWakes()
+    {
+        Waiter?[]? list = t_deferred;
+        for (int i = 0; i < t_deferredCount; i++)
+        {
+            Futex.WakeOne(list![i]!._word);
+            list[i] = null;
+        }
+        t_deferredCount = 0;
+    }
 
     /// <summary>Called with the kernel lock held: records the outcome and wakes the thread.</summary>
     internal void Wake(WakeReason reason)
     {
         List?.Remove(this);
         Reason = reason;
-        _done = true;
+        if (s_futex)
+        {
+            if (Interlocked.Exchange(ref *_word, Woken) == Sleeping)
+            {
+                if (t_deferWakes)
+                {
+                    Defer(this); // the syscall waits until the kernel lock is released
+                }
+                else
+                {
+                    Futex.WakeOne(_word);
+                }
+            }
+            return;
+        }
+        Volatile.Write(ref *_word, Woken);
         lock (_gate)
         {
             Monitor.Pulse(_gate);
@@ -71,9 +135,25 @@ internal sealed class Waiter
     /// <summary>Sleeps (kernel lock NOT held) until woken or <paramref name="deadline"/> (Environment.TickCount64; long.MaxValue = forever).</summary>
     internal void Sleep(long deadline)
     {
+        // A short spin first (as ManualResetEventSlim does): a reply often arrives within microseconds,
+        // and catching it here saves a sleep and a wake-up.
+        var spin = default(SpinWait);
+        while (!spin.NextSpinWillYield)
+        {
+            if (Done)
+            {
+                return;
+            }
+            spin.SpinOnce(-1);
+        }
+        if (s_futex)
+        {
+            SleepFutex(deadline);
+            return;
+        }
         lock (_gate)
         {
-            while (!_done)
+            while (!Done)
             {
                 if (deadline == long.MaxValue)
                 {
@@ -91,6 +171,87 @@ internal sealed class Waiter
             }
         }
     }
+
+    private void SleepFutex(long deadline)
+    {
+        while (true)
+        {
+            int state = Interlocked.CompareExchange(ref *_word, Sleeping, Waiting);
+            if (state == Woken)
+            {
+                return;
+            }
+            long left = deadline == long.MaxValue ? -1 : deadline - System.Environment.TickCount64;
+            if (left == 0 || left < -1)
+            {
+                // Timed out: stop advertising sleep so a later waker skips the syscall.
+                Interlocked.CompareExchange(ref *_word, Waiting, Sleeping);
+                return;
+            }
+            Futex.Wait(_word, Sleeping, left);
+        }
+    }
+}
+
+/// <summary>The Linux futex syscall, for parking blocked threads cheaply.</summary>
+internal static unsafe class Futex
+{
+    private const int FutexWaitPrivate = 128 | 0;
+    private const int FutexWakePrivate = 128 | 1;
+
+    private static readonly long s_sysFutex = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture switch
+    {
+        System.Runtime.InteropServices.Architecture.X64 => 202,
+        System.Runtime.InteropServices.Architecture.Arm64 => 98,
+        _ => -1,
+    };
+
+    /// <summary>Whether futexes work here (a probe wake on a dummy word must succeed, e.g. not be filtered by seccomp).</summary>
+    internal static bool Available { get; } = Probe();
+
+    private static bool Probe()
+    {
+        if (s_sysFutex <= 0)
+        {
+            return false;
+        }
+        try
+        {
+            int word = 0;
+            return syscall(s_sysFutex, &word, FutexWakePrivate, 1, null, null, 0) >= 0;
+        }
+        catch (System.DllNotFoundException)
+        {
+            return false;
+        }
+        catch (System.EntryPointNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    private struct Timespec
+    {
+        public long Sec;
+        public long Nsec;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "syscall", ExactSpelling = true)]
+    private static extern long syscall(long number, int* addr, int op, int val, Timespec* timeout, int* addr2, int val3);
+
+    /// <summary>Sleeps while *<paramref name="addr"/> == <paramref name="expected"/>, at most <paramref name="timeoutMs"/> (-1 = forever).</summary>
+    internal static void Wait(int* addr, int expected, long timeoutMs)
+    {
+        if (timeoutMs < 0)
+        {
+            syscall(s_sysFutex, addr, FutexWaitPrivate, expected, null, null, 0);
+            return;
+        }
+        Timespec ts = new() { Sec = timeoutMs / 1000, Nsec = timeoutMs % 1000 * 1_000_000 };
+        syscall(s_sysFutex, addr, FutexWaitPrivate, expected, &ts, null, 0);
+    }
+
+    internal static void WakeOne(int* addr) => syscall(s_sysFutex, addr, FutexWakePrivate, 1, null, null, 0);
 }
 
 /// <summary>A FIFO of blocked threads (<c>waitq</c>), intrusive so it never allocates.</summary>
@@ -98,11 +259,15 @@ internal sealed class WaitList
 {
     private Waiter? _head, _tail;
 
+    /// <summary>Threads on any wait list, i.e. blocked in mach_msg (kernel lock held for every change).</summary>
+    internal static int TotalWaiting;
+
     internal bool IsEmpty => _head is null;
     internal Waiter? First => _head;
 
     internal void Add(Waiter w)
     {
+        TotalWaiting++;
         w.List = this;
         w.Next = null;
         w.Prev = _tail;
@@ -141,6 +306,7 @@ internal sealed class WaitList
         }
         w.Prev = w.Next = null;
         w.List = null;
+        TotalWaiting--;
     }
 
     internal void WakeAll(WakeReason reason)

@@ -1,0 +1,403 @@
+// Concurrency, allocation and hostile-input tests of the simulated kernel. Each ends with the K fixture's
+// kernel-wide leak check (live ports, queued messages, OOL regions).
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using System.Threading;
+using MachIpc.Abi;
+using MachIpc.Kernel;
+using MachIpc.Kernel.Simulated;
+using Xunit;
+using static MachIpc.Tests.Kernel.K;
+
+namespace MachIpc.Tests.Kernel;
+
+[Collection("Kernel")]
+public unsafe class ConcurrencyTests
+{
+    [Fact]
+    public void ManySendersToOneReceiver_AllDelivered_InPerSenderOrder()
+    {
+        using var k = new K();
+        SimulatedTask server = k.NewTask("server");
+        const int Senders = 8, PerSender = 400;
+        var sends = new (uint Recv, uint Send)[1];
+        sends[0] = Connect(server, k.Task);
+        uint recv = sends[0].Recv, send = sends[0].Send;
+        var threads = new List<Thread>();
+        var failures = new ConcurrentQueue<MachMsgReturn>();
+        for (int s = 0; s < Senders; s++)
+        {
+            int sender = s;
+            var t = new Thread(() =>
+            {
+                using (k.Task.Enter())
+                {
+                    for (int i = 0; i < PerSender; i++)
+                    {
+                        MachMsgReturn mr = Send(Msg.To(send, id: sender * 100000 + i).WithInline(8));
+                        if (mr != MachMsgReturn.Success)
+                        {
+                            failures.Enqueue(mr);
+                        }
+                    }
+                }
+            });
+            threads.Add(t);
+            t.Start();
+        }
+        var last = new int[Senders];
+        System.Array.Fill(last, -1);
+        int received = 0;
+        As(server, () =>
+        {
+            while (received < Senders * PerSender)
+            {
+                Received r = Rcv(recv, extra: MachMsgOption.RcvTimeout, timeout: 5000);
+                Assert.Equal(MachMsgReturn.Success, r.Result);
+                int sender = r.Header.Id / 100000, i = r.Header.Id % 100000;
+                Assert.Equal(last[sender] + 1, i);
+                last[sender] = i;
+                received++;
+            }
+        });
+        foreach (Thread t in threads)
+        {
+            t.Join();
+        }
+        Assert.Empty(failures);
+        Assert.All(last, v => Assert.Equal(PerSender - 1, v));
+        As(server, () => Assert.Equal(0, MsgCount(recv)));
+        Dealloc(send);
+    }
+
+    [Fact]
+    public void ManyWaitersOnAPortSet_EachMessageReceivedExactlyOnce()
+    {
+        using var k = new K();
+        uint set = k.Set();
+        var ports = new uint[4];
+        for (int i = 0; i < ports.Length; i++)
+        {
+            ports[i] = k.PortWithSend();
+            Assert.Equal(KernReturn.Success, Mach.PortInsertMember(Mach.TaskSelf, ports[i], set));
+        }
+        const int Waiters = 8, Messages = 800;
+        var seen = new ConcurrentDictionary<int, byte>();
+        var ends = new ConcurrentQueue<MachMsgReturn>();
+        var threads = new List<Thread>();
+        for (int w = 0; w < Waiters; w++)
+        {
+            var t = new Thread(() =>
+            {
+                using (k.Task.Enter())
+                {
+                    while (true)
+                    {
+                        Received r = Rcv(set, extra: MachMsgOption.RcvTimeout, timeout: 5000);
+                        if (r.Result != MachMsgReturn.Success)
+                        {
+                            ends.Enqueue(r.Result);
+                            return;
+                        }
+                        Assert.True(seen.TryAdd(r.Header.Id, 0));
+                    }
+                }
+            });
+            threads.Add(t);
+            t.Start();
+        }
+        for (int i = 0; i < Messages; i++)
+        {
+            Assert.Equal(MachMsgReturn.Success, Send(Msg.To(ports[i % ports.Length], id: i)));
+        }
+        SendPathTests.WaitUntil(() => seen.Count == Messages);
+        WaitBlocked(Waiters); // all blocked again
+        DestroyName(set); // every waiter wakes with PORT_CHANGED
+        foreach (Thread t in threads)
+        {
+            t.Join();
+        }
+        Assert.Equal(Messages, seen.Count);
+        Assert.Equal(Waiters, ends.Count);
+        Assert.All(ends, e => Assert.Equal(MachMsgReturn.RcvPortChanged, e));
+    }
+
+    [Fact]
+    public void DestroyWhileBlocked_ReceiversGetPortChanged_SendersSucceed_NothingLeaks()
+    {
+        using var k = new K();
+        uint p = k.PortWithSend();
+        uint replies = k.Port();
+        Assert.Equal(KernReturn.Success, SetQLimit(replies, 1024));
+        Assert.Equal(KernReturn.Success, SetQLimit(p, 2));
+        var results = new ConcurrentQueue<MachMsgReturn>();
+        var threads = new List<Thread>();
+        // Fill the queue, then block 4 senders carrying send-once reply rights.
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p, MachMsgType.CopySend, replies, MachMsgType.MakeSendOnce)));
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p, MachMsgType.CopySend, replies, MachMsgType.MakeSendOnce)));
+        for (int i = 0; i < 4; i++)
+        {
+            var t = new Thread(() =>
+            {
+                using (k.Task.Enter())
+                {
+                    results.Enqueue(Send(Msg.To(p, MachMsgType.CopySend, replies, MachMsgType.MakeSendOnce), MachMsgOption.SendTimeout, 5000));
+                }
+            });
+            threads.Add(t);
+            t.Start();
+        }
+        SendPathTests.WaitUntil(() => Status(replies)[5] == 6);
+        WaitBlocked(4); // the four senders
+        // Receivers blocked on a second, empty port in the same set-less state.
+        uint q = k.Port();
+        var rthreads = new List<Thread>();
+        var rresults = new ConcurrentQueue<MachMsgReturn>();
+        for (int i = 0; i < 4; i++)
+        {
+            var t = new Thread(() =>
+            {
+                using (k.Task.Enter())
+                {
+                    rresults.Enqueue(Rcv(q, extra: MachMsgOption.RcvTimeout, timeout: 5000).Result);
+                }
+            });
+            rthreads.Add(t);
+            t.Start();
+            WaitBlocked(4 + rthreads.Count);
+        }
+        Thread.Sleep(10);
+        DestroyReceive(p);
+        DestroyReceive(q);
+        foreach (Thread t in threads)
+        {
+            t.Join();
+        }
+        foreach (Thread t in rthreads)
+        {
+            t.Join();
+        }
+        Assert.All(results, r => Assert.Equal(MachMsgReturn.Success, r));
+        Assert.All(rresults, r => Assert.Equal(MachMsgReturn.RcvPortChanged, r));
+        // Every destroyed message returned its send-once reply right as a notification.
+        for (int i = 0; i < 6; i++)
+        {
+            Assert.Equal(MachNotify.SendOnce, Rcv(replies).Header.Id);
+        }
+        AssertNoMessage(replies);
+        Dealloc(p);
+    }
+
+    [Fact]
+    public void RequestReplyRoundTrip_AllocatesNothingInSteadyState()
+    {
+        using var k = new K();
+        uint service = k.PortWithSend();
+        uint reply = k.Port();
+        const int Warmup = 200, Measured = 2000;
+        long serverAllocated = -1;
+        var server = new Thread(() =>
+        {
+            using (k.Task.Enter())
+            {
+                byte* buf = stackalloc byte[256];
+                long start = 0;
+                for (int i = 0; i < Warmup + Measured; i++)
+                {
+                    if (i == Warmup)
+                    {
+                        start = System.GC.GetAllocatedBytesForCurrentThread();
+                    }
+                    var h = (MachMsgHeader*)buf;
+                    MachMsgReturn mr = Mach.Msg(h, MachMsgOption.RcvMsg, 0, 256, service, 0, 0);
+                    if (mr != MachMsgReturn.Success)
+                    {
+                        return;
+                    }
+                    h->Bits = MachMsgBits.Make(MachMsgType.MoveSendOnce, 0);
+                    h->LocalPort = 0;
+                    h->Size = 32;
+                    h->Id += 100;
+                    Mach.Msg(h, MachMsgOption.SendMsg, 32, 0, 0, 0, 0);
+                }
+                serverAllocated = System.GC.GetAllocatedBytesForCurrentThread() - start;
+            }
+        });
+        server.Start();
+        byte* m = stackalloc byte[256];
+        long clientStart = 0;
+        int bad = 0;
+        for (int i = 0; i < Warmup + Measured; i++)
+        {
+            if (i == Warmup)
+            {
+                clientStart = System.GC.GetAllocatedBytesForCurrentThread();
+            }
+            var h = (MachMsgHeader*)m;
+            h->Bits = MachMsgBits.Make(MachMsgType.CopySend, MachMsgType.MakeSendOnce);
+            h->Size = 32;
+            h->RemotePort = service;
+            h->LocalPort = reply;
+            h->VoucherPort = 0;
+            h->Id = 500;
+            // No Assert inside the measured loop: xunit's comparers allocate.
+            if (Mach.Msg(h, MachMsgOption.SendMsg | MachMsgOption.RcvMsg, 32, 256, reply, 0, 0) != MachMsgReturn.Success || h->Id != 600)
+            {
+                bad++;
+            }
+        }
+        long clientAllocated = System.GC.GetAllocatedBytesForCurrentThread() - clientStart;
+        server.Join();
+        Assert.Equal(0, bad);
+        Assert.Equal(0, clientAllocated);
+        Assert.Equal(0, serverAllocated);
+    }
+
+    [Fact]
+    public void HostileInput_GarbageMessagesReturnCodesAndNeverThrow()
+    {
+        using var k = new K();
+        uint p = k.PortWithSend();
+        Assert.Equal(KernReturn.Success, SetQLimit(p, 1024));
+        var rng = new System.Random(12345);
+        var scratch = new byte[4096];
+        var codes = new HashSet<MachMsgReturn>();
+        fixed (byte* s = scratch)
+        {
+            for (int iter = 0; iter < 5000; iter++)
+            {
+                var buf = new byte[rng.Next(0, 160) & ~3];
+                rng.NextBytes(buf);
+                if (buf.Length >= 24)
+                {
+                    // Aim at a real port half of the time so copyin gets past the header.
+                    if (rng.Next(2) == 0)
+                    {
+                        MemoryMarshal.Write(buf.AsSpan(8), p);
+                    }
+                    if (rng.Next(2) == 0)
+                    {
+                        MemoryMarshal.Write(buf.AsSpan(0), (MemoryMarshal.Read<uint>(buf) & 0x80000000) | 19);
+                        MemoryMarshal.Write(buf.AsSpan(12), 0u);
+                    }
+                    if (buf.Length >= 28 && rng.Next(2) == 0)
+                    {
+                        MemoryMarshal.Write(buf.AsSpan(24), (uint)rng.Next(0, 6));
+                    }
+                    // Out-of-line addresses must be readable: the simulator cannot probe arbitrary pointers
+                    // (a real kernel returns MACH_SEND_INVALID_MEMORY). Point them at a scratch buffer.
+                    for (int off = 28; off + 16 <= buf.Length; off += 12)
+                    {
+                        if (buf[off + 11] is 1 or 2 or 3)
+                        {
+                            MemoryMarshal.Write(buf.AsSpan(off), (ulong)s);
+                            uint size = MemoryMarshal.Read<uint>(buf.AsSpan(off + 12));
+                            MemoryMarshal.Write(buf.AsSpan(off + 12), buf[off + 11] == 2 ? size % 64 : size % 4096);
+                        }
+                    }
+                }
+                uint sendSize = (uint)(rng.Next(3) == 0 ? rng.Next(0, 200) : buf.Length);
+                if (sendSize > buf.Length)
+                {
+                    sendSize = (uint)buf.Length;
+                }
+                var copy = new byte[System.Math.Max(buf.Length, 24)];
+                buf.CopyTo(copy, 0);
+                fixed (byte* b = copy)
+                {
+                    codes.Add(Mach.Msg((MachMsgHeader*)b, MachMsgOption.SendMsg | MachMsgOption.SendTimeout, sendSize, 0, 0, 0, 0));
+                }
+            }
+        }
+        while (Rcv(p).Result is MachMsgReturn r && r != MachMsgReturn.RcvTimedOut)
+        {
+        }
+        Assert.Contains(MachMsgReturn.Success, codes);
+        Assert.Contains(MachMsgReturn.SendMsgTooSmall, codes);
+        Assert.All(codes, c => Assert.True(c == MachMsgReturn.Success || ((int)c & 0x10000000) != 0, c.ToString()));
+        Assert.Equal(0, MsgCount(p));
+    }
+}
+
+// Section H (guard exceptions).
+//   H1 - not modelled: the simulator never raises guard exceptions, fatal or optional.
+//   H2 - the simulator runs every task as a "third-party" process: error paths that XNU pairs with an
+//        optional guard only return their code. Tested below. The always-fatal guards (guarded receive
+//        rights, immovable rights) have nothing to fire on, since those features are not modelled.
+[Collection("Kernel")]
+public unsafe class GuardTests
+{
+    [Fact]
+    public void H2_OptionalGuardPathsOnlyReturnTheirCodes()
+    {
+        using var k = new K();
+        uint p = k.PortWithSend();
+        Assert.Equal(MachMsgReturn.SendInvalidReply, Send(Msg.To(p, MachMsgType.CopySend, 0x777703, MachMsgType.CopySend)));
+        Assert.Equal(MachMsgReturn.SendInvalidRight, Send(Msg.To(p).Port(0x777703, MachMsgType.CopySend)));
+        Assert.Equal(KernReturn.InvalidName, Mach.PortModRefs(Mach.TaskSelf, 0x777703, MachPortRight.Send, -1));
+        Assert.Equal(KernReturn.InvalidRight, Mach.PortDeallocate(Mach.TaskSelf, k.Port()));
+        Assert.Equal(MachMsgReturn.RcvInvalidName, Rcv(0x777703).Result);
+        Assert.False(k.Task.IsTerminated);
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p)));
+        RcvAndDestroy(p);
+    }
+}
+
+[Collection("Kernel")]
+public unsafe class IntrospectionTests
+{
+    [Fact]
+    public void Snapshot_DetectsLeakedPortsMessagesRegionsAndRights()
+    {
+        using var k = new K();
+        KernelSnapshot before = SimulatedMach.Snapshot();
+        uint p = k.PortWithSend();
+        long value = 42;
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p).Ool((nint)(&value), 8)));
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p).Ool((nint)(&value), 8)));
+        Received r = Rcv(p); // region now owned by the task, not deallocated
+        KernelSnapshot after = SimulatedMach.Snapshot();
+        Assert.Equal(before.LivePorts + 1, after.LivePorts);
+        Assert.Equal(before.QueuedMessages + 1, after.QueuedMessages);
+        Assert.Equal(before.OutstandingVmRegions + 1, after.OutstandingVmRegions);
+        string? leaks = after.DescribeLeaksSince(before);
+        Assert.NotNull(leaks);
+        Assert.Contains("live ports", leaks);
+        Assert.Contains("queued messages", leaks);
+        Assert.Contains("OOL regions", leaks);
+        Assert.Contains("rights", leaks);
+        Assert.Throws<InvalidOperationException>(() => after.AssertNoLeaksSince(before));
+        Assert.Contains(k.Task.Rights(), x => x.Name == p && x.Type == MachPortType.SendReceive && x.Urefs == 1);
+        Destroy(r);
+        DestroyName(p);
+        SimulatedMach.Snapshot().AssertNoLeaksSince(before);
+    }
+
+    [Fact]
+    public void C15_TaskDeathWithPortDestroyedRequestHandsReceiveRightOver()
+    {
+        using var k = new K();
+        SimulatedTask dying = k.NewTask("dying");
+        (uint recv, uint send) = Connect(dying, k.Task);
+        uint notify = k.Port();
+        uint notifyInDying = 0;
+        // Give the dying task a send-once right to our notify port and arm PORT_DESTROYED with it.
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(send).Port(notify, MachMsgType.MakeSendOnce)));
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(send, id: 77)));
+        As(dying, () =>
+        {
+            Received r = Rcv(recv);
+            notifyInDying = r.PortDesc(0).Name;
+            Assert.Equal(KernReturn.Success, Request(recv, MachNotify.PortDestroyed, 0, notifyInDying, MachMsgType.MoveSendOnce, out _));
+        });
+        dying.Terminate();
+        Received n = Rcv(notify);
+        Assert.Equal(MachNotify.PortDestroyed, n.Header.Id);
+        uint back = n.PortDesc(0).Name;
+        Assert.Equal(send, back); // merged with the send right we already held
+        Assert.Equal(MachPortType.SendReceive, Type(back));
+        Assert.Equal(77, Rcv(back).Header.Id); // queued messages intact
+        DestroyName(back);
+    }
+}
