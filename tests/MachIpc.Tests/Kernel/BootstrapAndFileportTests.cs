@@ -27,7 +27,7 @@ public unsafe class BootstrapAndFileportTests
 
     private static int CheckIn(string name, out uint port)
     {
-        uint bp = Bootstrap();
+        uint bp = BootstrapPort();
         uint p;
         int rc;
         fixed (byte* n = Name(name))
@@ -41,7 +41,7 @@ public unsafe class BootstrapAndFileportTests
 
     private static int LookUp(string name, out uint port)
     {
-        uint bp = Bootstrap();
+        uint bp = BootstrapPort();
         uint p = 0;
         int rc;
         fixed (byte* n = Name(name))
@@ -55,7 +55,7 @@ public unsafe class BootstrapAndFileportTests
 
     private static int Register(string name, uint port)
     {
-        uint bp = Bootstrap();
+        uint bp = BootstrapPort();
         int rc;
         fixed (byte* n = Name(name))
         {
@@ -79,7 +79,7 @@ public unsafe class BootstrapAndFileportTests
         Assert.Equal(p, s);
         Dealloc(s);
         byte[] tooLong = Encoding.UTF8.GetBytes(new string('y', 200));
-        uint bp = Bootstrap();
+        uint bp = BootstrapPort();
         fixed (byte* n = tooLong)
         {
             uint r;
@@ -186,8 +186,8 @@ public unsafe class BootstrapAndFileportTests
     public void F7_BootstrapPortIsASendRightFromTaskGetSpecialPort()
     {
         using var k = new K();
-        uint b1 = Bootstrap();
-        uint b2 = Bootstrap();
+        uint b1 = BootstrapPort();
+        uint b2 = BootstrapPort();
         Assert.Equal(b1, b2);
         Assert.Equal(MachPortType.Send, Type(b1));
         Assert.Equal(2u, Refs(b1, MachPortRight.Send));

@@ -331,7 +331,7 @@ public sealed unsafe class K : System.IDisposable
             byte* np = n;
             As(server, () =>
             {
-                uint bp = Bootstrap();
+                uint bp = BootstrapPort();
                 uint r;
                 Assert.Equal(0, Mach.BootstrapCheckIn(bp, np, &r));
                 Dealloc(bp);
@@ -339,7 +339,7 @@ public sealed unsafe class K : System.IDisposable
             });
             As(client, () =>
             {
-                uint bp = Bootstrap();
+                uint bp = BootstrapPort();
                 uint s;
                 Assert.Equal(0, Mach.BootstrapLookUp(bp, np, &s));
                 Dealloc(bp);
@@ -361,7 +361,7 @@ public sealed unsafe class K : System.IDisposable
         return Connect(_peer, Task).ClientSend;
     }
 
-    public static uint Bootstrap()
+    public static uint BootstrapPort()
     {
         uint bp;
         Assert.Equal(KernReturn.Success, Mach.TaskGetSpecialPort(Mach.TaskSelf, MachPortName.TaskBootstrapPort, &bp));

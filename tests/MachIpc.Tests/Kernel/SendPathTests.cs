@@ -568,6 +568,29 @@ public unsafe class SendPathTests
     }
 
     [Fact]
+    public void A29_UnreadableOolPortsArrayFailsWithInvalidMemory_NotACrash()
+    {
+        using var k = new K();
+        uint p = k.PortWithSend();
+        Assert.Equal(MachMsgReturn.SendInvalidMemory, Send(Msg.To(p).OolPorts((nint)0x10, 4, MachMsgType.CopySend)));
+        Assert.Equal(MachMsgReturn.RcvTimedOut, Mach.Msg(null, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout, 0, 0, p, 0, 0));
+    }
+
+    [Fact]
+    public void A30_UnreadableOolSourceFailsWithInvalidMemory_NotACrash()
+    {
+        using var k = new K();
+        uint p = k.PortWithSend();
+        // Non-null garbage addresses: a low page, a non-canonical address, and the end of the address space.
+        foreach (ulong address in new ulong[] { 0x10, 0x8000_0000_0000_0000, ulong.MaxValue - 16 })
+        {
+            Assert.Equal(MachMsgReturn.SendInvalidMemory, Send(Msg.To(p).Ool((nint)address, 64)));
+        }
+        Assert.Equal(0, k.Task.OutstandingVmRegions);
+        Assert.Equal(MachMsgReturn.RcvTimedOut, Mach.Msg(null, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout, 0, 0, p, 0, 0));
+    }
+
+    [Fact]
     public void A30_DeallocateOnASimulatorRegionFreesIt()
     {
         using var k = new K();

@@ -278,14 +278,16 @@ internal sealed unsafe partial class SimulatedKernel
                     d.Size = size;
                     if (size > 0)
                     {
-                        if (addr == 0)
-                        {
-                            m.DescCount--;
-                            return MachMsgReturn.SendInvalidMemory; // A30: unreadable source
-                        }
-                        // A30: a snapshot taken now; later writes by the sender are not seen.
+                        // A30: a snapshot taken now; later writes by the sender are not seen. An unreadable
+                        // source is MACH_SEND_INVALID_MEMORY, never a crash.
                         d.Ool = (byte*)NativeMemory.Alloc(size);
-                        Buffer.MemoryCopy((void*)addr, d.Ool, size, size);
+                        if (!UserMemory.TryCopyIn(addr, d.Ool, size))
+                        {
+                            NativeMemory.Free(d.Ool);
+                            d.Ool = null;
+                            m.DescCount--;
+                            return MachMsgReturn.SendInvalidMemory;
+                        }
                         if (msg[off + 8] != 0)
                         {
                             SenderDeallocate(task, addr);
@@ -304,13 +306,15 @@ internal sealed unsafe partial class SimulatedKernel
                     d.PortsType = MachMsgTypes.ReceivedForm(disp);
                     if (count > 0)
                     {
-                        if (addr == 0)
-                        {
-                            m.DescCount--;
-                            return MachMsgReturn.SendInvalidMemory;
-                        }
                         var names = new uint[count];
-                        new ReadOnlySpan<uint>((void*)addr, (int)count).CopyTo(names);
+                        fixed (uint* copy = names)
+                        {
+                            if (!UserMemory.TryCopyIn(addr, copy, (nuint)count * sizeof(uint)))
+                            {
+                                m.DescCount--;
+                                return MachMsgReturn.SendInvalidMemory; // A29: unreadable name array
+                            }
+                        }
                         if (msg[off + 8] != 0)
                         {
                             SenderDeallocate(task, addr); // A29: even if a later name fails
