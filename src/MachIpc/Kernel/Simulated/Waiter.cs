@@ -135,16 +135,10 @@ internal sealed unsafe class Waiter
     /// <summary>Sleeps (kernel lock NOT held) until woken or <paramref name="deadline"/> (Environment.TickCount64; long.MaxValue = forever).</summary>
     internal void Sleep(long deadline)
     {
-        // A short spin first (as ManualResetEventSlim does): a reply often arrives within microseconds,
-        // and catching it here saves a sleep and a wake-up.
-        var spin = default(SpinWait);
-        while (!spin.NextSpinWillYield)
+        // No spinning: a blocked thread sleeps in the kernel (futex) or on a monitor until it is woken.
+        if (Done)
         {
-            if (Done)
-            {
-                return;
-            }
-            spin.SpinOnce(-1);
+            return;
         }
         if (s_futex)
         {
