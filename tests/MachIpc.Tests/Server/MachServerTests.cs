@@ -276,6 +276,56 @@ public sealed unsafe class MachServerTests : IDisposable
     }
 
     [Fact]
+    public void Metrics_ArePublishedThroughSystemDiagnosticsMetrics_WithTheRejectionReason()
+    {
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<(string Instrument, long Value, string? Server, string? Reason)>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == MachServerMetrics.MeterName)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            string? server = null, reason = null;
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "server") server = tag.Value as string;
+                if (tag.Key == "reason") reason = tag.Value as string;
+            }
+            seen.Enqueue((instrument.Name, value, server, reason));
+        });
+        listener.Start();
+
+        string name = "metrics-" + Guid.NewGuid().ToString("N");
+        var dispatcher = new TestDispatcher();
+        using var server = StartServer(dispatcher, new MachServerOptions { Name = name });
+        using (var client = Connect())
+        using (_clientTask.Enter())
+        using (var carried = ReceiveRight.Allocate())
+        {
+            var request = new EchoRequest { Value = 1 };
+            request.Prepare(0, 0);
+            Assert.True(client.Call<EchoRequest, EchoReply>(request, out _, out _).IsSuccess);
+            var unknown = new Unknown();
+            unknown.Prepare(0, 0);
+            unknown.Port.Name = carried.Name;
+            Assert.Equal(MachRpcStatus.RemoteError, client.Call<Unknown, EchoReply>(unknown, out _, out _).Status);
+        }
+        using (_serverTask.Enter())
+        {
+            server.Dispose();
+        }
+        var mine = seen.Where(m => m.Server == name).ToList();
+        Assert.Equal(2, mine.Count(m => m.Instrument == "machipc.server.received"));
+        Assert.Equal(1, mine.Count(m => m.Instrument == "machipc.server.dispatched"));
+        Assert.Contains(mine, m => m.Instrument == "machipc.server.rejected" && m.Reason == "unknown msgh_id" && m.Value == 1);
+        AssertNoLeaks();
+    }
+
+    [Fact]
     public void ForgedKernelNotification_IsRejected_NotDeliveredAsANotification()
     {
         int notifications = 0;
