@@ -1,0 +1,51 @@
+using System;
+using System.IO;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Xunit;
+
+namespace MachIpc.Generator.Tests;
+
+/// <summary>
+/// Generated source for representative messages, compared exactly with baselines under Snapshots/.
+/// Set MACHIPC_UPDATE_SNAPSHOTS=1 to rewrite the baselines.
+/// </summary>
+public class SnapshotTests
+{
+    public static TheoryData<string> Messages => new()
+    {
+        "TaskPortCheckIn.cs", // (a) COPY_SEND task port + MAKE_SEND_ONCE reply port
+        "PortPairReply.cs",   // (b) MOVE_RECEIVE + MAKE_SEND
+        "SurfacePorts.cs",    // (c) two ports + u64 + 2×u32, Pack4 and Natural
+        "OolData.cs",         // (d) OOL data (and OOL ports)
+        "Ping.cs",            // (e) header only
+        "VarText.cs",         // variable length
+    };
+
+    [Theory]
+    [MemberData(nameof(Messages))]
+    public void GeneratedSourceMatchesBaseline(string file)
+    {
+        GeneratorHarness.Result result = GeneratorHarness.Run(GeneratorHarness.MessageSource(file));
+
+        Assert.Empty(result.GeneratorDiagnostics);
+        Assert.Empty(result.CompilerErrors);
+        GeneratedSourceResult[] sources = result.Run.Results.Single().GeneratedSources.OrderBy(s => s.HintName, StringComparer.Ordinal).ToArray();
+        Assert.NotEmpty(sources);
+
+        bool update = Environment.GetEnvironmentVariable("MACHIPC_UPDATE_SNAPSHOTS") == "1";
+        string directory = Path.Combine(GeneratorHarness.ProjectDirectory(), "Snapshots");
+        foreach (GeneratedSourceResult source in sources)
+        {
+            string baselinePath = Path.Combine(directory, Path.GetFileNameWithoutExtension(source.HintName) + ".cs.txt");
+            string actual = source.SourceText.ToString();
+            if (update)
+            {
+                File.WriteAllText(baselinePath, actual);
+                continue;
+            }
+            Assert.True(File.Exists(baselinePath), $"Missing baseline {baselinePath}; run with MACHIPC_UPDATE_SNAPSHOTS=1.");
+            Assert.Equal(File.ReadAllText(baselinePath), actual);
+        }
+    }
+}
