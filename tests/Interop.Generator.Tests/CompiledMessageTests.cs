@@ -16,7 +16,7 @@ public class CompiledMessageTests
     public static TheoryData<Type> MessageTypes => new()
     {
         typeof(TaskPortCheckIn), typeof(PortPairReply), typeof(SurfacePortsPack4), typeof(SurfacePortsNatural),
-        typeof(OolData), typeof(OolPortArray), typeof(Ping), typeof(VarText),
+        typeof(OolData), typeof(OolPortArray), typeof(OolNatural), typeof(Ping), typeof(VarText), typeof(MixedNatural), typeof(MixedPack4),
     };
 
     [Theory]

@@ -20,6 +20,7 @@ public class SnapshotTests
         "OolData.cs",         // (d) OOL data (and OOL ports)
         "Ping.cs",            // (e) header only
         "VarText.cs",         // variable length
+        "Mixed.cs",           // enums, nested structs, fixed buffers in both packings
     };
 
     [Theory]

@@ -21,3 +21,14 @@ public partial struct OolPortArray
     public MachMsgBody Body;
     [MachOolPorts(MachMsgType.CopySend, MaxCount = 8)] public MachMsgOolPortsDescriptor Ports;
 }
+
+// Natural layout with an OOL descriptor: the descriptor keeps the 4-byte alignment <mach/message.h> gives it (the
+// kernel reads descriptors back to back after the body), the following u64 is naturally aligned.
+[MachMessage(3200, Layout = MachMessageLayout.Natural)]
+public partial struct OolNatural
+{
+    public MachMsgHeader Header;
+    public MachMsgBody Body;
+    [MachOol(MaxSize = 4096)] public MachMsgOolDescriptor Data;
+    public ulong Cookie;
+}
