@@ -110,6 +110,8 @@ public class IncrementalTests
         GC.KeepAlive(driver);
     }
 
+    // Both runs happen in a non-inlined helper: a debug-JIT temporary in the test method holding the first driver
+    // (whose state references the first compilation) would otherwise keep it alive and make the test meaningless.
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static (WeakReference, GeneratorDriver) RunTwice()
     {
