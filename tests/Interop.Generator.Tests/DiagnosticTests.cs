@@ -189,6 +189,14 @@ public class DiagnosticTests
     }
 
     [Fact]
+    public void MACHIPC016_ReservedMemberName()
+    {
+        Diagnostic d = Single("[MachMessage(1)] public partial struct Bad { public MachMsgHeader Header; public int SendSize; }", "MACHIPC016");
+        Assert.Equal("SendSize", SpanText(d));
+        Assert.Equal("'Bad' declares a member named 'SendSize', which the generator emits for every message; rename it", d.GetMessage());
+    }
+
+    [Fact]
     public void ValidMessagesReportNothing()
     {
         GeneratorHarness.Result result = GeneratorHarness.Run(Usings + "[MachMessage(1)] public partial struct Good { public MachMsgHeader Header; }");

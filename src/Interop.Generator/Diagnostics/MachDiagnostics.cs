@@ -67,11 +67,15 @@ internal static class MachDiagnostics
         "Trailer declared inside a message",
         "Field '{0}' is a trailer; the kernel writes the trailer at round_msg(msgh_size), never at a struct offset, so read it through MachReceived<T>");
 
+    public static readonly DiagnosticDescriptor ReservedMemberName = Error("MACHIPC016",
+        "Member name collides with a generated member",
+        "'{0}' declares a member named '{1}', which the generator emits for every message; rename it");
+
     private static readonly DiagnosticDescriptor[] All =
     {
         NotPartial, FieldNotBlittable, HeaderNotFirst, DescriptorAfterInlineData, BodyMissing, DuplicateId, ReservedId,
         InvalidTrailer, UnsafeRequired, InvalidDisposition, UserStructLayout, InvalidMinSize, UnsupportedDeclaration,
-        InvalidOolBounds, TrailerField,
+        InvalidOolBounds, TrailerField, ReservedMemberName,
     };
 
     public static DiagnosticDescriptor ById(string id)
