@@ -7,6 +7,10 @@ internal static class MachDiagnostics
 {
     private const string Category = "MachIpc";
 
+    public static readonly DiagnosticDescriptor ReservedMemberName = Error("MACHIPC016",
+        "Member name collides with a generated member",
+        "'{0}' declares a member named '{1}', which the generator emits for every message; rename it");
+
     public static readonly DiagnosticDescriptor NotPartial = Error("MACHIPC001",
         "Mach message must be a partial struct",
         "'{0}' is marked [MachMessage] but is not declared 'partial'; the generator adds its layout and members to a partial part");
@@ -102,6 +106,10 @@ internal static class MachDiagnostics
 
     public static DiagnosticDescriptor ById(string id)
     {
+        if (id == ReservedMemberName.Id)
+        {
+            return ReservedMemberName;
+        }
         foreach (DiagnosticDescriptor d in All)
         {
             if (d.Id == id)

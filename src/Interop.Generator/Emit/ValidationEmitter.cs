@@ -101,7 +101,9 @@ internal static class ValidationEmitter
                         break;
                     case FieldKind.OolDescriptor:
                         TypeCheck(w, f, "Ool", error);
-                        w.Line($"if (message.{f.Name}.Size < {Long(f.MinBytes)}u || message.{f.Name}.Size > {Long(f.MaxBytes)}u)");
+                        w.Line(f.MinBytes > 0
+                            ? $"if (message.{f.Name}.Size < {Long(f.MinBytes)}u || message.{f.Name}.Size > {Long(f.MaxBytes)}u)"
+                            : $"if (message.{f.Name}.Size > {Long(f.MaxBytes)}u)");
                         w.Open("");
                         w.Line($"return {error}.OolSizeOutOfRange;");
                         w.Close();

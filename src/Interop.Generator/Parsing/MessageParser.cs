@@ -14,6 +14,13 @@ internal static class MessageParser
 {
     private const string AbiNamespace = "MachIpc.Abi.";
 
+    // Names the emitters declare in every message; a user member with one of them would not compile.
+    private static readonly string[] s_reservedNames =
+    {
+        "MsgId", "SendSize", "MinSize", "DescriptorCount", "IsComplex", "RemoteDisposition", "LocalDisposition",
+        "TrailerElements", "TrailerSize", "TrailerOffset", "ReceiveBufferSize", "TrailerOption", "Offsets", "__MachMsg", "__Native",
+    };
+
     // MACH_MSG_TYPE_* values (see the ABI fact sheet).
     private const int MoveReceive = 16;
     private const int MoveSend = 17;
@@ -54,6 +61,14 @@ internal static class MessageParser
             if (a.AttributeClass?.ToDisplayString() == "System.Runtime.InteropServices.StructLayoutAttribute")
             {
                 Report(MachDiagnostics.UserStructLayout, LocationInfo.From(a.ApplicationSyntaxReference?.GetSyntax(cancellationToken).GetLocation()) ?? typeLocation, typeName);
+            }
+        }
+
+        foreach (ISymbol member in symbol.GetMembers())
+        {
+            if (!member.IsImplicitlyDeclared && member is not IMethodSymbol && System.Array.IndexOf(s_reservedNames, member.Name) >= 0)
+            {
+                Report(MachDiagnostics.ReservedMemberName, LocationInfo.From(member.Locations.Length > 0 ? member.Locations[0] : null) ?? typeLocation, typeName, member.Name);
             }
         }
 

@@ -1,0 +1,252 @@
+using System;
+using System.Buffers.Binary;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using MachIpc.Abi;
+using MachIpc.Generator.Tests.Messages;
+using MachIpc.Messages;
+using Xunit;
+
+namespace MachIpc.Generator.Tests;
+
+/// <summary>Messages generated into this assembly: their CLR layout, the bytes Prepare writes, and validation of good input.</summary>
+public class CompiledMessageTests
+{
+    public static TheoryData<Type> MessageTypes => new()
+    {
+        typeof(TaskPortCheckIn), typeof(PortPairReply), typeof(SurfacePortsPack4), typeof(SurfacePortsNatural),
+        typeof(OolData), typeof(OolPortArray), typeof(OolNatural), typeof(Ping), typeof(VarText), typeof(MixedNatural), typeof(MixedPack4),
+    };
+
+    [Theory]
+    [MemberData(nameof(MessageTypes))]
+    public void ClrLayoutEqualsGeneratedConstants(Type type)
+    {
+        int sendSize = (int)type.GetField("SendSize")!.GetRawConstantValue()!;
+        Assert.Equal(sendSize, Marshal.SizeOf(type));
+        Assert.Equal(sendSize, (int)typeof(Unsafe).GetMethod(nameof(Unsafe.SizeOf))!.MakeGenericMethod(type).Invoke(null, null)!);
+        Type offsets = type.GetNestedType("Offsets")!;
+        FieldInfo[] instanceFields = type.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic);
+        Assert.Equal(instanceFields.Length, offsets.GetFields().Length);
+        foreach (FieldInfo field in instanceFields)
+        {
+            int expected = (int)offsets.GetField(field.Name)!.GetRawConstantValue()!;
+            Assert.Equal(expected, (int)Marshal.OffsetOf(type, field.Name));
+        }
+    }
+
+    [Fact]
+    public void ConstantsOfTheRepresentativeMessages()
+    {
+        Assert.Equal((1000, 40, 1, true, 52, 92, 40), (TaskPortCheckIn.MsgId, TaskPortCheckIn.SendSize, TaskPortCheckIn.DescriptorCount,
+            TaskPortCheckIn.IsComplex, TaskPortCheckIn.TrailerSize, TaskPortCheckIn.ReceiveBufferSize, TaskPortCheckIn.TrailerOffset));
+        Assert.Equal(28, TaskPortCheckIn.Offsets.TaskPort);
+        Assert.Equal((52, 28, 40, 12), (PortPairReply.SendSize, PortPairReply.Offsets.ReceivePort, PortPairReply.Offsets.SendPort, PortPairReply.TrailerSize));
+        Assert.Equal((68, 52, 60, 64), (SurfacePortsPack4.SendSize, SurfacePortsPack4.Offsets.SurfaceId, SurfacePortsPack4.Offsets.Width, SurfacePortsPack4.Offsets.Height));
+        Assert.Equal((72, 56, 64, 68), (SurfacePortsNatural.SendSize, SurfacePortsNatural.Offsets.SurfaceId, SurfacePortsNatural.Offsets.Width, SurfacePortsNatural.Offsets.Height));
+        Assert.Equal((48, 28, 44, 20), (OolData.SendSize, OolData.Offsets.Data, OolData.Offsets.Flags, OolData.TrailerSize));
+        Assert.Equal((44, 8), (OolPortArray.SendSize, OolPortArray.TrailerSize));
+        Assert.Equal((24, 0, false, 76), (Ping.SendSize, Ping.DescriptorCount, Ping.IsComplex, Ping.ReceiveBufferSize));
+        Assert.Equal((92, 28, 24, 28), (VarText.SendSize, VarText.MinSize, VarText.Offsets.Length, VarText.Offsets.Text));
+        Assert.Equal((MachMsgOption)0x03000000, TaskPortCheckIn.TrailerOption);
+        Assert.Equal(PortPairReply.TrailerOption, MachTrailerRequest.Option(MachTrailerElements.Seqno));
+    }
+
+    [Fact]
+    public void PrepareWritesEveryHeaderAndDescriptorByte_TaskPortCheckIn()
+    {
+        TaskPortCheckIn msg = default;
+        msg.TaskPort.Name = 0x1103;
+        msg.Prepare(remotePort: 0x0707, localPort: 0x0909);
+        byte[] b = TestBuffers.Bytes(msg);
+
+        Assert.Equal(40, b.Length);
+        Assert.Equal(0x80001513u, U32(b, 0)); // COPY_SEND | MAKE_SEND_ONCE << 8 | COMPLEX
+        Assert.Equal(40u, U32(b, 4));
+        Assert.Equal(0x0707u, U32(b, 8));
+        Assert.Equal(0x0909u, U32(b, 12));
+        Assert.Equal(0u, U32(b, 16));
+        Assert.Equal(1000u, U32(b, 20));
+        Assert.Equal(1u, U32(b, 24)); // descriptor count
+        Assert.Equal(0x1103u, U32(b, 28)); // name
+        Assert.Equal(0u, U32(b, 32)); // pad1
+        Assert.Equal(0, BinaryPrimitives.ReadUInt16LittleEndian(b.AsSpan(36))); // pad2
+        Assert.Equal(19, b[38]); // COPY_SEND
+        Assert.Equal(0, b[39]); // MACH_MSG_PORT_DESCRIPTOR
+    }
+
+    [Fact]
+    public void PrepareWritesEveryByte_PortPairReply()
+    {
+        PortPairReply msg = default;
+        msg.ReceivePort.Name = 0x2203;
+        msg.SendPort.Name = 0x2303;
+        msg.Prepare(remotePort: 0x0505);
+        byte[] b = TestBuffers.Bytes(msg);
+        Assert.Equal(0x80000012u, U32(b, 0)); // MOVE_SEND_ONCE, no local, complex
+        Assert.Equal(52u, U32(b, 4));
+        Assert.Equal(0x0505u, U32(b, 8));
+        Assert.Equal(0u, U32(b, 12));
+        Assert.Equal(1100u, U32(b, 20));
+        Assert.Equal(2u, U32(b, 24));
+        Assert.Equal(0x2203u, U32(b, 28));
+        Assert.Equal(16, b[38]); // MOVE_RECEIVE
+        Assert.Equal(0, b[39]);
+        Assert.Equal(0x2303u, U32(b, 40));
+        Assert.Equal(20, b[50]); // MAKE_SEND
+        Assert.Equal(0, b[51]);
+    }
+
+    [Fact]
+    public void InlineDataLandsAtTheCOffsets_BothPackings()
+    {
+        SurfacePortsPack4 p4 = default;
+        p4.Prepare(1);
+        p4.SurfaceId = 0x1122334455667788;
+        p4.Width = 640;
+        p4.Height = 480;
+        byte[] a = TestBuffers.Bytes(p4);
+        Assert.Equal(68, a.Length);
+        Assert.Equal(0x80000013u, U32(a, 0));
+        Assert.Equal(68u, U32(a, 4));
+        Assert.Equal(2u, U32(a, 24));
+        Assert.Equal(19, a[38]);
+        Assert.Equal(19, a[50]);
+        Assert.Equal(0x1122334455667788ul, BinaryPrimitives.ReadUInt64LittleEndian(a.AsSpan(52)));
+        Assert.Equal(640u, U32(a, 60));
+        Assert.Equal(480u, U32(a, 64));
+
+        SurfacePortsNatural n = default;
+        n.Prepare(1);
+        n.SurfaceId = 0x1122334455667788;
+        n.Width = 640;
+        n.Height = 480;
+        byte[] c = TestBuffers.Bytes(n);
+        Assert.Equal(72, c.Length);
+        Assert.Equal(72u, U32(c, 4));
+        Assert.Equal(0u, U32(c, 52)); // padding before the naturally aligned u64
+        Assert.Equal(0x1122334455667788ul, BinaryPrimitives.ReadUInt64LittleEndian(c.AsSpan(56)));
+        Assert.Equal(640u, U32(c, 64));
+        Assert.Equal(480u, U32(c, 68));
+    }
+
+    [Fact]
+    public void PrepareWritesOolFlags()
+    {
+        OolData msg = default;
+        msg.Data.Address = 0xdead0000;
+        msg.Data.Size = 4096;
+        msg.Flags = 5;
+        msg.Prepare(3);
+        byte[] b = TestBuffers.Bytes(msg);
+        Assert.Equal(0x80000013u, U32(b, 0));
+        Assert.Equal(48u, U32(b, 4));
+        Assert.Equal(3000u, U32(b, 20));
+        Assert.Equal(0xdead0000ul, BinaryPrimitives.ReadUInt64LittleEndian(b.AsSpan(28)));
+        Assert.Equal(1, b[36]); // deallocate
+        Assert.Equal(1, b[37]); // MACH_MSG_VIRTUAL_COPY
+        Assert.Equal(0, b[38]);
+        Assert.Equal(1, b[39]); // MACH_MSG_OOL_DESCRIPTOR
+        Assert.Equal(4096u, U32(b, 40));
+        Assert.Equal(5u, U32(b, 44));
+
+        OolPortArray ports = default;
+        ports.Ports.Count = 3;
+        ports.Prepare(3);
+        byte[] p = TestBuffers.Bytes(ports);
+        Assert.Equal(0, p[36]); // no deallocate
+        Assert.Equal(0, p[37]); // physical copy
+        Assert.Equal(19, p[38]); // COPY_SEND
+        Assert.Equal(2, p[39]); // MACH_MSG_OOL_PORTS_DESCRIPTOR
+        Assert.Equal(3u, U32(p, 40));
+    }
+
+    [Fact]
+    public void PrepareHeaderOnly()
+    {
+        Ping msg = default;
+        msg.Prepare(0x10, 0x20);
+        byte[] b = TestBuffers.Bytes(msg);
+        Assert.Equal(24, b.Length);
+        Assert.Equal(0x00001513u, U32(b, 0)); // not complex
+        Assert.Equal(24u, U32(b, 4));
+        Assert.Equal(0x10u, U32(b, 8));
+        Assert.Equal(0x20u, U32(b, 12));
+        Assert.Equal(4000u, U32(b, 20));
+    }
+
+    [Fact]
+    public void ValidationAcceptsGoodInputAndExposesTheTrailer()
+    {
+        TaskPortCheckIn msg = default;
+        msg.TaskPort.Name = 0x1103;
+        msg.Prepare(0x0707, 0x0909);
+        msg.Header.Bits = TestBuffers.ReceivedBits(MachMsgType.CopySend, MachMsgType.MakeSendOnce, complex: true);
+        TestBuffers.Deliver(ref msg.TaskPort);
+        byte[] buffer = TestBuffers.Received<TaskPortCheckIn>(TestBuffers.Bytes(msg), TaskPortCheckIn.ReceiveBufferSize);
+
+        Assert.Equal(MachValidationError.None, TaskPortCheckIn.TryRead(buffer, out MachReceived<TaskPortCheckIn> received));
+        Assert.Equal(0x1103u, received.Message.TaskPort.Name);
+        Assert.Equal(0x0707u, received.ReplyPort);
+        Assert.Equal(MachMsgType.PortSendOnce, received.ReplyDisposition);
+        Assert.Equal(40, received.TrailerOffset);
+        Assert.Equal(52, received.TrailerSize);
+        Assert.Equal(7u, received.Seqno);
+        Assert.Equal(501u, received.Sender!.Value.Euid);
+        Assert.Equal(TestBuffers.SenderPid, received.SenderPid);
+        Assert.Equal(TestBuffers.SenderPid, received.AuditToken!.Value.Pid);
+    }
+
+    [Fact]
+    public void TrailerAccessorsNeedABigEnoughTrailer()
+    {
+        PortPairReply msg = default;
+        msg.Prepare(1);
+        msg.Header.Bits = TestBuffers.ReceivedBits(MachMsgType.MoveSendOnce, MachMsgType.None, complex: true);
+        TestBuffers.Deliver(ref msg.ReceivePort);
+        TestBuffers.Deliver(ref msg.SendPort);
+        byte[] buffer = TestBuffers.Received<PortPairReply>(TestBuffers.Bytes(msg), PortPairReply.ReceiveBufferSize, trailerSize: 12);
+        Assert.Equal(MachValidationError.None, PortPairReply.TryRead(buffer, out MachReceived<PortPairReply> received));
+        Assert.Equal(7u, received.Seqno);
+        Assert.Null(received.Sender);
+        Assert.Null(received.AuditToken);
+        Assert.Null(received.SenderPid);
+    }
+
+    [Fact]
+    public void GenericCodeSeesTheStaticInterface()
+    {
+        Assert.Equal(92, ReceiveBufferSize<TaskPortCheckIn>());
+        Assert.Equal(2001, Id<SurfacePortsNatural>());
+        Assert.Equal(MachValidationError.BufferTooSmall, Validate<Ping>(new byte[4]));
+
+        static int ReceiveBufferSize<T>() where T : unmanaged, IMachMessage<T> => T.ReceiveBufferSize;
+        static int Id<T>() where T : unmanaged, IMachMessage<T> => T.MsgId;
+        static MachValidationError Validate<T>(byte[] b) where T : unmanaged, IMachMessage<T> => T.Validate(b);
+    }
+
+    [Fact]
+    public void DescribeGivesTextForEveryError()
+    {
+        foreach (MachValidationError e in Enum.GetValues<MachValidationError>())
+        {
+            Assert.NotEqual("unknown validation error", MachValidation.Describe(e));
+        }
+    }
+
+    [Fact]
+    public void VariableLengthSendRejectsOutOfRangeSizesLocally()
+    {
+        VarText msg = default;
+        msg.Prepare(1);
+        msg.Header.Size = 200;
+        Assert.Equal(MachMsgReturn.SendTooLarge, msg.Send());
+        msg.Header.Size = 20;
+        Assert.Equal(MachMsgReturn.SendMsgTooSmall, msg.Send());
+        msg.Header.Size = 30;
+        Assert.Equal(MachMsgReturn.SendMsgTooSmall, msg.Send());
+    }
+
+    private static uint U32(byte[] b, int offset) => BinaryPrimitives.ReadUInt32LittleEndian(b.AsSpan(offset));
+}

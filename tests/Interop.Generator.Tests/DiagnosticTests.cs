@@ -1,0 +1,206 @@
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Xunit;
+
+namespace MachIpc.Generator.Tests;
+
+/// <summary>One test per diagnostic id: id, location (the exact source text it points at) and message.</summary>
+public class DiagnosticTests
+{
+    private const string Usings = "using MachIpc.Abi;\nusing MachIpc.Messages;\nusing System.Runtime.InteropServices;\nnamespace Demo;\n";
+
+    private Diagnostic Single(string source, string id, bool allowUnsafe = true)
+    {
+        _lastSource = Usings + source;
+        GeneratorHarness.Result result = GeneratorHarness.Run(GeneratorHarness.CreateCompilation(new[] { _lastSource }, allowUnsafe));
+        Diagnostic[] matching = result.GeneratorDiagnostics.Where(d => d.Id == id).ToArray();
+        Assert.True(matching.Length == 1, $"expected one {id}, got: {string.Join("; ", result.GeneratorDiagnostics)}");
+        Assert.Equal(DiagnosticSeverity.Error, matching[0].Severity);
+        return matching[0];
+    }
+
+    // Generator diagnostics carry file path + span (the model holds no SyntaxTree), so read the span from the input.
+    private string SpanText(Diagnostic d)
+    {
+        Assert.Equal("Input0.cs", d.Location.GetLineSpan().Path);
+        return _lastSource.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length);
+    }
+
+    private string _lastSource = "";
+
+    [Fact]
+    public void MACHIPC001_NotPartial()
+    {
+        Diagnostic d = Single("[MachMessage(1)] public struct Bad { public MachMsgHeader Header; }", "MACHIPC001");
+        Assert.Equal("Bad", SpanText(d));
+        Assert.Equal("'Bad' is marked [MachMessage] but is not declared 'partial'; the generator adds its layout and members to a partial part", d.GetMessage());
+    }
+
+    [Theory]
+    [InlineData("bool", "bool has no fixed C size and is not blittable; use byte")]
+    [InlineData("char", "char is a UTF-16 code unit with marshalling rules; use ushort")]
+    [InlineData("string", "strings are references; use a fixed byte buffer")]
+    [InlineData("int[]", "arrays are references; use a fixed buffer or an out-of-line descriptor")]
+    [InlineData("object", "reference types cannot be sent in a message")]
+    [InlineData("int*", "pointers are meaningless in another process; use an out-of-line descriptor")]
+    [InlineData("WithBool", "its field 'B' is not blittable (bool has no fixed C size and is not blittable; use byte)")]
+    public void MACHIPC002_FieldNotBlittable(string type, string reason)
+    {
+        Diagnostic d = Single(
+            "public struct WithBool { public bool B; }\n" +
+            $"[MachMessage(1)] public unsafe partial struct Bad {{ public MachMsgHeader Header; public {type} Field; }}", "MACHIPC002");
+        Assert.Equal("Field", SpanText(d));
+        string display = type == "WithBool" ? "Demo.WithBool" : type;
+        Assert.Equal($"Field 'Field' of type '{display}' cannot be part of a Mach message: {reason}", d.GetMessage());
+    }
+
+    [Fact]
+    public void MACHIPC002_AutoProperty()
+    {
+        Diagnostic d = Single("[MachMessage(1)] public partial struct Bad { public MachMsgHeader Header; public int Value { get; set; } }", "MACHIPC002");
+        Assert.Equal("Value", SpanText(d));
+        Assert.Equal("Field 'Value' of type 'int' cannot be part of a Mach message: auto-properties hide their storage; declare a field", d.GetMessage());
+    }
+
+    [Fact]
+    public void MACHIPC003_HeaderNotFirst()
+    {
+        Diagnostic d = Single("[MachMessage(1)] public partial struct Bad { public uint X; public MachMsgHeader Header; }", "MACHIPC003");
+        Assert.Equal("Bad", SpanText(d));
+        Assert.Equal("'Bad' must declare a 'MachMsgHeader' as its first instance field", d.GetMessage());
+
+        Diagnostic empty = Single("[MachMessage(1)] public partial struct Empty { }", "MACHIPC003");
+        Assert.Equal("Empty", SpanText(empty));
+    }
+
+    [Fact]
+    public void MACHIPC004_DescriptorAfterInlineData()
+    {
+        Diagnostic d = Single("[MachMessage(1)] public partial struct Bad { public MachMsgHeader Header; public MachMsgBody Body; public uint X; [MachPort(MachMsgType.CopySend)] public MachMsgPortDescriptor Port; }", "MACHIPC004");
+        Assert.Equal("Port", SpanText(d));
+        Assert.Equal("Descriptor 'Port' follows inline data; the kernel expects every descriptor directly after the body", d.GetMessage());
+    }
+
+    [Fact]
+    public void MACHIPC005_BodyMissing()
+    {
+        Diagnostic d = Single("[MachMessage(1)] public partial struct Bad { public MachMsgHeader Header; [MachPort(MachMsgType.CopySend)] public MachMsgPortDescriptor Port; }", "MACHIPC005");
+        Assert.Equal("Port", SpanText(d));
+        Assert.Equal("'Bad' must declare a 'MachMsgBody' directly after its header, before any descriptor or data (descriptor 'Port' has no body before it)", d.GetMessage());
+
+        Diagnostic late = Single("[MachMessage(1)] public partial struct Late { public MachMsgHeader Header; public uint X; public MachMsgBody Body; }", "MACHIPC005");
+        Assert.Equal("Body", SpanText(late));
+    }
+
+    [Fact]
+    public void MACHIPC006_DuplicateId()
+    {
+        _lastSource = Usings +
+            "[MachMessage(7)] public partial struct A { public MachMsgHeader Header; }\n" +
+            "[MachMessage(7)] public partial struct B { public MachMsgHeader Header; }\n" +
+            "[MachMessage(8)] public partial struct C { public MachMsgHeader Header; }\n";
+        GeneratorHarness.Result result = GeneratorHarness.Run(_lastSource);
+        Diagnostic[] d = result.GeneratorDiagnostics.Where(x => x.Id == "MACHIPC006").OrderBy(x => x.Location.SourceSpan.Start).ToArray();
+        Assert.Equal(2, d.Length);
+        Assert.All(d, x => Assert.Equal("MachMessage(7)", SpanText(x)));
+        Assert.Equal("Message id 7 of 'Demo.A' is also used by 'Demo.B'", d[0].GetMessage());
+        Assert.Equal("Message id 7 of 'Demo.B' is also used by 'Demo.A'", d[1].GetMessage());
+    }
+
+    [Fact]
+    public void MACHIPC007_ReservedId()
+    {
+        Diagnostic d = Single("[MachMessage(70)] public partial struct Bad { public MachMsgHeader Header; }", "MACHIPC007");
+        Assert.Equal("MachMessage(70)", SpanText(d));
+        Assert.Equal("Message id 70 of 'Bad' is in the kernel notification range 64..72; a forged notification could be confused with it", d.GetMessage());
+    }
+
+    [Fact]
+    public void MACHIPC008_InvalidTrailer()
+    {
+        Diagnostic d = Single("[MachMessage(1, Trailer = (MachTrailerElements)5)] public partial struct Bad { public MachMsgHeader Header; }", "MACHIPC008");
+        Assert.Equal("MachMessage(1, Trailer = (MachTrailerElements)5)", SpanText(d));
+        Assert.Equal("'Bad' requests trailer elements value 5, which is not a MACH_RCV_TRAILER_* value (0, 1, 2, 3, 4, 7, 8)", d.GetMessage());
+    }
+
+    [Fact]
+    public void MACHIPC009_UnsafeRequired()
+    {
+        Diagnostic d = Single("[MachMessage(1)] public partial struct Good { public MachMsgHeader Header; }", "MACHIPC009", allowUnsafe: false);
+        Assert.Equal("MachMessage(1)", SpanText(d));
+        Assert.Equal("'Good' cannot be generated: the project must set <AllowUnsafeBlocks>true</AllowUnsafeBlocks> (the generated stubs pass message pointers to mach_msg)", d.GetMessage());
+        GeneratorHarness.Result result = GeneratorHarness.Run(GeneratorHarness.CreateCompilation(new[] { Usings + "[MachMessage(1)] public partial struct Good { public MachMsgHeader Header; }" }, allowUnsafe: false));
+        Assert.Empty(result.Run.Results.Single().GeneratedSources);
+    }
+
+    [Fact]
+    public void MACHIPC010_InvalidDisposition()
+    {
+        Diagnostic missing = Single("[MachMessage(1)] public partial struct Bad { public MachMsgHeader Header; public MachMsgBody Body; public MachMsgPortDescriptor Port; }", "MACHIPC010");
+        Assert.Equal("Port", SpanText(missing));
+        Assert.Equal("Descriptor 'Port': declare its disposition with [MachPort(...)]", missing.GetMessage());
+
+        Diagnostic remote = Single("[MachMessage(1, Remote = MachMsgType.MoveReceive)] public partial struct Bad { public MachMsgHeader Header; }", "MACHIPC010");
+        Assert.Equal("MachMessage(1, Remote = MachMsgType.MoveReceive)", SpanText(remote));
+        Assert.Equal("Bad: Remote disposition 16 must be one of MoveSend, MoveSendOnce, CopySend, MakeSend, MakeSendOnce", remote.GetMessage());
+
+        Diagnostic port = Single("[MachMessage(1)] public partial struct Bad { public MachMsgHeader Header; public MachMsgBody Body; [MachPort(MachMsgType.CopyReceive)] public MachMsgPortDescriptor Port; }", "MACHIPC010");
+        Assert.Equal("Descriptor 'Port': disposition 22 must be one of MoveReceive, MoveSend, MoveSendOnce, CopySend, MakeSend, MakeSendOnce", port.GetMessage());
+    }
+
+    [Fact]
+    public void MACHIPC011_UserStructLayout()
+    {
+        Diagnostic d = Single("[MachMessage(1)] [StructLayout(LayoutKind.Sequential, Pack = 1)] public partial struct Bad { public MachMsgHeader Header; }", "MACHIPC011");
+        Assert.Equal("StructLayout(LayoutKind.Sequential, Pack = 1)", SpanText(d));
+        Assert.Equal("'Bad' declares [StructLayout]; the generator emits the layout itself (choose it with MachMessage.Layout)", d.GetMessage());
+    }
+
+    [Fact]
+    public void MACHIPC012_InvalidMinSize()
+    {
+        Diagnostic d = Single("[MachMessage(1, MinSize = 26)] public partial struct Bad { public MachMsgHeader Header; public uint A; public uint B; }", "MACHIPC012");
+        Assert.Equal("MachMessage(1, MinSize = 26)", SpanText(d));
+        Assert.Equal("MinSize 26 of 'Bad' must be a multiple of 4 between 24 (the end of the descriptors) and the send size 32", d.GetMessage());
+    }
+
+    [Fact]
+    public void MACHIPC013_UnsupportedDeclaration()
+    {
+        Diagnostic d = Single("public partial class Outer { [MachMessage(1)] public partial struct Inner { public MachMsgHeader Header; } }", "MACHIPC013");
+        Assert.Equal("Inner", SpanText(d));
+        Assert.Equal("'Inner' cannot be a Mach message: nested types are not supported; declare the message at namespace level", d.GetMessage());
+    }
+
+    [Fact]
+    public void MACHIPC014_InvalidOolBounds()
+    {
+        Diagnostic d = Single("[MachMessage(1)] public partial struct Bad { public MachMsgHeader Header; public MachMsgBody Body; [MachOol(MinSize = 10, MaxSize = 5)] public MachMsgOolDescriptor Data; }", "MACHIPC014");
+        Assert.Equal("Data", SpanText(d));
+        Assert.Equal("Out-of-line descriptor 'Data' has invalid bounds: MinSize 10 and Max 5 must satisfy 0 <= MinSize <= Max", d.GetMessage());
+    }
+
+    [Fact]
+    public void MACHIPC015_TrailerField()
+    {
+        Diagnostic d = Single("[MachMessage(1)] public partial struct Bad { public MachMsgHeader Header; public MachMsgAuditTrailer Trailer; }", "MACHIPC015");
+        Assert.Equal("Trailer", SpanText(d));
+        Assert.Equal("Field 'Trailer' is a trailer; the kernel writes the trailer at round_msg(msgh_size), never at a struct offset, so read it through MachReceived<T>", d.GetMessage());
+    }
+
+    [Fact]
+    public void MACHIPC016_ReservedMemberName()
+    {
+        Diagnostic d = Single("[MachMessage(1)] public partial struct Bad { public MachMsgHeader Header; public int SendSize; }", "MACHIPC016");
+        Assert.Equal("SendSize", SpanText(d));
+        Assert.Equal("'Bad' declares a member named 'SendSize', which the generator emits for every message; rename it", d.GetMessage());
+    }
+
+    [Fact]
+    public void ValidMessagesReportNothing()
+    {
+        GeneratorHarness.Result result = GeneratorHarness.Run(Usings + "[MachMessage(1)] public partial struct Good { public MachMsgHeader Header; }");
+        Assert.Empty(result.GeneratorDiagnostics);
+        Assert.Empty(result.CompilerErrors);
+    }
+}
