@@ -1,0 +1,166 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Collections.Immutable;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Xunit;
+
+namespace MachIpc.Generator.Tests;
+
+/// <summary>The [MachServer] dispatch generator: its output, its diagnostics and its incrementality.</summary>
+public class ServerGeneratorTests
+{
+    private const string Usings = "using MachIpc.Abi;\nusing MachIpc.Messages;\nusing MachIpc.Server;\nnamespace Demo;\n";
+
+    private const string Messages =
+        "[MachMessage(1000, Local = MachMsgType.MakeSendOnce)] public partial struct A { public MachMsgHeader Header; public int V; }\n" +
+        "[MachMessage(1001, Local = MachMsgType.MakeSendOnce)] public partial struct B { public MachMsgHeader Header; public long V; }\n";
+
+    private static GeneratorDriver CreateDriver(bool trackSteps = false) =>
+        CSharpGeneratorDriver.Create(
+            new[] { new MachMessageGenerator().AsSourceGenerator(), new MachServerGenerator().AsSourceGenerator() },
+            parseOptions: GeneratorHarness.ParseOptions,
+            driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: trackSteps));
+
+    private static (GeneratorDriverRunResult Run, Compilation Output, ImmutableArray<Diagnostic> Diagnostics) Run(params string[] sources)
+    {
+        GeneratorDriver driver = CreateDriver().RunGeneratorsAndUpdateCompilation(
+            GeneratorHarness.CreateCompilation(sources), out Compilation output, out ImmutableArray<Diagnostic> diagnostics);
+        return (driver.GetRunResult(), output, diagnostics);
+    }
+
+    [Fact]
+    public void DispatchMatchesBaseline_AndCompiles()
+    {
+        var (run, output, diagnostics) = Run(GeneratorHarness.MessageSource("EchoServer.cs"));
+        Assert.Empty(diagnostics);
+        Assert.Empty(output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning));
+        GeneratedSourceResult dispatch = run.Results.SelectMany(r => r.GeneratedSources).Single(s => s.HintName.EndsWith(".Dispatch.g.cs", StringComparison.Ordinal));
+        string baselinePath = Path.Combine(GeneratorHarness.ProjectDirectory(), "Snapshots", Path.GetFileNameWithoutExtension(dispatch.HintName) + ".cs.txt");
+        string actual = dispatch.SourceText.ToString();
+        if (Environment.GetEnvironmentVariable("MACHIPC_UPDATE_SNAPSHOTS") == "1")
+        {
+            File.WriteAllText(baselinePath, actual);
+        }
+        Assert.True(File.Exists(baselinePath), $"Missing baseline {baselinePath}; run with MACHIPC_UPDATE_SNAPSHOTS=1.");
+        Assert.Equal(File.ReadAllText(baselinePath), actual);
+        // Cases are ordered by id, and only real handlers are dispatched.
+        Assert.True(actual.IndexOf("EchoRequest.MsgId", StringComparison.Ordinal) < actual.IndexOf("PortRequest.MsgId", StringComparison.Ordinal));
+        Assert.DoesNotContain("Helper(", actual);
+    }
+
+    private static Diagnostic Single(string source, string id, DiagnosticSeverity severity = DiagnosticSeverity.Error)
+    {
+        var (_, _, diagnostics) = Run(Usings + Messages + source);
+        Diagnostic[] matching = diagnostics.Where(d => d.Id == id).ToArray();
+        Assert.True(matching.Length == 1, $"expected one {id}, got: {string.Join("; ", diagnostics)}");
+        Assert.Equal(severity, matching[0].Severity);
+        return matching[0];
+    }
+
+    private static string SpanText(Diagnostic d, string source)
+    {
+        string full = Usings + Messages + source;
+        return full.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length);
+    }
+
+    [Fact]
+    public void MACHIPC020_ServerNotPartial()
+    {
+        const string source = "[MachServer] public class S { void H(MachReceived<A> m) { } }";
+        Diagnostic d = Single(source, "MACHIPC020");
+        Assert.Equal("S", SpanText(d, source));
+        Assert.Equal("'S' is marked [MachServer] but is not declared 'partial'; the generator adds its dispatch to a partial part", d.GetMessage());
+    }
+
+    [Fact]
+    public void MACHIPC021_HandlerTakesANonMessage()
+    {
+        const string source = "public struct NotAMessage { public int X; }\n[MachServer] public partial class S { void H(MachReceived<NotAMessage> m) { } }";
+        Diagnostic d = Single(source, "MACHIPC021");
+        Assert.Equal("H", SpanText(d, source));
+        Assert.Equal("Handler 'H' takes MachReceived<Demo.NotAMessage>, but 'Demo.NotAMessage' is not a [MachMessage] struct", d.GetMessage());
+    }
+
+    [Fact]
+    public void MACHIPC022_TwoHandlersForOneId()
+    {
+        const string source = "[MachServer] public partial class S { void First(MachReceived<A> m) { } void Second(MachReceived<A> m) { } }";
+        Diagnostic d = Single(source, "MACHIPC022");
+        Assert.Equal("Second", SpanText(d, source));
+        Assert.Equal("Handler 'Second' handles msgh_id 1000, which 'First' already handles", d.GetMessage());
+    }
+
+    [Theory]
+    [InlineData("int H(MachReceived<A> m) => 0;")]
+    [InlineData("void H(MachReceived<A> m, int extra) { }")]
+    [InlineData("static void H(MachReceived<A> m) { }")]
+    [InlineData("void H<T>(MachReceived<A> m) { }")]
+    [InlineData("void H(scoped in MachReceived<A> m) { }")]
+    public void MACHIPC023_InvalidHandlerSignature(string handler)
+    {
+        string source = "[MachServer] public partial class S { " + handler + " }";
+        Diagnostic d = Single(source, "MACHIPC023");
+        Assert.Equal("H", SpanText(d, source));
+        Assert.Equal("Handler 'H' must be a non-generic instance method returning void with exactly one MachReceived<T> parameter passed by value", d.GetMessage());
+    }
+
+    [Fact]
+    public void MACHIPC024_NoHandlers_IsAWarning_AndStillImplementsTheDispatcher()
+    {
+        const string source = "[MachServer] public partial class S { void NotAHandler(int x) { } }";
+        Diagnostic d = Single(source, "MACHIPC024", DiagnosticSeverity.Warning);
+        Assert.Equal("S", SpanText(d, source));
+        var (_, output, _) = Run(Usings + Messages + source);
+        Assert.Empty(output.GetDiagnostics().Where(x => x.Severity == DiagnosticSeverity.Error));
+        Assert.Contains(output.GetTypeByMetadataName("Demo.S")!.AllInterfaces, i => i.Name == "IMachDispatcher");
+    }
+
+    [Theory]
+    [InlineData("public partial class Outer { [MachServer] public partial class S { void H(MachReceived<A> m) { } } }")]
+    [InlineData("[MachServer] public partial class S<T> { void H(MachReceived<A> m) { } }")]
+    public void MACHIPC025_NestedOrGenericServer(string source)
+    {
+        Diagnostic d = Single(source, "MACHIPC025");
+        Assert.Equal("S", SpanText(d, source));
+    }
+
+    [Fact]
+    public void UnrelatedEdit_LeavesEveryServerStepCachedOrUnchanged()
+    {
+        string server = GeneratorHarness.MessageSource("EchoServer.cs");
+        GeneratorDriver driver = CreateDriver(trackSteps: true);
+        driver = driver.RunGenerators(GeneratorHarness.CreateCompilation(new[] { server, "namespace Other { class X { } }" }));
+        driver = driver.RunGenerators(GeneratorHarness.CreateCompilation(new[] { server, "namespace Other { class X { int Y; } }" }));
+        GeneratorRunResult result = driver.GetRunResult().Results.Single(r => r.Generator.GetGeneratorType() == typeof(MachServerGenerator));
+        foreach (string step in new[] { MachServerGenerator.Steps.Parse, MachServerGenerator.Steps.Models, MachServerGenerator.Steps.Diagnostics })
+        {
+            Assert.True(result.TrackedSteps.ContainsKey(step), $"step {step} did not run");
+            foreach (IncrementalGeneratorRunStep run in result.TrackedSteps[step])
+            {
+                foreach ((object _, IncrementalStepRunReason reason) in run.Outputs)
+                {
+                    Assert.True(reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"{step}: {reason}");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void ServerModel_IsSymbolFree_AndValueEqualAcrossRuns()
+    {
+        string server = GeneratorHarness.MessageSource("EchoServer.cs");
+        object[] Models() => CreateDriver(trackSteps: true).RunGenerators(GeneratorHarness.CreateCompilation(new[] { server })).GetRunResult()
+            .Results.Single(r => r.Generator.GetGeneratorType() == typeof(MachServerGenerator))
+            .TrackedSteps[MachServerGenerator.Steps.Models].SelectMany(s => s.Outputs).Select(o => o.Value).ToArray();
+        object[] first = Models(), second = Models();
+        Assert.Single(first);
+        Assert.Equal(first, second);
+        Assert.NotSame(first[0], second[0]);
+        var model = (Model.ServerModel)first[0];
+        Assert.Equal(new[] { 4800, 4801 }, model.Handlers.Select(h => h.Id).ToArray());
+        Assert.All(model.GetType().GetProperties().Select(p => p.PropertyType).Concat(typeof(Model.HandlerModel).GetProperties().Select(p => p.PropertyType)),
+            t => Assert.False(typeof(ISymbol).IsAssignableFrom(t) || typeof(SyntaxNode).IsAssignableFrom(t) || typeof(Location).IsAssignableFrom(t) || typeof(Compilation).IsAssignableFrom(t)));
+    }
+}
