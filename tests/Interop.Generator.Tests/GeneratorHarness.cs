@@ -26,7 +26,12 @@ internal static class GeneratorHarness
 
     public static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.Latest);
 
-    public static string ProjectDirectory([CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
+    // Baselines, message sources and the C oracle live next to the project. The path comes from the build
+    // (not [CallerFilePath], which ContinuousIntegrationBuild maps to "/_/").
+    public static string ProjectDirectory() =>
+        typeof(GeneratorHarness).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+            .Cast<System.Reflection.AssemblyMetadataAttribute>()
+            .Single(a => a.Key == "ProjectDirectory").Value!;
 
     public static CSharpCompilation CreateCompilation(IEnumerable<string> sources, bool allowUnsafe = true) =>
         CSharpCompilation.Create(
