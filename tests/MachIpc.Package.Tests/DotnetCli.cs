@@ -1,3 +1,4 @@
+using System.Threading;
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -67,8 +68,11 @@ public static class DotnetCli
 
         var stopwatch = Stopwatch.StartNew();
         using var process = new Process { StartInfo = psi };
-        process.OutputDataReceived += (_, e) => Append(e.Data);
-        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        // A null line is end-of-stream: only after both have been seen is the output complete.
+        using var stdoutDone = new ManualResetEventSlim();
+        using var stderrDone = new ManualResetEventSlim();
+        process.OutputDataReceived += (_, e) => { if (e.Data is null) stdoutDone.Set(); else Append(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is null) stderrDone.Set(); else Append(e.Data); };
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -86,11 +90,8 @@ public static class DotnetCli
             }
             process.WaitForExit(TimeSpan.FromSeconds(30));
         }
-        else
-        {
-            // Drains the asynchronous readers.
-            process.WaitForExit(TimeSpan.FromSeconds(30));
-        }
+        stdoutDone.Wait(TimeSpan.FromSeconds(30));
+        stderrDone.Wait(TimeSpan.FromSeconds(30));
         stopwatch.Stop();
 
         string text;
