@@ -302,11 +302,16 @@ public sealed unsafe class MachServer : IDisposable
         Mach.MsgDestroy(header);
     }
 
-    private static int ReceivedLength(MachMsgHeader* header)
+    private int ReceivedLength(MachMsgHeader* header)
     {
+        // The kernel wrote the trailer at round_msg(msgh_size); never report more than the buffer holds.
         uint start = MachTrailerRequest.RoundMsg(header->Size);
+        if (start + MachMsgTrailer.SizeOf > (uint)_bufferSize)
+        {
+            return (int)Math.Min(start, (uint)_bufferSize);
+        }
         var trailer = (MachMsgTrailer*)((byte*)header + start);
-        return (int)(start + trailer->Size);
+        return (int)Math.Min(start + trailer->Size, (uint)_bufferSize);
     }
 
     private void Log(LogLevel level, string format, params object?[] args)
