@@ -62,6 +62,35 @@ internal sealed unsafe partial class SimulatedKernel : IMachKernel
         }
     }
 
+    /// <summary>A task for a process that joined through the kernel socket: its pid and ids are the peer's credentials.</summary>
+    internal SimulatedTask CreateTask(string name, int pid, uint uid, uint gid)
+    {
+        lock (_lock)
+        {
+            var t = new SimulatedTask(this, name, pid, uid, gid, _nextPidVersion++);
+            _tasks.Add(t);
+            return t;
+        }
+    }
+
+    /// <summary>
+    /// Copies an out-of-line region the kernel handed <paramref name="task"/> (still in its VmRegions, at least
+    /// <paramref name="size"/> bytes) into <paramref name="destination"/>; false if it is not such a region.
+    /// Under the kernel lock, so another thread of the task cannot free it meanwhile.
+    /// </summary>
+    internal unsafe bool TryCopyRegion(SimulatedTask task, ulong address, uint size, Span<byte> destination)
+    {
+        lock (_lock)
+        {
+            if (!task.VmRegions.TryGetValue(address, out ulong have) || have < size || destination.Length < (int)size)
+            {
+                return false;
+            }
+            new ReadOnlySpan<byte>((void*)address, (int)size).CopyTo(destination);
+            return true;
+        }
+    }
+
     internal uint GrantTaskPort(SimulatedTask target, SimulatedTask holder)
     {
         lock (_lock)

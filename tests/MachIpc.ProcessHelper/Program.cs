@@ -1,0 +1,250 @@
+using System;
+using System.Diagnostics;
+using System.IO;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Threading;
+using MachIpc.Abi;
+using MachIpc.Bootstrap;
+using MachIpc.Client;
+using MachIpc.Connections;
+using MachIpc.Kernel;
+using MachIpc.Kernel.Simulated;
+using MachIpc.Ports;
+using MachIpc.ProcessHelper;
+
+// Modes (the kernel socket comes from MACHIPC_KERNEL_SOCKET, set by the parent):
+//   rpc <service> <count>   check in (pattern 1), <count> round trips, pass a file, echo OOL memory, print "ok ..."
+//   stream <service>        check in, print "connected", round trips until the parent stops answering
+//   garbage                 connect raw, break the protocol twice, print "disconnected" if the host hung up each time
+//   host                    share this process's kernel, print "socket <path>", wait to be killed
+//   victim                  block in a receive, then (after the host died) print what each call returned
+try
+{
+    return args[0] switch
+    {
+        "rpc" => Modes.Rpc(args[1], int.Parse(args[2])),
+        "stream" => Modes.Stream(args[1]),
+        "garbage" => Modes.Garbage(),
+        "host" => Modes.Host(),
+        "victim" => Modes.Victim(),
+        _ => 2,
+    };
+}
+catch (Exception ex)
+{
+    Console.WriteLine("error " + ex);
+    return 1;
+}
+
+internal static unsafe class Modes
+{
+    public static int Rpc(string service, int count)
+    {
+        int pid = Mach.CurrentPid;
+        using var channel = HelperRendezvous.Connect(service);
+        using var client = new MachRpcClient(channel.Send.Copy());
+        for (int i = 0; i < count; i++)
+        {
+            var request = new XPing { Operand = i, Sequence = i };
+            request.Prepare(MachPortName.Null, MachPortName.Null);
+            var result = client.Call<XPing, XPong>(request, out var reply, out var sender);
+            if (!result.IsSuccess || reply.Result != (long)i * i || reply.Sequence != i || reply.SeenPid != pid)
+            {
+                Console.WriteLine($"fail round trip {i}: {result} {reply.Result} {reply.SeenPid}");
+                return 1;
+            }
+        }
+        // A real descriptor: a pipe whose read end travels as a fileport; the parent reads what we wrote.
+        string text = $"hello from {Environment.ProcessId}";
+        string path = Path.GetTempFileName();
+        File.WriteAllText(path, text);
+        SendRight fileport;
+        using (var handle = File.OpenHandle(path))
+        {
+            fileport = Fileport.MakePort((int)handle.DangerousGetHandle());
+        }
+        File.Delete(path);
+        var fileRequest = new XFile();
+        fileRequest.Prepare(MachPortName.Null, MachPortName.Null);
+        fileRequest.File.Name = fileport.TakeName();
+        var fr = client.Call<XFile, XFileReply>(fileRequest, out var fileReply, out _);
+        if (!fr.IsSuccess || fileReply.BytesRead != Encoding.UTF8.GetByteCount(text))
+        {
+            Console.WriteLine($"fail file {fr} {fileReply.BytesRead}");
+            return 1;
+        }
+        string? ool = EchoOol(channel.Send.Name);
+        if (ool is not null)
+        {
+            Console.WriteLine("fail ool " + ool);
+            return 1;
+        }
+        Console.WriteLine($"ok pid={pid} ospid={Environment.ProcessId} count={count}");
+        return 0;
+    }
+
+    /// <summary>Sends 100000 bytes out of line with a reply port; the parent answers with them reversed, out of line.</summary>
+    private static string? EchoOol(uint server)
+    {
+        using var replyPort = ReceiveRight.Allocate();
+        byte[] data = new byte[100_000];
+        for (int i = 0; i < data.Length; i++)
+        {
+            data[i] = (byte)(i * 7);
+        }
+        byte* buf = stackalloc byte[1024];
+        fixed (byte* src = data)
+        {
+            var m = (XOol*)buf;
+            *m = default;
+            m->Header.Bits = MachMsgBits.Complex | (uint)MachMsgType.CopySend | ((uint)MachMsgType.MakeSendOnce << 8);
+            m->Header.Size = (uint)sizeof(XOol);
+            m->Header.RemotePort = server;
+            m->Header.LocalPort = replyPort.Name;
+            m->Header.Id = XOol.RequestId;
+            m->Body.DescriptorCount = 1;
+            m->Data.Address = (ulong)src;
+            m->Data.Size = (uint)data.Length;
+            m->Data.Copy = MachMsgCopy.Virtual;
+            m->Data.Type = MachMsgDescriptorType.Ool;
+            var mr = Mach.Msg(&m->Header, MachMsgOption.SendMsg | MachMsgOption.RcvMsg | MachMsgOption.SendTimeout | MachMsgOption.RcvTimeout,
+                (uint)sizeof(XOol), 1024, replyPort.Name, 5000, MachPortName.Null);
+            if (mr != MachMsgReturn.Success)
+            {
+                return "msg " + mr;
+            }
+            if (m->Header.Id != XOol.ReplyId || !m->Header.IsComplex || m->Data.Size != data.Length)
+            {
+                Mach.MsgDestroy(&m->Header);
+                return $"reply id {m->Header.Id} size {m->Data.Size}";
+            }
+            var back = new ReadOnlySpan<byte>((void*)m->Data.Address, data.Length);
+            for (int i = 0; i < data.Length; i++)
+            {
+                if (back[i] != data[data.Length - 1 - i])
+                {
+                    Mach.MsgDestroy(&m->Header);
+                    return "content at " + i;
+                }
+            }
+            Mach.MsgDestroy(&m->Header); // frees the region here and in the kernel
+        }
+        return null;
+    }
+
+    public static int Stream(string service)
+    {
+        using var channel = HelperRendezvous.Connect(service);
+        using var client = new MachRpcClient(channel.Send.Copy());
+        Console.WriteLine("connected");
+        for (int i = 0; ; i++)
+        {
+            var request = new XPing { Operand = i, Sequence = i };
+            request.Prepare(MachPortName.Null, MachPortName.Null);
+            if (!client.Call<XPing, XPong>(request, out _, out _).IsSuccess)
+            {
+                return 3;
+            }
+        }
+    }
+
+    public static int Garbage()
+    {
+        string path = Environment.GetEnvironmentVariable(Mach.KernelSocketVariable)!;
+        bool first = Hangs(path, s =>
+        {
+            // A valid hello, then an unknown op.
+            s.Send(Frame(1, 0x4E524B4D, 1));
+            byte[] reply = new byte[12];
+            ReadFully(s, reply);
+            s.Send(Frame(0xDEADBEEF, 1, 2, 3));
+        });
+        bool second = Hangs(path, s =>
+        {
+            // No hello; a length far past the limit.
+            s.Send([0xff, 0xff, 0xff, 0x7f, 1, 2, 3, 4]);
+        });
+        Console.WriteLine(first && second ? "disconnected" : $"not disconnected {first} {second}");
+        return first && second ? 0 : 1;
+    }
+
+    private static byte[] Frame(params uint[] words)
+    {
+        var b = new byte[4 + words.Length * 4];
+        BitConverter.TryWriteBytes(b.AsSpan(0), (uint)(words.Length * 4));
+        for (int i = 0; i < words.Length; i++)
+        {
+            BitConverter.TryWriteBytes(b.AsSpan(4 + i * 4), words[i]);
+        }
+        return b;
+    }
+
+    private static void ReadFully(Socket s, byte[] b)
+    {
+        int n = 0;
+        while (n < b.Length)
+        {
+            int r = s.Receive(b, n, b.Length - n, SocketFlags.None);
+            if (r <= 0)
+            {
+                throw new IOException("eof");
+            }
+            n += r;
+        }
+    }
+
+    /// <summary>True when the host closes the connection within 5 s of <paramref name="abuse"/>.</summary>
+    private static bool Hangs(string path, Action<Socket> abuse)
+    {
+        using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        s.Connect(new UnixDomainSocketEndPoint(path));
+        abuse(s);
+        s.ReceiveTimeout = 5000;
+        try
+        {
+            return s.Receive(new byte[64]) == 0;
+        }
+        catch (SocketException ex)
+        {
+            return ex.SocketErrorCode == SocketError.ConnectionReset;
+        }
+    }
+
+    public static int Host()
+    {
+        Console.WriteLine("socket " + SimulatedMach.ShareWithChildren());
+        Thread.Sleep(Timeout.Infinite);
+        return 0;
+    }
+
+    public static int Victim()
+    {
+        using var port = ReceiveRight.Allocate();
+        MachMsgReturn received = 0;
+        var receiver = new Thread(() =>
+        {
+            byte* buf = stackalloc byte[256];
+            received = Mach.Msg((MachMsgHeader*)buf, MachMsgOption.RcvMsg, 0, 256, port.Name, 0, MachPortName.Null);
+        }) { IsBackground = true };
+        receiver.Start();
+        Console.WriteLine("ready");
+        var clock = Stopwatch.StartNew();
+        if (!receiver.Join(20_000))
+        {
+            Console.WriteLine("receive still blocked");
+            return 1;
+        }
+        double blockedMs = clock.Elapsed.TotalMilliseconds;
+        clock.Restart();
+        var header = new MachMsgHeader { Bits = (uint)MachMsgType.MakeSend, Size = (uint)sizeof(MachMsgHeader), RemotePort = port.Name, Id = 1 };
+        var sent = Mach.Msg(&header, MachMsgOption.SendMsg, header.Size, 0, 0, 0, 0);
+        uint name;
+        var allocated = Mach.PortAllocate(Mach.TaskSelf, MachPortRight.Receive, &name);
+        var lookup = BootstrapServer.TryLookUp("anything", out _);
+        double callsMs = clock.Elapsed.TotalMilliseconds;
+        Console.WriteLine($"receive=0x{(int)received:x} send=0x{(int)sent:x} allocate={(int)allocated} lookup=0x{(int)lookup:x} callsMs={callsMs:F0} reason={SimulatedMach.KernelHostLostReason}");
+        return 0;
+    }
+}
