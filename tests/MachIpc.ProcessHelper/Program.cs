@@ -24,7 +24,7 @@ try
 {
     return args[0] switch
     {
-        "rpc" => Modes.Rpc(args[1], int.Parse(args[2])),
+        "rpc" => Modes.Rpc(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture)),
         "stream" => Modes.Stream(args[1]),
         "garbage" => Modes.Garbage(),
         "host" => Modes.Host(),
@@ -42,6 +42,7 @@ internal static unsafe class Modes
 {
     public static int Rpc(string service, int count)
     {
+        Console.ReadLine(); // the parent expects our pid now: check-in cannot race it
         int pid = Mach.CurrentPid;
         using var channel = HelperRendezvous.Connect(service);
         using var client = new MachRpcClient(channel.Send.Copy());
@@ -136,6 +137,7 @@ internal static unsafe class Modes
 
     public static int Stream(string service)
     {
+        Console.ReadLine();
         using var channel = HelperRendezvous.Connect(service);
         using var client = new MachRpcClient(channel.Send.Copy());
         Console.WriteLine("connected");

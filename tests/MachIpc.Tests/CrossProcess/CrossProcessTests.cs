@@ -152,7 +152,7 @@ public sealed class CrossProcessTests : IDisposable
     /// <summary>Starts the helper; <paramref name="join"/> makes it a task of this process's kernel, otherwise <paramref name="socket"/> if given.</summary>
     private Process Start(bool join, string? socket, params string[] args)
     {
-        var psi = new ProcessStartInfo(HelperPath) { RedirectStandardOutput = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(HelperPath) { RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
         foreach (string a in args)
         {
             psi.ArgumentList.Add(a);
@@ -169,6 +169,15 @@ public sealed class CrossProcessTests : IDisposable
         var p = Process.Start(psi)!;
         _children.Add(p);
         return p;
+    }
+
+    /// <summary>Expects the helper's pid, then lets it check in (it waits for a line on stdin).</summary>
+    private static HelperRegistration Expect(HelperRendezvous rendezvous, Process p)
+    {
+        HelperRegistration r = rendezvous.Expect(p.Id);
+        p.StandardInput.WriteLine("go");
+        p.StandardInput.Flush();
+        return r;
     }
 
     private static string ReadLine(Process p)
@@ -241,7 +250,7 @@ public sealed class CrossProcessTests : IDisposable
     {
         using var rendezvous = new HelperRendezvous(_prefix);
         var helpers = new[] { Start(true, null, "rpc", rendezvous.ServiceName, "2000"), Start(true, null, "rpc", rendezvous.ServiceName, "2000") };
-        var registrations = helpers.Select(h => rendezvous.Expect(h.Id)).ToArray();
+        var registrations = helpers.Select(h => Expect(rendezvous, h)).ToArray();
         var served = registrations.Select(r => Serve(r)).ToArray();
         try
         {
@@ -278,8 +287,8 @@ public sealed class CrossProcessTests : IDisposable
         using var rendezvous = new HelperRendezvous(_prefix);
         Process victim = Start(true, null, "stream", rendezvous.ServiceName);
         Process survivor = Start(true, null, "rpc", rendezvous.ServiceName, "3000");
-        using HelperRegistration victimReg = rendezvous.Expect(victim.Id);
-        using HelperRegistration survivorReg = rendezvous.Expect(survivor.Id);
+        using HelperRegistration victimReg = Expect(rendezvous, victim);
+        using HelperRegistration survivorReg = Expect(rendezvous, survivor);
         var noSenders = new ConcurrentQueue<uint>();
         using var died = new ManualResetEventSlim();
         Served victimServed = Serve(victimReg, (in MachNotification n) =>
@@ -318,7 +327,7 @@ public sealed class CrossProcessTests : IDisposable
     {
         using var rendezvous = new HelperRendezvous(_prefix);
         Process good = Start(true, null, "rpc", rendezvous.ServiceName, "3000");
-        using HelperRegistration reg = rendezvous.Expect(good.Id);
+        using HelperRegistration reg = Expect(rendezvous, good);
         Served served = Serve(reg);
         try
         {
