@@ -19,6 +19,7 @@ using MachIpc.ProcessHelper;
 //   stream <service>        check in, print "connected", round trips until the parent stops answering
 //   garbage                 connect raw, break the protocol twice, print "disconnected" if the host hung up each time
 //   host                    share this process's kernel, print "socket <path>", wait to be killed
+//   semantics               receive timeout, A36 pseudo-receive with a right and OOL memory, print "ok" or the failure
 //   victim                  block in a receive, then (after the host died) print what each call returned
 try
 {
@@ -29,6 +30,7 @@ try
         "garbage" => Modes.Garbage(),
         "host" => Modes.Host(),
         "victim" => Modes.Victim(),
+        "semantics" => Modes.Semantics(),
         _ => 2,
     };
 }
@@ -212,6 +214,91 @@ internal static unsafe class Modes
         {
             return ex.SocketErrorCode == SocketError.ConnectionReset;
         }
+    }
+
+    public static int Semantics()
+    {
+        string? failure = CheckSemantics();
+        Console.WriteLine(failure ?? "ok");
+        return failure is null ? 0 : 1;
+    }
+
+    private static string? CheckSemantics()
+    {
+        using var port = ReceiveRight.Allocate();
+        using var replyPort = ReceiveRight.Allocate();
+        byte* buf = stackalloc byte[256];
+        var h = (MachMsgHeader*)buf;
+
+        // A receive timeout holds across the socket: the host thread waits, not this one spinning.
+        var clock = Stopwatch.StartNew();
+        var mr = Mach.Msg(h, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout, 0, 256, port.Name, 150, 0);
+        double ms = clock.Elapsed.TotalMilliseconds;
+        if (mr != MachMsgReturn.RcvTimedOut || ms < 140 || ms > 3000)
+        {
+            return $"receive timeout: {mr} after {ms:F0} ms";
+        }
+
+        // Fill a queue of one; the next send with a zero send timeout is pseudo-received back (A36).
+        int limit = 1;
+        if (Mach.PortSetAttributes(Mach.TaskSelf, port.Name, MachPortLimits.LimitsInfoFlavor, &limit, 1) != KernReturn.Success)
+        {
+            return "set qlimit";
+        }
+        *h = new MachMsgHeader { Bits = MachMsgBits.Make(MachMsgType.MakeSend, 0), Size = 24, RemotePort = port.Name, Id = 1 };
+        if ((mr = Mach.Msg(h, MachMsgOption.SendMsg, 24, 0, 0, 0, 0)) != MachMsgReturn.Success)
+        {
+            return "first send " + mr;
+        }
+        byte[] data = new byte[5000];
+        new Random(5).NextBytes(data);
+        fixed (byte* src = data)
+        {
+            var m = (XOol*)buf;
+            *m = default;
+            m->Header.Bits = MachMsgBits.Complex | MachMsgBits.Make(MachMsgType.MakeSend, MachMsgType.MakeSend);
+            m->Header.Size = (uint)sizeof(XOol);
+            m->Header.RemotePort = port.Name;
+            m->Header.LocalPort = replyPort.Name;
+            m->Header.Id = 2;
+            m->Body.DescriptorCount = 1;
+            m->Data.Address = (ulong)src;
+            m->Data.Size = (uint)data.Length;
+            m->Data.Type = MachMsgDescriptorType.Ool;
+            mr = Mach.Msg(&m->Header, MachMsgOption.SendMsg | MachMsgOption.SendTimeout, (uint)sizeof(XOol), 0, 0, 0, 0);
+            if (mr != MachMsgReturn.SendTimedOut)
+            {
+                return "second send " + mr;
+            }
+            uint refs;
+            Mach.PortGetRefs(Mach.TaskSelf, replyPort.Name, MachPortRight.Send, &refs);
+            if (m->Header.RemoteDisposition != MachMsgType.PortSend || m->Header.LocalDisposition != MachMsgType.PortSend
+                || m->Header.LocalPort != replyPort.Name || refs != 1)
+            {
+                return $"pseudo-received header: bits 0x{m->Header.Bits:x} local {m->Header.LocalPort} refs {refs}";
+            }
+            if (m->Data.Address == (ulong)src || !new ReadOnlySpan<byte>((void*)m->Data.Address, data.Length).SequenceEqual(data))
+            {
+                return "pseudo-received out-of-line memory";
+            }
+            // mach_msg_destroy releases msgh_remote_port and the OOL region; msgh_local_port holds a right too
+            // after a pseudo-receive, which (as libsyscall's walk, and the in-process simulator) it leaves alone.
+            Mach.MsgDestroy(&m->Header);
+            Mach.PortDeallocate(Mach.TaskSelf, replyPort.Name);
+            uint destRefs;
+            Mach.PortGetRefs(Mach.TaskSelf, replyPort.Name, MachPortRight.Send, &refs);
+            Mach.PortGetRefs(Mach.TaskSelf, port.Name, MachPortRight.Send, &destRefs);
+            if (refs != 0 || destRefs != 0)
+            {
+                return $"rights left after mach_msg_destroy: reply {refs} dest {destRefs}";
+            }
+        }
+        // Drain the first message.
+        if ((mr = Mach.Msg(h, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout, 0, 256, port.Name, 1000, 0)) != MachMsgReturn.Success || h->Id != 1)
+        {
+            return "drain " + mr;
+        }
+        return null;
     }
 
     public static int Host()

@@ -347,6 +347,15 @@ public sealed class CrossProcessTests : IDisposable
     }
 
     [Fact]
+    public void JoinedProcess_TimeoutsAndPseudoReceiveBehaveAsInProcess()
+    {
+        Process p = Start(true, null, "semantics");
+        Assert.Equal("ok", Finish(p));
+        Assert.Equal(0, p.ExitCode);
+        AssertNoLeaks();
+    }
+
+    [Fact]
     public void HostDeath_EndsJoinedCallsWithTheDocumentedErrors()
     {
         Process host = Start(false, null, "host"); // its own kernel, which it shares
