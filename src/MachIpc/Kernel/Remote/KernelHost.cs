@@ -146,6 +146,11 @@ internal sealed unsafe class KernelHost
                 {
                     if (_byPid.TryGetValue(cred.Pid, out remote) && !remote.Dead)
                     {
+                        if (remote.Others.Count + 1 >= Wire.MaxConnectionsPerTask)
+                        {
+                            remote = null; // not attached: nothing to detach in finally
+                            throw new WireException($"more than {Wire.MaxConnectionsPerTask} connections");
+                        }
                         remote.Others.Add(conn);
                     }
                     else

@@ -20,7 +20,10 @@ internal static class Wire
     public const int MaxFrame = 64 * 1024 * 1024 + 64 * 1024;
     /// <summary>Largest send or receive buffer / out-of-line total a message may use over the socket.</summary>
     public const uint MaxMessageBytes = 64 * 1024 * 1024;
-    public const int MaxDestroyOps = 4096;
+    /// <summary>Rights and regions one mach_msg_destroy may release (each op is at most 17 bytes, so the frame stays bounded).</summary>
+    public const int MaxDestroyOps = 1 << 20;
+    /// <summary>Connections one process may hold open to the host (its lifeline included).</summary>
+    public const int MaxConnectionsPerTask = 1024;
     public const int MaxPortInfoCount = 64;
     public const int NameBytes = 128;
 
