@@ -18,6 +18,8 @@ using MachIpc.ProcessHelper;
 //   rpc <service> <count>   check in (pattern 1), <count> round trips, pass a file, echo OOL memory, print "ok ..."
 //   stream <service>        check in, print "connected", round trips until the parent stops answering
 //   garbage                 connect raw, break the protocol twice, print "disconnected" if the host hung up each time
+//   fuzz <seed> <n>         targeted malformed requests (each must be disconnected), then n random frames after a
+//                           valid hello (each disconnected or answered); prints "survived <disconnected> <answered>"
 //   host                    share this process's kernel, print "socket <path>", wait to be killed
 //   semantics               receive timeout, A36 pseudo-receive with a right and OOL memory, print "ok" or the failure
 //   victim                  block in a receive, then (after the host died) print what each call returned
@@ -28,6 +30,7 @@ try
         "rpc" => Modes.Rpc(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture)),
         "stream" => Modes.Stream(args[1]),
         "garbage" => Modes.Garbage(),
+        "fuzz" => Modes.Fuzz(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture)),
         "host" => Modes.Host(),
         "victim" => Modes.Victim(),
         "semantics" => Modes.Semantics(),
@@ -174,6 +177,96 @@ internal static unsafe class Modes
         return first && second ? 0 : 1;
     }
 
+    public static int Fuzz(int seed, int n)
+    {
+        string path = Environment.GetEnvironmentVariable(Mach.KernelSocketVariable)!;
+        byte[] hello = Frame(1, 0x4E524B4D, 1);
+        // Each of these breaks one validation rule of an otherwise well-formed request.
+        uint[][] targeted =
+        [
+            [2, 1, 64 * 1024 * 1024 + 1, 0, 0, 0, 0, 0],              // Msg: send size past the limit
+            [2, 1, 24, 0, 0, 0, 0, 0],                                // Msg: prefix missing
+            [12, 3, 0x103, 1, 65],                                    // PortSetAttributes: count past 64
+            [21, 0, 129],                                             // BootstrapLookUp: name longer than name_t
+            [3, 3, 1, 99],                                            // PortAllocate: trailing bytes
+            [24, 2, 7],                                               // MsgDestroyOps: unknown op kind
+            [0xDEADBEEF],                                             // unknown op
+        ];
+        int disconnected = 0, answered = 0;
+        foreach (uint[] words in targeted)
+        {
+            if (!Hangs(path, s => { s.Send(hello); ReadFully(s, new byte[12]); s.Send(Frame(words)); }))
+            {
+                Console.WriteLine($"not disconnected: op {words[0]}");
+                return 1;
+            }
+        }
+        // A Msg whose out-of-line region is shorter than its descriptor says (5 bytes shipped, descriptor says 100).
+        {
+            var bytes = new System.Collections.Generic.List<byte>();
+            void U32(uint v) => bytes.AddRange(BitConverter.GetBytes(v));
+            foreach (uint v in new uint[] { 2, 1, 44, 0, 0, 0, 0, 0 })
+            {
+                U32(v); // op Msg, MACH_SEND_MSG, send size 44, rcv size, rcv name, timeout, notify, flags
+            }
+            foreach (uint v in new uint[] { 0x80000000u | 0x13u, 44, 0, 0, 0, 1, 1, 0, 0, 0x01000000u, 100 })
+            {
+                U32(v); // header (complex, COPY_SEND), descriptor count 1, OOL descriptor of 100 bytes
+            }
+            U32(1);
+            bytes.Add(0); // region kind: data
+            U32(5);
+            bytes.AddRange(new byte[] { 1, 2, 3, 4, 5 });
+            byte[] frame = new byte[4 + bytes.Count];
+            BitConverter.TryWriteBytes(frame.AsSpan(0), (uint)bytes.Count);
+            bytes.CopyTo(frame, 4);
+            if (!Hangs(path, s => { s.Send(hello); ReadFully(s, new byte[12]); s.Send(frame); }))
+            {
+                Console.WriteLine("not disconnected: short region");
+                return 1;
+            }
+        }
+        var random = new Random(seed);
+        for (int i = 0; i < n; i++)
+        {
+            byte[] payload = new byte[4 + random.Next(0, 48)];
+            random.NextBytes(payload);
+            BitConverter.TryWriteBytes(payload.AsSpan(0), (uint)random.Next(2, 26));
+            byte[] frame = new byte[4 + payload.Length];
+            BitConverter.TryWriteBytes(frame.AsSpan(0), (uint)payload.Length);
+            payload.CopyTo(frame, 4);
+            using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            s.Connect(new UnixDomainSocketEndPoint(path));
+            s.ReceiveTimeout = 3000;
+            try
+            {
+                // The previous connection was this pid's lifeline; if the host sees its end after this one
+                // attached, it shuts this one down too (the process's task died): that is a disconnect.
+                s.Send(hello);
+                ReadFully(s, new byte[12]);
+                s.Send(frame);
+                if (s.Receive(new byte[4096]) == 0)
+                {
+                    disconnected++;
+                }
+                else
+                {
+                    answered++;
+                }
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.TimedOut || ex.SocketErrorCode == SocketError.WouldBlock)
+            {
+                answered++; // still waiting in the kernel (a receive with a long timeout): not a crash
+            }
+            catch (Exception ex) when (ex is SocketException or IOException)
+            {
+                disconnected++;
+            }
+        }
+        Console.WriteLine($"survived {disconnected} {answered}");
+        return 0;
+    }
+
     private static byte[] Frame(params uint[] words)
     {
         var b = new byte[4 + words.Length * 4];
@@ -204,15 +297,20 @@ internal static unsafe class Modes
     {
         using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         s.Connect(new UnixDomainSocketEndPoint(path));
-        abuse(s);
         s.ReceiveTimeout = 5000;
         try
         {
+            abuse(s);
             return s.Receive(new byte[64]) == 0;
         }
         catch (SocketException ex)
         {
-            return ex.SocketErrorCode == SocketError.ConnectionReset;
+            // Reset or broken pipe: closed by the host (the test checks the host counted the violations).
+            return ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.Shutdown or SocketError.ConnectionAborted;
+        }
+        catch (IOException)
+        {
+            return true;
         }
     }
 

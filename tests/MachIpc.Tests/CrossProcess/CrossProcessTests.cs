@@ -347,6 +347,30 @@ public sealed class CrossProcessTests : IDisposable
     }
 
     [Fact]
+    public void MalformedAndRandomRequests_AreRejectedOrAnswered_WhileOthersKeepWorking()
+    {
+        using var rendezvous = new HelperRendezvous(_prefix);
+        Process good = Start(true, null, "rpc", rendezvous.ServiceName, "3000");
+        using HelperRegistration reg = Expect(rendezvous, good);
+        Served served = Serve(reg);
+        try
+        {
+            int rejectedBefore = SimulatedMach.RejectedClients;
+            Process fuzzer = Start(true, null, "fuzz", "1234", "300");
+            string line = Finish(fuzzer);
+            Assert.StartsWith("survived ", line);
+            Assert.True(SimulatedMach.RejectedClients >= rejectedBefore + 8, $"{line}; rejected {SimulatedMach.RejectedClients - rejectedBefore}");
+            Assert.Equal($"ok pid={good.Id} ospid={good.Id} count=3000", Finish(good));
+        }
+        finally
+        {
+            served.Dispose();
+        }
+        rendezvous.Dispose();
+        AssertNoLeaks();
+    }
+
+    [Fact]
     public void JoinedProcess_TimeoutsAndPseudoReceiveBehaveAsInProcess()
     {
         Process p = Start(true, null, "semantics");
