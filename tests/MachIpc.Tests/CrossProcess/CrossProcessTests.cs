@@ -222,6 +222,9 @@ public sealed class CrossProcessTests : IDisposable
             uint previous;
             Assert.Equal(KernReturn.Success, Mach.PortRequestNotification(Mach.TaskSelf, channel, MachNotify.NoSenders, 0, channel, MachMsgType.MakeSendOnce, &previous));
             Assert.Equal(MachPortName.Null, previous);
+            // And its receive right dies with it: our send right to it becomes a dead name (D5).
+            Assert.Equal(KernReturn.Success, Mach.PortRequestNotification(Mach.TaskSelf, connection.Channel.Send.Name, MachNotify.DeadName, 0, channel, MachMsgType.MakeSendOnce, &previous));
+            Assert.Equal(MachPortName.Null, previous);
         }
         server.Start();
         return new Served(connection, server, handlers, dispatcher);
@@ -282,7 +285,7 @@ public sealed class CrossProcessTests : IDisposable
     }
 
     [Fact]
-    public void KilledHelper_ParentGetsNoSenders_AndKeepsServingTheOthers()
+    public void KilledHelper_ParentGetsNoSendersAndDeadName_AndKeepsServingTheOthers()
     {
         using var rendezvous = new HelperRendezvous(_prefix);
         Process victim = Start(true, null, "stream", rendezvous.ServiceName);
@@ -290,13 +293,20 @@ public sealed class CrossProcessTests : IDisposable
         using HelperRegistration victimReg = Expect(rendezvous, victim);
         using HelperRegistration survivorReg = Expect(rendezvous, survivor);
         var noSenders = new ConcurrentQueue<uint>();
-        using var died = new ManualResetEventSlim();
+        var deadNames = new ConcurrentQueue<uint>();
+        using var died = new CountdownEvent(2);
         Served victimServed = Serve(victimReg, (in MachNotification n) =>
         {
             if (n.Id == MachNotify.NoSenders)
             {
                 noSenders.Enqueue(n.Port);
-                died.Set();
+                died.Signal();
+            }
+            else if (n.Id == MachNotify.DeadName)
+            {
+                deadNames.Enqueue(n.NotPort);
+                Mach.PortDeallocate(Mach.TaskSelf, n.NotPort); // the uref the notification added (D5)
+                died.Signal();
             }
         });
         Served survivorServed = Serve(survivorReg);
@@ -305,7 +315,8 @@ public sealed class CrossProcessTests : IDisposable
             Assert.Equal("connected", ReadLine(victim));
             SpinWait.SpinUntil(() => victimServed.Handlers.Pings > 100, ChildTimeout);
             victim.Kill(); // SIGKILL, mid-stream
-            Assert.True(died.Wait(ChildTimeout), "no no-senders notification after the helper was killed");
+            Assert.True(died.Wait(ChildTimeout), $"after the helper was killed: {noSenders.Count} no-senders, {deadNames.Count} dead-name notifications");
+            Assert.Equal(victimServed.Connection.Channel.Send.Name, Assert.Single(deadNames));
             // Release that helper's state; the other helper keeps being served.
             victimServed.Dispose();
             Assert.Equal($"ok pid={survivor.Id} ospid={survivor.Id} count=3000", Finish(survivor));
