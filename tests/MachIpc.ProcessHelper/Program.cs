@@ -22,6 +22,8 @@ using MachIpc.ProcessHelper;
 //                           valid hello (each disconnected or answered); prints "survived <disconnected> <answered>"
 //   host                    share this process's kernel, print "socket <path>", wait to be killed
 //   semantics               receive timeout, A36 pseudo-receive with a right and OOL memory, print "ok" or the failure
+//   peer-server <svc> <n>   check in <svc> with the shared bootstrap server, serve n pings, print "served <n>"
+//   peer-client <svc> <n> <server pid>   n pings to another helper process; checks both audit-token pids
 //   victim                  block in a receive, then (after the host died) print what each call returned
 try
 {
@@ -34,6 +36,8 @@ try
         "host" => Modes.Host(),
         "victim" => Modes.Victim(),
         "semantics" => Modes.Semantics(),
+        "peer-server" => Modes.PeerServe(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture)),
+        "peer-client" => Modes.PeerClient(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture)),
         _ => 2,
     };
 }
@@ -399,6 +403,37 @@ internal static unsafe class Modes
         return null;
     }
 
+    public static int PeerServe(string service, int count)
+    {
+        var handlers = new PeerServer();
+        using var server = MachIpc.Server.MachServer.CheckIn(service, handlers);
+        server.Start();
+        Console.WriteLine("listening");
+        SpinWait.SpinUntil(() => Volatile.Read(ref handlers.Pings) >= count, 20_000);
+        server.Stop();
+        Console.WriteLine($"served {handlers.Pings}");
+        return handlers.Pings == count ? 0 : 1;
+    }
+
+    public static int PeerClient(string service, int count, int serverPid)
+    {
+        int pid = Mach.CurrentPid;
+        using var client = new MachRpcClient(BootstrapServer.LookUp(service));
+        for (int i = 0; i < count; i++)
+        {
+            var request = new XPing { Operand = i, Sequence = i };
+            request.Prepare(MachPortName.Null, MachPortName.Null);
+            var result = client.Call<XPing, XPong>(request, out var reply, out var sender);
+            if (!result.IsSuccess || reply.Result != (long)i * i || reply.SeenPid != pid || sender.Pid != serverPid)
+            {
+                Console.WriteLine($"fail {i}: {result} seen {reply.SeenPid} replier {sender.Pid}");
+                return 1;
+            }
+        }
+        Console.WriteLine("ok");
+        return 0;
+    }
+
     public static int Host()
     {
         Console.WriteLine("socket " + SimulatedMach.ShareWithChildren());
@@ -433,5 +468,24 @@ internal static unsafe class Modes
         double callsMs = clock.Elapsed.TotalMilliseconds;
         Console.WriteLine($"receive=0x{(int)received:x} send=0x{(int)sent:x} allocate={(int)allocated} lookup=0x{(int)lookup:x} callsMs={callsMs:F0} reason={SimulatedMach.KernelHostLostReason}");
         return 0;
+    }
+}
+
+/// <summary>A helper process serving another helper process.</summary>
+[MachIpc.Server.MachServer]
+internal sealed partial class PeerServer
+{
+    public int Pings;
+
+    private void OnXPing(MachIpc.Messages.MachReceived<XPing> request)
+    {
+        var reply = new XPong { Result = request.Message.Operand * request.Message.Operand, Sequence = request.Message.Sequence, SeenPid = request.SenderPid ?? -1 };
+        reply.Prepare(request.ReplyPort);
+        var mr = reply.Send();
+        if (mr != MachMsgReturn.Success)
+        {
+            throw new MachException("pong", mr);
+        }
+        Interlocked.Increment(ref Pings);
     }
 }

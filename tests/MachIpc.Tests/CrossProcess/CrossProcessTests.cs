@@ -382,6 +382,18 @@ public sealed class CrossProcessTests : IDisposable
     }
 
     [Fact]
+    public void TwoHelperProcesses_TalkToEachOther_ThroughTheSharedBootstrapServer()
+    {
+        string service = _prefix + ".peer";
+        Process server = Start(true, null, "peer-server", service, "500");
+        Assert.Equal("listening", ReadLine(server));
+        Process client = Start(true, null, "peer-client", service, "500", server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal("ok", Finish(client));
+        Assert.Equal("served 500", Finish(server));
+        AssertNoLeaks(); // the service died with the task that checked it in (F6)
+    }
+
+    [Fact]
     public void JoinedProcess_TimeoutsAndPseudoReceiveBehaveAsInProcess()
     {
         Process p = Start(true, null, "semantics");
