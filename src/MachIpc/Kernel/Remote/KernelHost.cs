@@ -91,6 +91,7 @@ internal sealed unsafe class KernelHost
             }
             catch (SocketException)
             {
+                Thread.Sleep(10); // e.g. out of descriptors: don't spin
                 continue;
             }
             catch (ObjectDisposedException)

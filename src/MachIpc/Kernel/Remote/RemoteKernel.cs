@@ -64,13 +64,13 @@ internal sealed unsafe class RemoteKernel : IMachKernel
             }, 64 * 1024) { IsBackground = true, Name = "machipc kernel lifeline" };
             watcher.Start();
         }
-        catch (Exception ex) when (ex is SocketException or WireException or IOException)
+        catch (Exception ex) when (ex is SocketException or WireException or JoinException)
         {
             Lose($"cannot join the kernel at {path}: {ex.Message}");
         }
     }
 
-    private sealed class IOException(string message) : Exception(message);
+    private sealed class JoinException(string message) : Exception(message);
 
     /// <summary>Why kernel calls fail, or null while the host is reachable.</summary>
     public string? LostReason => _lostReason;
@@ -107,13 +107,13 @@ internal sealed unsafe class RemoteKernel : IMachKernel
         if (!c.Send(w.Buffer, w.Length))
         {
             c.Dispose();
-            throw new IOException("the kernel host refused the connection");
+            throw new JoinException("the kernel host refused the connection");
         }
         ReadOnlySpan<byte> reply = c.Receive(out bool eof);
         if (eof)
         {
             c.Dispose();
-            throw new IOException("the kernel host closed the connection");
+            throw new JoinException("the kernel host closed the connection");
         }
         var r = new FrameReader(reply);
         pid = r.I32();
@@ -139,7 +139,7 @@ internal sealed unsafe class RemoteKernel : IMachKernel
         {
             return new Conn(Connect(out _, out _));
         }
-        catch (Exception ex) when (ex is SocketException or WireException or IOException)
+        catch (Exception ex) when (ex is SocketException or WireException or JoinException)
         {
             Lose($"cannot reach the kernel host at {_path}: {ex.Message}");
             return null;

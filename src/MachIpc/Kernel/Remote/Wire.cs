@@ -60,10 +60,8 @@ internal static class Wire
     {
         /// <summary>Its bytes follow.</summary>
         Data = 0,
-        /// <summary>A region the host handed this task earlier (the client names the host's address).</summary>
-        HostRef = 1,
         /// <summary>The sender's memory was not readable: the host makes the kernel see an unreadable address.</summary>
-        Unreadable = 2,
+        Unreadable = 1,
     }
 }
 
