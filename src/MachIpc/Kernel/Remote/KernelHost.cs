@@ -145,6 +145,13 @@ internal sealed unsafe class KernelHost
             {
                 lock (_lock)
                 {
+                    if (_byPid.TryGetValue(cred.Pid, out remote) && !remote.Dead && Native.PeerClosed(remote.Lifeline.Fd))
+                    {
+                        // The previous holder of this pid is gone but its lifeline's end is not processed yet:
+                        // this is a new process that reused the pid, not another connection of the old one.
+                        remote.Dead = true;
+                        _byPid.Remove(cred.Pid);
+                    }
                     if (_byPid.TryGetValue(cred.Pid, out remote) && !remote.Dead)
                     {
                         if (remote.Others.Count + 1 >= Wire.MaxConnectionsPerTask)
@@ -210,11 +217,12 @@ internal sealed unsafe class KernelHost
         finally
         {
             handlerToFree?.Free();
-            conn.Dispose();
+            // Before closing the descriptor: once a lifeline is marked dead nobody polls its fd again.
             if (remote is not null)
             {
                 EndConnection(remote, conn, lifeline);
             }
+            conn.Dispose();
         }
     }
 
@@ -228,7 +236,7 @@ internal sealed unsafe class KernelHost
                 remote.Others.Remove(conn);
                 return;
             }
-            remote.Dead = true;
+            remote.Dead = true; // (may already be set by a pid reuse seen first)
             if (_byPid.TryGetValue(remote.Task.Pid, out RemoteTask? cur) && cur == remote)
             {
                 _byPid.Remove(remote.Task.Pid);

@@ -399,6 +399,30 @@ internal static unsafe class Native
     [DllImport("libc", EntryPoint = "getsockopt", ExactSpelling = true, SetLastError = true)]
     public static extern int getsockopt(int fd, int level, int name, void* value, uint* length);
 
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    private const short POLLHUP = 0x10;
+    private const short POLLRDHUP = 0x2000;
+
+    [DllImport("libc", EntryPoint = "poll", ExactSpelling = true, SetLastError = true)]
+    public static extern int poll(PollFd* fds, nuint count, int timeout);
+
+    /// <summary>
+    /// Whether the peer has closed its end (checked without blocking). A process's sockets close at exit,
+    /// before its pid can be reused, so a closed lifeline means the process that owned it is gone.
+    /// </summary>
+    public static bool PeerClosed(int fd)
+    {
+        var p = new PollFd { Fd = fd, Events = POLLRDHUP };
+        return poll(&p, 1, 0) > 0 && (p.Revents & (POLLRDHUP | POLLHUP)) != 0;
+    }
+
     /// <summary>The peer's credentials as the kernel recorded them at connect time (SO_PEERCRED).</summary>
     public static bool TryGetPeerCred(int fd, out UCred cred)
     {
