@@ -98,8 +98,15 @@ internal sealed unsafe class KernelHost
             {
                 return;
             }
-            var t = new Thread(() => Serve(s), 256 * 1024) { IsBackground = true, Name = "machipc kernel host connection" };
-            t.Start();
+            try
+            {
+                var t = new Thread(() => Serve(s), 256 * 1024) { IsBackground = true, Name = "machipc kernel host connection" };
+                t.Start();
+            }
+            catch (OutOfMemoryException)
+            {
+                s.Dispose();
+            }
         }
     }
 
@@ -125,7 +132,9 @@ internal sealed unsafe class KernelHost
                 throw new WireException("no peer credentials");
             }
             who = $"pid {cred.Pid}";
+            socket.ReceiveTimeout = 10_000; // a connection that never says hello does not hold a thread forever
             ReadOnlySpan<byte> hello = conn.Receive(out bool eof);
+            socket.ReceiveTimeout = 0;
             if (eof)
             {
                 return;
@@ -213,6 +222,11 @@ internal sealed unsafe class KernelHost
         {
             Interlocked.Increment(ref _rejected);
             Console.Error.WriteLine($"machipc kernel host: disconnected {who}: protocol violation: {ex.Message}");
+        }
+        catch (Exception ex)
+        {
+            // Never let one connection take the host process down.
+            Console.Error.WriteLine($"machipc kernel host: disconnected {who}: {ex}");
         }
         finally
         {
