@@ -24,6 +24,8 @@ using MachIpc.ProcessHelper;
 //   semantics               receive timeout, A36 pseudo-receive with a right and OOL memory, print "ok" or the failure
 //   peer-server <svc> <n>   check in <svc> with the shared bootstrap server, serve n pings, print "served <n>"
 //   peer-client <svc> <n> <server pid>   n pings to another helper process; checks both audit-token pids
+//   dealloc                 receive an OOL region ("received"), send it on with deallocate = TRUE ("forwarded"),
+//                           receive and destroy it ("ok"); waits for a stdin line after each step
 //   victim                  block in a receive, then (after the host died) print what each call returned
 try
 {
@@ -36,6 +38,7 @@ try
         "host" => Modes.Host(),
         "victim" => Modes.Victim(),
         "semantics" => Modes.Semantics(),
+        "dealloc" => Modes.Dealloc(),
         "peer-server" => Modes.PeerServe(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture)),
         "peer-client" => Modes.PeerClient(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture)),
         _ => 2,
@@ -432,6 +435,64 @@ internal static unsafe class Modes
         }
         Console.WriteLine("ok");
         return 0;
+    }
+
+    public static int Dealloc()
+    {
+        using var port = ReceiveRight.Allocate();
+        byte* buf = stackalloc byte[512];
+        var m = (XOol*)buf;
+        byte[] data = new byte[3000];
+        new Random(9).NextBytes(data);
+        fixed (byte* src = data)
+        {
+            if (SendOol(m, port.Name, (ulong)src, deallocate: false) is { } e1)
+            {
+                Console.WriteLine(e1);
+                return 1;
+            }
+        }
+        var mr = Mach.Msg(&m->Header, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout, 0, 512, port.Name, 1000, 0);
+        ulong region = m->Data.Address;
+        if (mr != MachMsgReturn.Success || !new ReadOnlySpan<byte>((void*)region, data.Length).SequenceEqual(data))
+        {
+            Console.WriteLine("receive " + mr);
+            return 1;
+        }
+        Console.WriteLine("received");
+        Console.ReadLine();
+        if (SendOol(m, port.Name, region, deallocate: true) is { } e2) // region is freed by copyin, here and in the host
+        {
+            Console.WriteLine(e2);
+            return 1;
+        }
+        Console.WriteLine("forwarded");
+        Console.ReadLine();
+        mr = Mach.Msg(&m->Header, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout, 0, 512, port.Name, 1000, 0);
+        if (mr != MachMsgReturn.Success || !new ReadOnlySpan<byte>((void*)m->Data.Address, data.Length).SequenceEqual(data))
+        {
+            Console.WriteLine("second receive " + mr);
+            return 1;
+        }
+        Mach.MsgDestroy(&m->Header);
+        Console.WriteLine("ok");
+        return 0;
+    }
+
+    private static string? SendOol(XOol* m, uint port, ulong address, bool deallocate)
+    {
+        *m = default;
+        m->Header.Bits = MachMsgBits.Complex | MachMsgBits.Make(MachMsgType.MakeSend, 0);
+        m->Header.Size = (uint)sizeof(XOol);
+        m->Header.RemotePort = port;
+        m->Header.Id = 7;
+        m->Body.DescriptorCount = 1;
+        m->Data.Address = address;
+        m->Data.Size = 3000;
+        m->Data.Deallocate = deallocate ? (byte)1 : (byte)0;
+        m->Data.Type = MachMsgDescriptorType.Ool;
+        var mr = Mach.Msg(&m->Header, MachMsgOption.SendMsg | MachMsgOption.SendTimeout, (uint)sizeof(XOol), 0, 0, 1000, 0);
+        return mr == MachMsgReturn.Success ? null : "send " + mr;
     }
 
     public static int Host()

@@ -394,6 +394,23 @@ public sealed class CrossProcessTests : IDisposable
     }
 
     [Fact]
+    public void DeallocateTrue_OnAReceivedRegion_FreesItAtCopyin_InTheHostToo()
+    {
+        Process p = Start(true, null, "dealloc");
+        int Regions() => SimulatedMach.Snapshot().Tasks.Single(t => t.Pid == p.Id).VmRegions;
+        Assert.Equal("received", ReadLine(p));
+        Assert.Equal(1, Regions());
+        p.StandardInput.WriteLine();
+        p.StandardInput.Flush();
+        Assert.Equal("forwarded", ReadLine(p));
+        Assert.Equal(0, Regions()); // freed when the message was copied in, not later
+        p.StandardInput.WriteLine();
+        p.StandardInput.Flush();
+        Assert.Equal("ok", Finish(p));
+        AssertNoLeaks();
+    }
+
+    [Fact]
     public void JoinedProcess_TimeoutsAndPseudoReceiveBehaveAsInProcess()
     {
         Process p = Start(true, null, "semantics");

@@ -271,6 +271,8 @@ internal sealed unsafe class KernelHost
         private byte* _buf;
         private nuint _bufSize;
         private readonly List<nint> _temps = new();
+        private readonly List<(ulong Copy, ulong Region)> _aliases = new();
+        private readonly List<ulong> _consumed = new();
         private byte[] _copy = new byte[256];
 
         public int ReplyFd { get; private set; } = -1;
@@ -278,6 +280,8 @@ internal sealed unsafe class KernelHost
         public void Free()
         {
             AfterReply();
+            ReleaseTemps(); // a request that broke the protocol half-way
+            _consumed.Clear();
             NativeMemory.AlignedFree(_buf);
             _buf = null;
             _bufSize = 0;
@@ -582,13 +586,39 @@ internal sealed unsafe class KernelHost
             }
             finally
             {
-                foreach (nint p in _temps)
-                {
-                    NativeMemory.Free((void*)p);
-                }
-                _temps.Clear();
+                ReleaseTemps();
             }
             w.I32((int)mr);
+            WriteMessageResult(w, buf, mr, option, send, rcv, prefix, bufLen);
+            // Regions of this process that copyin deallocated (deallocate = TRUE): the client frees its copies.
+            w.U32((uint)_consumed.Count);
+            foreach (ulong region in _consumed)
+            {
+                w.U64(region);
+            }
+            _consumed.Clear();
+        }
+
+        /// <summary>Frees the host copies of sent OOL bytes, noting which stood for a region copyin deallocated.</summary>
+        private void ReleaseTemps()
+        {
+            foreach ((ulong copy, ulong region) in _aliases)
+            {
+                if (kernel.TakeDeallocAlias(task, copy))
+                {
+                    _consumed.Add(region);
+                }
+            }
+            _aliases.Clear();
+            foreach (nint p in _temps)
+            {
+                NativeMemory.Free((void*)p);
+            }
+            _temps.Clear();
+        }
+
+        private void WriteMessageResult(FrameWriter w, byte* buf, MachMsgReturn mr, MachMsgOption option, bool send, bool rcv, uint prefix, uint bufLen)
+        {
             if (buf is null)
             {
                 w.U32(0);
@@ -704,7 +734,7 @@ internal sealed unsafe class KernelHost
                     {
                         used++;
                         var kind = (Wire.RegionKind)r.U8();
-                        if (kind == Wire.RegionKind.Data)
+                        if (kind is Wire.RegionKind.Data or Wire.RegionKind.DataFromRegion)
                         {
                             uint n = r.U32();
                             total += n;
@@ -718,6 +748,16 @@ internal sealed unsafe class KernelHost
                                 _temps.Add((nint)p);
                                 r.Take((int)n).CopyTo(new Span<byte>(p, (int)n));
                                 address = (ulong)p;
+                            }
+                            if (kind == Wire.RegionKind.DataFromRegion)
+                            {
+                                ulong region = r.U64();
+                                if (address != 0)
+                                {
+                                    // Only ever frees a region the kernel handed this task (VmRegions), never anything else.
+                                    kernel.AddDeallocAlias(task, address, region);
+                                    _aliases.Add((address, region));
+                                }
                             }
                         }
                         else if (kind != Wire.RegionKind.Unreadable)

@@ -221,7 +221,7 @@ internal sealed unsafe class RemoteKernel : IMachKernel
         w.U32(notify);
         w.U32(msg is null ? 1u : 0u);
         uint prefix = PrefixLength(option, sendSize, rcvSize);
-        List<ulong>? deallocAfter = null;
+        List<(ulong Local, ulong Host)>? deallocAfter = null;
         var buf = (byte*)msg;
         if (buf is not null)
         {
@@ -263,24 +263,37 @@ internal sealed unsafe class RemoteKernel : IMachKernel
                 _regions[(ulong)local] = (host, len);
             }
         }
-        Return(c);
-        if (deallocAfter is not null && mr is MachMsgReturn.Success or MachMsgReturn.SendTimedOut or MachMsgReturn.SendNoBuffer)
+        // Regions copyin deallocated (deallocate = TRUE on memory we had received): free our copies too.
+        uint consumed = r.U32();
+        for (uint i = 0; i < consumed; i++)
         {
-            // OOL deallocate = TRUE on a region we received: the kernel consumed it at copyin.
-            foreach (ulong a in deallocAfter)
+            ulong host = r.U64();
+            foreach ((ulong local, ulong h) in deallocAfter ?? [])
             {
-                VmDeallocate(_self, a, 0);
+                if (h == host)
+                {
+                    lock (_mapLock)
+                    {
+                        if (!_regions.Remove(local))
+                        {
+                            continue;
+                        }
+                    }
+                    NativeMemory.Free((void*)local);
+                    break;
+                }
             }
         }
+        Return(c);
         return mr;
     }
 
     /// <summary>Ships the contents of every out-of-line descriptor, walking the descriptors as copyin does.</summary>
-    private List<ulong>? WriteOutOfLine(FrameWriter w, byte* buf, uint sendSize)
+    private List<(ulong Local, ulong Host)>? WriteOutOfLine(FrameWriter w, byte* buf, uint sendSize)
     {
         int countAt = w.Reserve(4);
         uint regions = 0;
-        List<ulong>? dealloc = null;
+        List<(ulong Local, ulong Host)>? dealloc = null;
         if (sendSize >= MachMsgBase.SizeOf && ((MachMsgHeader*)buf)->IsComplex)
         {
             uint count = *(uint*)(buf + MachMsgHeader.SizeOf);
@@ -309,7 +322,16 @@ internal sealed unsafe class RemoteKernel : IMachKernel
                     }
                     else
                     {
-                        w.U8((byte)Wire.RegionKind.Data);
+                        // deallocate = TRUE on a region we received: copyin must free the host's region too.
+                        ulong host = 0;
+                        if (buf[off + 8] != 0 && len > 0)
+                        {
+                            lock (_mapLock)
+                            {
+                                host = _regions.TryGetValue(addr, out var region) ? region.Host : 0;
+                            }
+                        }
+                        w.U8((byte)(host != 0 ? Wire.RegionKind.DataFromRegion : Wire.RegionKind.Data));
                         w.U32((uint)len);
                         int at = w.Reserve((int)len);
                         bool ok;
@@ -322,17 +344,10 @@ internal sealed unsafe class RemoteKernel : IMachKernel
                             w.Truncate(mark);
                             w.U8((byte)Wire.RegionKind.Unreadable);
                         }
-                        else if (buf[off + 8] != 0 && len > 0)
+                        else if (host != 0)
                         {
-                            bool mapped;
-                            lock (_mapLock)
-                            {
-                                mapped = _regions.ContainsKey(addr);
-                            }
-                            if (mapped)
-                            {
-                                (dealloc ??= new List<ulong>()).Add(addr);
-                            }
+                            w.U64(host);
+                            (dealloc ??= new List<(ulong, ulong)>()).Add((addr, host));
                         }
                     }
                 }

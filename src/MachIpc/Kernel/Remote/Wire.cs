@@ -62,6 +62,11 @@ internal static class Wire
         Data = 0,
         /// <summary>The sender's memory was not readable: the host makes the kernel see an unreadable address.</summary>
         Unreadable = 1,
+        /// <summary>
+        /// Its bytes follow, then the host address of the region this process received them in: with
+        /// deallocate = TRUE, copyin frees that region (the client frees its copy if the reply lists it).
+        /// </summary>
+        DataFromRegion = 2,
     }
 }
 

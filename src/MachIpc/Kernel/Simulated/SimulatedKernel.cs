@@ -91,6 +91,25 @@ internal sealed unsafe partial class SimulatedKernel : IMachKernel
         }
     }
 
+    /// <summary>Makes a sender-side deallocate of <paramref name="copy"/> free the task's region <paramref name="region"/> instead.</summary>
+    internal void AddDeallocAlias(SimulatedTask task, ulong copy, ulong region)
+    {
+        lock (_lock)
+        {
+            (task.DeallocAliases ??= new Dictionary<ulong, ulong>())[copy] = region;
+        }
+    }
+
+    /// <summary>Drops the alias for <paramref name="copy"/>; true if copyin deallocated its region.</summary>
+    internal bool TakeDeallocAlias(SimulatedTask task, ulong copy)
+    {
+        lock (_lock)
+        {
+            task.DeallocAliases?.Remove(copy);
+            return task.DeallocAliasesConsumed.Remove(copy);
+        }
+    }
+
     internal uint GrantTaskPort(SimulatedTask target, SimulatedTask holder)
     {
         lock (_lock)
