@@ -24,41 +24,92 @@ const int HelperCount = 4;
 const int MessagesPerHelper = 5000;
 const string Prefix = "org.machipc.samples.helperpool";
 
+if (args.Length == 3 && args[0] == "--helper")
+{
+    // Helper mode: this process was started by the parent below and joined its kernel through the
+    // environment (MACHIPC_KERNEL_SOCKET), the way a macOS child inherits launchd's bootstrap port. It checks
+    // in only once the parent says it expects this pid (one line on stdin), so the check-in cannot race Expect.
+    Console.ReadLine();
+    var result = Helper.Run(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), MessagesPerHelper);
+    Console.WriteLine(result.Serialize());
+    return result.Error is null ? 0 : 1;
+}
+
 Console.WriteLine($"MachIpc helper pool: kernel backend {Mach.Backend}");
 bool simulated = Mach.Backend == MachKernelBackend.Simulated;
-Console.WriteLine(simulated
-    ? "Helpers run as simulated tasks on threads of this process (each with its own port name space, pid and audit token)."
-    : "Helpers run as threads of this process (one task on the real kernel).");
+bool processes = simulated && !args.Contains("--threads");
+Console.WriteLine(processes
+    ? "Helpers are real processes (this executable in --helper mode) joined to this process's simulated kernel; each is a task whose pid and ids come from its socket's peer credentials."
+    : simulated
+        ? "Helpers run as simulated tasks on threads of this process (each with its own port name space, pid and audit token)."
+        : "Helpers run as threads of this process (one task on the real kernel).");
 
 KernelSnapshot? before = simulated ? SimulatedMach.Snapshot() : null;
-var helperTasks = Enumerable.Range(1, HelperCount)
-    .Select(i => simulated ? SimulatedMach.CreateTask($"helper-{i}") : null)
-    .ToArray();
 int parentPid = Mach.CurrentPid;
 
 using var rendezvous = new HelperRendezvous(Prefix);
 Console.WriteLine($"parent pid {parentPid} serving check-ins at \"{rendezvous.ServiceName}\"");
 
-var registrations = helperTasks.Select(t => rendezvous.Expect(t?.Pid ?? parentPid)).ToArray();
 var reports = new HelperReport[HelperCount];
 var threads = new Thread[HelperCount];
+var children = new Process?[HelperCount];
+var helperTasks = new SimulatedTask?[HelperCount];
+var registrations = new HelperRegistration[HelperCount];
 for (int i = 0; i < HelperCount; i++)
 {
     int index = i;
-    threads[i] = new Thread(() =>
+    if (processes)
     {
-        using var scope = helperTasks[index]?.Enter();
-        reports[index] = Helper.Run(rendezvous.ServiceName, parentPid, MessagesPerHelper);
-    })
-    { Name = $"helper-{i + 1}" };
+        // The same executable in helper mode: the apphost (dotnet run, or the published app), or `dotnet HelperPool.dll`.
+        var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
+        {
+            psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "HelperPool.dll"));
+        }
+        psi.ArgumentList.Add("--helper");
+        psi.ArgumentList.Add(rendezvous.ServiceName);
+        psi.ArgumentList.Add(parentPid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        SimulatedMach.ConfigureChild(psi); // MACHIPC_KERNEL_SOCKET: join this kernel
+        var child = Process.Start(psi)!;
+        children[i] = child;
+        registrations[i] = rendezvous.Expect(child.Id); // the OS pid: the kernel takes it from the socket
+        child.StandardInput.WriteLine("go");
+        child.StandardInput.Flush();
+        threads[i] = new Thread(() =>
+        {
+            string? line = child.StandardOutput.ReadLine();
+            reports[index] = HelperReport.Parse(line) ?? new HelperReport(child.Id, 0, 0, 0, TimeSpan.Zero, null, $"no report (\"{line}\")");
+        })
+        { Name = $"helper-{i + 1} output" };
+    }
+    else
+    {
+        helperTasks[i] = simulated ? SimulatedMach.CreateTask($"helper-{i + 1}") : null;
+        registrations[i] = rendezvous.Expect(helperTasks[i]?.Pid ?? parentPid);
+        threads[i] = new Thread(() =>
+        {
+            using var scope = helperTasks[index]?.Enter();
+            reports[index] = Helper.Run(rendezvous.ServiceName, parentPid, MessagesPerHelper);
+        })
+        { Name = $"helper-{i + 1}" };
+    }
     threads[i].Start();
 }
 
 var servers = new List<(HelperConnection Connection, MachServer Server, PoolServer Handlers)>();
 foreach (var registration in registrations)
 {
-    var connection = registration.WaitForConnection(TimeSpan.FromSeconds(10))
-                     ?? throw new TimeoutException($"helper pid {registration.Pid} never checked in");
+    var connection = registration.WaitForConnection(TimeSpan.FromSeconds(10));
+    if (connection is null)
+    {
+        Console.WriteLine($"helper pid {registration.Pid} never checked in");
+        foreach (var child in children)
+        {
+            child?.Kill();
+        }
+        Console.WriteLine("result: FAILED");
+        return 1;
+    }
     var handlers = new PoolServer(connection.Pid);
     var server = new MachServer(handlers, ReceiveRight.Adopt(connection.Channel.Receive.TakeName()),
         new MachServerOptions { Name = $"pool-{connection.Pid}" });
@@ -67,28 +118,40 @@ foreach (var registration in registrations)
 }
 foreach (var thread in threads)
 {
-    thread.Join();
+    if (!thread.Join(TimeSpan.FromSeconds(60)))
+    {
+        Console.WriteLine($"{thread.Name} did not finish in time");
+    }
+}
+foreach (var child in children)
+{
+    if (child is not null && !child.WaitForExit(10_000))
+    {
+        child.Kill();
+    }
 }
 
 Console.WriteLine();
-Console.WriteLine("helper  pid (audit token)  messages  median RTT  p99 RTT   fd passed");
+Console.WriteLine("helper  pid (audit token)  OS pid  messages  median RTT  p99 RTT   fd passed");
 bool ok = true;
 for (int i = 0; i < HelperCount; i++)
 {
     var report = reports[i];
     var (connection, server, handlers) = servers[i];
     server.Stop();
-    bool verified = report.Error is null && report.Pid == connection.Pid && handlers.ForeignSenders == 0
-                    && server.Metrics.Rejected == 0 && handlers.FileText == report.FileText;
+    int osPid = children[i]?.Id ?? report.Pid;
+    bool verified = report.Error is null && report.Pid == connection.Pid && connection.Pid == osPid && handlers.ForeignSenders == 0
+                    && server.Metrics.Rejected == 0 && handlers.FileText == report.FileText
+                    && (children[i] is null || children[i]!.ExitCode == 0);
     ok &= verified;
-    Console.WriteLine($"{i + 1,6}  {connection.Pid,17}  {report.Messages,8}  {report.MedianMicros,7:F1} µs  {report.P99Micros,6:F1} µs  " +
+    Console.WriteLine($"{i + 1,6}  {connection.Pid,17}  {osPid,6}  {report.Messages,8}  {report.MedianMicros,7:F1} µs  {report.P99Micros,6:F1} µs  " +
                       $"{(report.FileText is null ? "no" : $"\"{report.FileText}\"")}" + (verified ? "" : $"  FAILED: {report.Error ?? "mismatch"}"));
 }
 
 long total = reports.Sum(r => (long)r.Messages);
 double seconds = reports.Max(r => r.Elapsed.TotalSeconds);
 Console.WriteLine();
-Console.WriteLine($"summary: {HelperCount} helpers, {total} request/reply round trips in {seconds:F2} s " +
+Console.WriteLine($"summary: {HelperCount} helper {(processes ? "processes" : "threads")}, {total} request/reply round trips in {seconds:F2} s " +
                   $"({total / seconds:F0} round trips/s across helpers), rejected {servers.Sum(s => s.Server.Metrics.Rejected)}");
 
 foreach (var (connection, server, _) in servers)
@@ -105,8 +168,17 @@ foreach (var task in helperTasks)
 {
     task?.Dispose();
 }
+foreach (var child in children)
+{
+    child?.Dispose();
+}
 if (before is not null)
 {
+    // A helper process's task dies when the kernel host sees its connection close; that can trail its exit.
+    for (int i = 0; i < 100 && SimulatedMach.Snapshot().DescribeLeaksSince(before) is not null; i++)
+    {
+        Thread.Sleep(20);
+    }
     string? leaks = SimulatedMach.Snapshot().DescribeLeaksSince(before);
     Console.WriteLine(leaks is null ? "kernel accounting: every port right and out-of-line region was released" : "LEAKS: " + leaks);
     ok &= leaks is null;
@@ -115,7 +187,28 @@ Console.WriteLine(ok ? "result: OK" : "result: FAILED");
 return ok ? 0 : 1;
 
 /// <summary>What one helper measured.</summary>
-internal sealed record HelperReport(int Pid, int Messages, double MedianMicros, double P99Micros, TimeSpan Elapsed, string? FileText, string? Error);
+internal sealed record HelperReport(int Pid, int Messages, double MedianMicros, double P99Micros, TimeSpan Elapsed, string? FileText, string? Error)
+{
+    private static readonly System.Globalization.CultureInfo Inv = System.Globalization.CultureInfo.InvariantCulture;
+
+    /// <summary>One line a helper process prints for its parent.</summary>
+    public string Serialize() => string.Join('\t', "report", Pid.ToString(Inv), Messages.ToString(Inv), MedianMicros.ToString("R", Inv),
+        P99Micros.ToString("R", Inv), Elapsed.Ticks.ToString(Inv), Convert.ToBase64String(Encoding.UTF8.GetBytes(FileText ?? "")),
+        Convert.ToBase64String(Encoding.UTF8.GetBytes(Error ?? "")));
+
+    public static HelperReport? Parse(string? line)
+    {
+        string[] f = line?.Split('\t') ?? [];
+        if (f.Length != 8 || f[0] != "report")
+        {
+            return null;
+        }
+        string file = Encoding.UTF8.GetString(Convert.FromBase64String(f[6]));
+        string error = Encoding.UTF8.GetString(Convert.FromBase64String(f[7]));
+        return new HelperReport(int.Parse(f[1], Inv), int.Parse(f[2], Inv), double.Parse(f[3], Inv), double.Parse(f[4], Inv),
+            TimeSpan.FromTicks(long.Parse(f[5], Inv)), file.Length == 0 ? null : file, error.Length == 0 ? null : error);
+    }
+}
 
 /// <summary>The helper side: check in, then call the parent over the channel it was given.</summary>
 internal static class Helper

@@ -8,14 +8,25 @@ public static class Program
 {
     // dotnet run -c Release --project tests/MachIpc.Benchmarks -- --filter '*RoundTrip*' [--job short]
     // dotnet run -c Release --project tests/MachIpc.Benchmarks -- --quick   (a few seconds, Stopwatch only)
-    public static void Main(string[] args)
+    // dotnet run -c Release --project tests/MachIpc.Benchmarks -- --xproc [1,4,16]   (helper processes, Stopwatch)
+    public static int Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "--xproc")
+        {
+            CrossProcessBenchmark.Run(args);
+            return 0;
+        }
+        if (args.Length > 0 && args[0] == "--xproc-child")
+        {
+            return CrossProcessBenchmark.Child(args);
+        }
         if (args.Length > 0 && args[0] == "--quick")
         {
             Quick();
-            return;
+            return 0;
         }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
     }
 
     private static void Quick()

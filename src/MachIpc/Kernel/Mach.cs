@@ -51,12 +51,29 @@ public static unsafe class Mach
         return OperatingSystem.IsMacOS() ? MachKernelBackend.Darwin : MachKernelBackend.Simulated;
     }
 
+    /// <summary>
+    /// The environment variable through which a process hosting the simulated kernel tells its children where
+    /// to join it (a Unix-domain socket path; see <see cref="Simulated.SimulatedMach.ShareWithChildren"/>).
+    /// A process started with it (and the simulated backend) is a task of its parent's kernel; without it, a
+    /// process gets its own private simulated kernel.
+    /// </summary>
+    public const string KernelSocketVariable = "MACHIPC_KERNEL_SOCKET";
+
+    private static readonly System.Threading.Lock s_createLock = new();
+
     private static IMachKernel CreateKernel()
     {
-        IMachKernel kernel = Backend == MachKernelBackend.Darwin
-            ? new Darwin.DarwinKernel()
-            : Simulated.SimulatedKernel.Shared;
-        return System.Threading.Interlocked.CompareExchange(ref s_kernel, kernel, null) ?? kernel;
+        lock (s_createLock)
+        {
+            if (s_kernel is null)
+            {
+                string? socket = Environment.GetEnvironmentVariable(KernelSocketVariable);
+                s_kernel = Backend == MachKernelBackend.Darwin ? new Darwin.DarwinKernel()
+                    : !string.IsNullOrEmpty(socket) ? new Remote.RemoteKernel(socket)
+                    : Simulated.SimulatedKernel.Shared;
+            }
+            return s_kernel;
+        }
     }
 
     /// <summary><c>mach_msg</c>: send, receive, or both, in the current task.</summary>

@@ -359,6 +359,13 @@ internal sealed unsafe partial class SimulatedKernel
     /// </summary>
     private static void SenderDeallocate(SimulatedTask task, ulong addr)
     {
+        // A joined process's message reaches the kernel as a host copy of its bytes; the copy stands for the
+        // region the process had received, which is what deallocate frees (at copyin, as XNU does).
+        if (task.DeallocAliases is { } aliases && aliases.Remove(addr, out ulong region))
+        {
+            task.DeallocAliasesConsumed.Add(addr);
+            addr = region;
+        }
         if (task.VmRegions.Remove(addr))
         {
             NativeMemory.Free((void*)addr);

@@ -1147,7 +1147,7 @@ internal sealed unsafe partial class SimulatedKernel
         }
     }
 
-    private void DestroyPortByType(uint self, uint name, MachMsgType type)
+    internal void DestroyPortByType(uint self, uint name, MachMsgType type)
     {
         if (!MachPortName.IsValid(name))
         {

@@ -62,6 +62,54 @@ internal sealed unsafe partial class SimulatedKernel : IMachKernel
         }
     }
 
+    /// <summary>A task for a process that joined through the kernel socket: its pid and ids are the peer's credentials.</summary>
+    internal SimulatedTask CreateTask(string name, int pid, uint uid, uint gid)
+    {
+        lock (_lock)
+        {
+            var t = new SimulatedTask(this, name, pid, uid, gid, _nextPidVersion++);
+            _tasks.Add(t);
+            return t;
+        }
+    }
+
+    /// <summary>
+    /// Copies an out-of-line region the kernel handed <paramref name="task"/> (still in its VmRegions, at least
+    /// <paramref name="size"/> bytes) into <paramref name="destination"/>; false if it is not such a region.
+    /// Under the kernel lock, so another thread of the task cannot free it meanwhile.
+    /// </summary>
+    internal unsafe bool TryCopyRegion(SimulatedTask task, ulong address, uint size, Span<byte> destination)
+    {
+        lock (_lock)
+        {
+            if (!task.VmRegions.TryGetValue(address, out ulong have) || have < size || destination.Length < (int)size)
+            {
+                return false;
+            }
+            new ReadOnlySpan<byte>((void*)address, (int)size).CopyTo(destination);
+            return true;
+        }
+    }
+
+    /// <summary>Makes a sender-side deallocate of <paramref name="copy"/> free the task's region <paramref name="region"/> instead.</summary>
+    internal void AddDeallocAlias(SimulatedTask task, ulong copy, ulong region)
+    {
+        lock (_lock)
+        {
+            (task.DeallocAliases ??= new Dictionary<ulong, ulong>())[copy] = region;
+        }
+    }
+
+    /// <summary>Drops the alias for <paramref name="copy"/>; true if copyin deallocated its region.</summary>
+    internal bool TakeDeallocAlias(SimulatedTask task, ulong copy)
+    {
+        lock (_lock)
+        {
+            task.DeallocAliases?.Remove(copy);
+            return task.DeallocAliasesConsumed.Remove(copy);
+        }
+    }
+
     internal uint GrantTaskPort(SimulatedTask target, SimulatedTask holder)
     {
         lock (_lock)

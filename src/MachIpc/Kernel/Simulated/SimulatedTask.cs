@@ -26,6 +26,10 @@ public sealed class SimulatedTask : IDisposable
     internal readonly uint SelfName;
     /// <summary>OOL regions this task received and has not vm_deallocate'd: address → size.</summary>
     internal readonly Dictionary<ulong, ulong> VmRegions = new();
+    /// <summary>Joined processes: host copy of sent OOL bytes → the task's region it stands for (deallocate = TRUE).</summary>
+    internal Dictionary<ulong, ulong>? DeallocAliases;
+    /// <summary>Aliases whose region copyin deallocated.</summary>
+    internal readonly HashSet<ulong> DeallocAliasesConsumed = new();
     private readonly SimulatedKernel _kernel;
 
     internal SimulatedTask(SimulatedKernel kernel, string name, int pid, uint uid, uint gid, uint pidVersion)

@@ -1,0 +1,778 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Threading;
+using MachIpc.Abi;
+using MachIpc.Kernel.Simulated;
+
+namespace MachIpc.Kernel.Remote;
+
+/// <summary>
+/// The hosting side of a shared simulated kernel: listens on a Unix-domain socket in a private (0700)
+/// directory and serves each connection on its own thread, acting as the task of the peer process. The peer's
+/// pid, euid and egid come from SO_PEERCRED, never from the peer. Every connection of one pid maps to one task;
+/// the first is the lifeline: when it closes (the process exited or was killed) or breaks the protocol, the
+/// task dies (C15) and the process's other connections are shut down.
+/// </summary>
+internal sealed unsafe class KernelHost
+{
+    private static readonly Lock s_startLock = new();
+    private static KernelHost? s_instance;
+
+    private readonly SimulatedKernel _kernel;
+    private readonly Socket _listener;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<int, RemoteTask> _byPid = new();
+    private int _rejected;
+
+    private KernelHost(SimulatedKernel kernel, string path)
+    {
+        _kernel = kernel;
+        SocketPath = path;
+        _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        _listener.Bind(new UnixDomainSocketEndPoint(path));
+        _listener.Listen(128);
+        var accept = new Thread(AcceptLoop) { IsBackground = true, Name = "machipc kernel host" };
+        accept.Start();
+    }
+
+    public string SocketPath { get; }
+
+    /// <summary>Clients disconnected for breaking the protocol.</summary>
+    public int RejectedClients => Volatile.Read(ref _rejected);
+
+    public static KernelHost? Current => Volatile.Read(ref s_instance);
+
+    /// <summary>Starts the host for the process's simulated kernel (once) and returns it.</summary>
+    public static KernelHost Start()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("Sharing the simulated kernel with child processes needs Linux (SO_PEERCRED).");
+        }
+        lock (s_startLock)
+        {
+            if (s_instance is null)
+            {
+                string dir = Path.Combine(Path.GetTempPath(), $"machipc-{Environment.ProcessId}-{Guid.NewGuid():N}"[..40]);
+                Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                s_instance = new KernelHost(SimulatedKernel.Shared, Path.Combine(dir, "kernel.sock"));
+                AppDomain.CurrentDomain.ProcessExit += (_, _) => s_instance?.Cleanup();
+            }
+            return s_instance;
+        }
+    }
+
+    private void Cleanup()
+    {
+        try
+        {
+            File.Delete(SocketPath);
+            Directory.Delete(Path.GetDirectoryName(SocketPath)!);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private void AcceptLoop()
+    {
+        while (true)
+        {
+            Socket s;
+            try
+            {
+                s = _listener.Accept();
+            }
+            catch (SocketException)
+            {
+                Thread.Sleep(10); // e.g. out of descriptors: don't spin
+                continue;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            try
+            {
+                var t = new Thread(() => Serve(s), 256 * 1024) { IsBackground = true, Name = "machipc kernel host connection" };
+                t.Start();
+            }
+            catch (OutOfMemoryException)
+            {
+                s.Dispose();
+            }
+        }
+    }
+
+    private sealed class RemoteTask(SimulatedTask task, FrameConnection lifeline)
+    {
+        public readonly SimulatedTask Task = task;
+        public readonly FrameConnection Lifeline = lifeline;
+        public readonly List<FrameConnection> Others = new();
+        public bool Dead;
+    }
+
+    private void Serve(Socket socket)
+    {
+        var conn = new FrameConnection(socket);
+        RemoteTask? remote = null;
+        bool lifeline = false;
+        string who = "?";
+        RequestHandler? handlerToFree = null;
+        try
+        {
+            if (!Native.TryGetPeerCred(conn.Fd, out Native.UCred cred))
+            {
+                throw new WireException("no peer credentials");
+            }
+            who = $"pid {cred.Pid}";
+            socket.ReceiveTimeout = 10_000; // a connection that never says hello does not hold a thread forever
+            ReadOnlySpan<byte> hello = conn.Receive(out bool eof);
+            socket.ReceiveTimeout = 0;
+            if (eof)
+            {
+                return;
+            }
+            var r = new FrameReader(hello);
+            if (r.U32() != (uint)Wire.Op.Hello || r.U32() != Wire.Magic || r.U32() != Wire.Version)
+            {
+                throw new WireException("bad hello");
+            }
+            r.End();
+            SimulatedTask task;
+            if (cred.Pid == Environment.ProcessId)
+            {
+                task = _kernel.MainTask; // a connection from the host process itself acts as its main task
+            }
+            else
+            {
+                lock (_lock)
+                {
+                    if (_byPid.TryGetValue(cred.Pid, out remote) && !remote.Dead && Native.PeerClosed(remote.Lifeline.Fd))
+                    {
+                        // The previous holder of this pid is gone but its lifeline's end is not processed yet:
+                        // this is a new process that reused the pid, not another connection of the old one.
+                        remote.Dead = true;
+                        _byPid.Remove(cred.Pid);
+                    }
+                    if (_byPid.TryGetValue(cred.Pid, out remote) && !remote.Dead)
+                    {
+                        if (remote.Others.Count + 1 >= Wire.MaxConnectionsPerTask)
+                        {
+                            remote = null; // not attached: nothing to detach in finally
+                            throw new WireException($"more than {Wire.MaxConnectionsPerTask} connections");
+                        }
+                        remote.Others.Add(conn);
+                    }
+                    else
+                    {
+                        string name = $"pid {cred.Pid}";
+                        try
+                        {
+                            name = File.ReadAllText($"/proc/{cred.Pid}/comm").Trim() + $" (pid {cred.Pid})";
+                        }
+                        catch (IOException)
+                        {
+                        }
+                        catch (UnauthorizedAccessException)
+                        {
+                        }
+                        remote = new RemoteTask(_kernel.CreateTask(name, cred.Pid, cred.Uid, cred.Gid), conn);
+                        _byPid[cred.Pid] = remote;
+                        lifeline = true;
+                    }
+                }
+                task = remote.Task;
+            }
+            var w = new FrameWriter();
+            w.Begin();
+            w.I32(task.Pid);
+            w.U32(task.SelfName);
+            w.End();
+            if (!conn.Send(w.Buffer, w.Length))
+            {
+                return;
+            }
+            using IDisposable scope = task.Enter();
+            var handler = new RequestHandler(_kernel, task, conn);
+            handlerToFree = handler;
+            while (true)
+            {
+                ReadOnlySpan<byte> frame = conn.Receive(out eof);
+                if (eof)
+                {
+                    return;
+                }
+                handler.Handle(frame, w);
+                conn.DropFds();
+                if (!conn.Send(w.Buffer, w.Length, handler.ReplyFd))
+                {
+                    return;
+                }
+                handler.AfterReply();
+            }
+        }
+        catch (WireException ex)
+        {
+            Interlocked.Increment(ref _rejected);
+            Console.Error.WriteLine($"machipc kernel host: disconnected {who}: protocol violation: {ex.Message}");
+        }
+        catch (Exception ex)
+        {
+            // Never let one connection take the host process down.
+            Console.Error.WriteLine($"machipc kernel host: disconnected {who}: {ex}");
+        }
+        finally
+        {
+            handlerToFree?.Free();
+            // Before closing the descriptor: once a lifeline is marked dead nobody polls its fd again.
+            if (remote is not null)
+            {
+                EndConnection(remote, conn, lifeline);
+            }
+            conn.Dispose();
+        }
+    }
+
+    private void EndConnection(RemoteTask remote, FrameConnection conn, bool lifeline)
+    {
+        List<FrameConnection>? others = null;
+        lock (_lock)
+        {
+            if (!lifeline)
+            {
+                remote.Others.Remove(conn);
+                return;
+            }
+            remote.Dead = true; // (may already be set by a pid reuse seen first)
+            if (_byPid.TryGetValue(remote.Task.Pid, out RemoteTask? cur) && cur == remote)
+            {
+                _byPid.Remove(remote.Task.Pid);
+            }
+            others = new List<FrameConnection>(remote.Others);
+        }
+        // C15: the process is gone (or broke the protocol): its task dies as XNU's would.
+        remote.Task.Terminate();
+        foreach (FrameConnection c in others)
+        {
+            c.Shutdown();
+        }
+    }
+
+    /// <summary>Decodes one request, performs it in the connection's task, encodes the reply.</summary>
+    private sealed class RequestHandler(SimulatedKernel kernel, SimulatedTask task, FrameConnection conn)
+    {
+        private byte* _buf;
+        private nuint _bufSize;
+        private readonly List<nint> _temps = new();
+        private readonly List<(ulong Copy, ulong Region)> _aliases = new();
+        private readonly List<ulong> _consumed = new();
+        private byte[] _copy = new byte[256];
+
+        public int ReplyFd { get; private set; } = -1;
+
+        public void Free()
+        {
+            AfterReply();
+            ReleaseTemps(); // a request that broke the protocol half-way
+            _consumed.Clear();
+            NativeMemory.AlignedFree(_buf);
+            _buf = null;
+            _bufSize = 0;
+        }
+
+        public void AfterReply()
+        {
+            if (ReplyFd >= 0)
+            {
+                Libc.close(ReplyFd);
+                ReplyFd = -1;
+            }
+        }
+
+        public void Handle(ReadOnlySpan<byte> frame, FrameWriter w)
+        {
+            var r = new FrameReader(frame);
+            var op = (Wire.Op)r.U32();
+            w.Begin();
+            switch (op)
+            {
+                case Wire.Op.Msg:
+                    HandleMsg(ref r, w);
+                    break;
+                case Wire.Op.PortAllocate:
+                {
+                    uint t = r.U32(), right = r.U32();
+                    r.End();
+                    uint name = 0;
+                    w.I32((int)kernel.PortAllocate(t, (MachPortRight)right, &name));
+                    w.U32(name);
+                    break;
+                }
+                case Wire.Op.PortDeallocate:
+                {
+                    uint t = r.U32(), name = r.U32();
+                    r.End();
+                    w.I32((int)kernel.PortDeallocate(t, name));
+                    break;
+                }
+                case Wire.Op.PortDestroy:
+                {
+                    uint t = r.U32(), name = r.U32();
+                    r.End();
+                    w.I32((int)kernel.PortDestroy(t, name));
+                    break;
+                }
+                case Wire.Op.PortModRefs:
+                {
+                    uint t = r.U32(), name = r.U32(), right = r.U32();
+                    int delta = r.I32();
+                    r.End();
+                    w.I32((int)kernel.PortModRefs(t, name, (MachPortRight)right, delta));
+                    break;
+                }
+                case Wire.Op.PortInsertRight:
+                {
+                    uint t = r.U32(), name = r.U32(), poly = r.U32(), pp = r.U32();
+                    r.End();
+                    w.I32((int)kernel.PortInsertRight(t, name, poly, (MachMsgType)pp));
+                    break;
+                }
+                case Wire.Op.PortExtractRight:
+                {
+                    uint t = r.U32(), name = r.U32(), msgt = r.U32();
+                    r.End();
+                    uint poly = 0;
+                    MachMsgType pp = 0;
+                    w.I32((int)kernel.PortExtractRight(t, name, (MachMsgType)msgt, &poly, &pp));
+                    w.U32(poly);
+                    w.U32((uint)pp);
+                    break;
+                }
+                case Wire.Op.PortGetRefs:
+                {
+                    uint t = r.U32(), name = r.U32(), right = r.U32();
+                    r.End();
+                    uint refs = 0;
+                    w.I32((int)kernel.PortGetRefs(t, name, (MachPortRight)right, &refs));
+                    w.U32(refs);
+                    break;
+                }
+                case Wire.Op.PortType:
+                {
+                    uint t = r.U32(), name = r.U32();
+                    r.End();
+                    MachPortType pt = 0;
+                    w.I32((int)kernel.PortType(t, name, &pt));
+                    w.U32((uint)pt);
+                    break;
+                }
+                case Wire.Op.PortRequestNotification:
+                {
+                    uint t = r.U32(), name = r.U32();
+                    int msgid = r.I32();
+                    uint sync = r.U32(), notify = r.U32(), poly = r.U32();
+                    r.End();
+                    uint previous = 0;
+                    w.I32((int)kernel.PortRequestNotification(t, name, msgid, sync, notify, (MachMsgType)poly, &previous));
+                    w.U32(previous);
+                    break;
+                }
+                case Wire.Op.PortSetAttributes:
+                {
+                    uint t = r.U32(), name = r.U32();
+                    int flavor = r.I32();
+                    uint count = r.U32();
+                    if (count > Wire.MaxPortInfoCount)
+                    {
+                        throw new WireException("port info count");
+                    }
+                    int* info = stackalloc int[Wire.MaxPortInfoCount];
+                    for (int i = 0; i < count; i++)
+                    {
+                        info[i] = r.I32();
+                    }
+                    r.End();
+                    w.I32((int)kernel.PortSetAttributes(t, name, flavor, info, count));
+                    break;
+                }
+                case Wire.Op.PortGetAttributes:
+                {
+                    uint t = r.U32(), name = r.U32();
+                    int flavor = r.I32();
+                    uint count = r.U32();
+                    r.End();
+                    if (count > Wire.MaxPortInfoCount)
+                    {
+                        throw new WireException("port info count");
+                    }
+                    int* info = stackalloc int[Wire.MaxPortInfoCount];
+                    uint outCount = count;
+                    w.I32((int)kernel.PortGetAttributes(t, name, flavor, info, &outCount));
+                    outCount = Math.Min(outCount, count);
+                    w.U32(outCount);
+                    for (int i = 0; i < outCount; i++)
+                    {
+                        w.I32(info[i]);
+                    }
+                    break;
+                }
+                case Wire.Op.PortInsertMember:
+                case Wire.Op.PortExtractMember:
+                case Wire.Op.PortMoveMember:
+                {
+                    uint t = r.U32(), a = r.U32(), b = r.U32();
+                    r.End();
+                    KernReturn kr = op == Wire.Op.PortInsertMember ? kernel.PortInsertMember(t, a, b)
+                        : op == Wire.Op.PortExtractMember ? kernel.PortExtractMember(t, a, b)
+                        : kernel.PortMoveMember(t, a, b);
+                    w.I32((int)kr);
+                    break;
+                }
+                case Wire.Op.VmDeallocate:
+                {
+                    uint t = r.U32();
+                    ulong addr = r.U64(), size = r.U64();
+                    r.End();
+                    // Only regions the kernel handed out are freed; any other address is a no-op (never dereferenced).
+                    w.I32((int)kernel.VmDeallocate(t, addr, size));
+                    break;
+                }
+                case Wire.Op.TaskGetSpecialPort:
+                {
+                    uint t = r.U32();
+                    int which = r.I32();
+                    r.End();
+                    uint port = 0;
+                    w.I32((int)kernel.TaskGetSpecialPort(t, which, &port));
+                    w.U32(port);
+                    break;
+                }
+                case Wire.Op.BootstrapCheckIn:
+                case Wire.Op.BootstrapRegister:
+                case Wire.Op.BootstrapLookUp:
+                {
+                    uint bp = r.U32();
+                    uint sp = op == Wire.Op.BootstrapRegister ? r.U32() : 0;
+                    uint len = r.U32();
+                    if (len > Wire.NameBytes)
+                    {
+                        throw new WireException("service name length");
+                    }
+                    byte* name = stackalloc byte[Wire.NameBytes + 1];
+                    new Span<byte>(name, Wire.NameBytes + 1).Clear();
+                    r.Take((int)len).CopyTo(new Span<byte>(name, (int)len));
+                    r.End();
+                    int rc = op == Wire.Op.BootstrapCheckIn ? kernel.BootstrapCheckIn(bp, name, &sp)
+                        : op == Wire.Op.BootstrapRegister ? kernel.BootstrapRegister(bp, name, sp)
+                        : kernel.BootstrapLookUp(bp, name, &sp);
+                    w.I32(rc);
+                    w.U32(sp);
+                    break;
+                }
+                case Wire.Op.FileportMakePort:
+                {
+                    r.End();
+                    int fd = conn.TakeFd();
+                    uint port = 0;
+                    int rc, errno = 0;
+                    if (fd < 0)
+                    {
+                        rc = -1;
+                        errno = Libc.EBADF;
+                    }
+                    else
+                    {
+                        rc = kernel.FileportMakePort(fd, &port); // the kernel keeps its own dup
+                        errno = rc < 0 ? kernel.LastErrno : 0;
+                        Libc.close(fd);
+                    }
+                    w.I32(rc);
+                    w.I32(errno);
+                    w.U32(port);
+                    break;
+                }
+                case Wire.Op.FileportMakeFd:
+                {
+                    uint port = r.U32();
+                    r.End();
+                    int fd = kernel.FileportMakeFd(port);
+                    w.I32(fd < 0 ? -1 : 0);
+                    w.I32(fd < 0 ? kernel.LastErrno : 0);
+                    ReplyFd = fd; // travels as SCM_RIGHTS with the reply, then closed here
+                    break;
+                }
+                case Wire.Op.MsgDestroyOps:
+                {
+                    uint count = r.U32();
+                    if (count > Wire.MaxDestroyOps)
+                    {
+                        throw new WireException("too many destroy ops");
+                    }
+                    for (uint i = 0; i < count; i++)
+                    {
+                        byte kind = r.U8();
+                        if (kind == 0)
+                        {
+                            uint name = r.U32(), type = r.U32();
+                            kernel.DestroyPortByType(task.SelfName, name, (MachMsgType)type);
+                        }
+                        else if (kind == 1)
+                        {
+                            ulong addr = r.U64(), size = r.U64();
+                            kernel.VmDeallocate(task.SelfName, addr, size);
+                        }
+                        else
+                        {
+                            throw new WireException("destroy op kind");
+                        }
+                    }
+                    r.End();
+                    w.I32(0);
+                    break;
+                }
+                default:
+                    throw new WireException($"unknown op {(uint)op}");
+            }
+            w.End();
+        }
+
+        private void EnsureBuffer(nuint size)
+        {
+            if (_bufSize < size)
+            {
+                NativeMemory.AlignedFree(_buf);
+                _bufSize = Math.Max(size, 4096);
+                _buf = (byte*)NativeMemory.AlignedAlloc(_bufSize, 16);
+            }
+        }
+
+        private void HandleMsg(ref FrameReader r, FrameWriter w)
+        {
+            var option = (MachMsgOption)r.U32();
+            uint sendSize = r.U32(), rcvSize = r.U32(), rcvName = r.U32(), timeout = r.U32(), notify = r.U32();
+            uint flags = r.U32();
+            bool isNull = (flags & 1) != 0;
+            bool send = (option & MachMsgOption.SendMsg) != 0;
+            bool rcv = (option & MachMsgOption.RcvMsg) != 0;
+            if ((send && sendSize > Wire.MaxMessageBytes) || (rcv && rcvSize > Wire.MaxMessageBytes))
+            {
+                throw new WireException("message size");
+            }
+            uint prefix = RemoteKernel.PrefixLength(option, sendSize, rcvSize);
+            uint bufLen = Math.Max(prefix, Math.Max(send ? sendSize : 0, rcv ? rcvSize : 0));
+            byte* buf = null;
+            if (!isNull)
+            {
+                EnsureBuffer(bufLen);
+                buf = _buf;
+                r.Take((int)prefix).CopyTo(new Span<byte>(buf, (int)prefix));
+                if (send)
+                {
+                    PatchOutOfLine(ref r, buf, sendSize);
+                }
+            }
+            r.End();
+            MachMsgReturn mr;
+            try
+            {
+                mr = kernel.Msg((MachMsgHeader*)buf, option, sendSize, rcvSize, rcvName, timeout, notify);
+            }
+            finally
+            {
+                ReleaseTemps();
+            }
+            w.I32((int)mr);
+            WriteMessageResult(w, buf, mr, option, send, rcv, prefix, bufLen);
+            // Regions of this process that copyin deallocated (deallocate = TRUE): the client frees its copies.
+            w.U32((uint)_consumed.Count);
+            foreach (ulong region in _consumed)
+            {
+                w.U64(region);
+            }
+            _consumed.Clear();
+        }
+
+        /// <summary>Frees the host copies of sent OOL bytes, noting which stood for a region copyin deallocated.</summary>
+        private void ReleaseTemps()
+        {
+            foreach ((ulong copy, ulong region) in _aliases)
+            {
+                if (kernel.TakeDeallocAlias(task, copy))
+                {
+                    _consumed.Add(region);
+                }
+            }
+            _aliases.Clear();
+            foreach (nint p in _temps)
+            {
+                NativeMemory.Free((void*)p);
+            }
+            _temps.Clear();
+        }
+
+        private void WriteMessageResult(FrameWriter w, byte* buf, MachMsgReturn mr, MachMsgOption option, bool send, bool rcv, uint prefix, uint bufLen)
+        {
+            if (buf is null)
+            {
+                w.U32(0);
+                w.U32(0);
+                return;
+            }
+            uint writeback = prefix;
+            bool received = false;
+            if (rcv && mr == MachMsgReturn.Success)
+            {
+                ulong end = (ulong)((MachMsgHeader*)buf)->Size + (uint)MachTrailerRequest.SizeOf(option);
+                writeback = (uint)Math.Min(Math.Max(end, prefix), bufLen);
+                received = true;
+            }
+            else if (send && mr is MachMsgReturn.SendTimedOut or MachMsgReturn.SendNoBuffer)
+            {
+                received = true; // A36: pseudo-received into the sender's buffer
+            }
+            else if (send && !rcv && mr == MachMsgReturn.Success)
+            {
+                writeback = 0; // a send leaves the sender's buffer alone
+            }
+            w.U32(writeback);
+            w.Bytes(buf, (int)writeback);
+            if (!received)
+            {
+                w.U32(0);
+                return;
+            }
+            int countAt = w.Reserve(4);
+            uint regions = 0;
+            uint limit = Math.Min(((MachMsgHeader*)buf)->Size, bufLen);
+            if (((MachMsgHeader*)buf)->IsComplex && limit >= MachMsgBase.SizeOf)
+            {
+                uint count = *(uint*)(buf + MachMsgHeader.SizeOf);
+                uint off = MachMsgBase.SizeOf;
+                for (uint i = 0; i < count && off + 12 <= limit; i++)
+                {
+                    byte type = buf[off + 11];
+                    if (type == (byte)MachMsgDescriptorType.Port)
+                    {
+                        off += 12;
+                        continue;
+                    }
+                    if (off + 16 > limit)
+                    {
+                        break;
+                    }
+                    ulong len = type switch
+                    {
+                        (byte)MachMsgDescriptorType.Ool or (byte)MachMsgDescriptorType.OolVolatile => *(uint*)(buf + off + 12),
+                        (byte)MachMsgDescriptorType.OolPorts => *(uint*)(buf + off + 12) * 4ul,
+                        _ => 0,
+                    };
+                    ulong addr = *(ulong*)(buf + off);
+                    if (len > 0 && addr != 0 && len <= Wire.MaxMessageBytes)
+                    {
+                        if (_copy.Length < (int)len)
+                        {
+                            _copy = new byte[len];
+                        }
+                        if (kernel.TryCopyRegion(task, addr, (uint)len, _copy))
+                        {
+                            w.U32(off);
+                            w.U64(addr);
+                            w.U32((uint)len);
+                            w.Bytes(_copy.AsSpan(0, (int)len));
+                            regions++;
+                        }
+                    }
+                    off += 16;
+                }
+            }
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(w.Buffer.AsSpan(countAt), regions);
+        }
+
+        /// <summary>
+        /// Walks the descriptors as copyin will (same layout rules) and points every out-of-line descriptor at a
+        /// host copy of the bytes the client shipped, so the kernel never reads a client address in this process.
+        /// </summary>
+        private void PatchOutOfLine(ref FrameReader r, byte* buf, uint sendSize)
+        {
+            uint regionCount = r.U32();
+            uint used = 0;
+            if (sendSize < MachMsgBase.SizeOf || !((MachMsgHeader*)buf)->IsComplex)
+            {
+                if (regionCount != 0)
+                {
+                    throw new WireException("regions for a simple message");
+                }
+                return;
+            }
+            uint count = *(uint*)(buf + MachMsgHeader.SizeOf);
+            uint off = MachMsgBase.SizeOf;
+            ulong total = 0;
+            for (uint i = 0; i < count && off + 12 <= sendSize; i++)
+            {
+                byte type = buf[off + 11];
+                if (type == (byte)MachMsgDescriptorType.Port)
+                {
+                    off += 12;
+                    continue;
+                }
+                if (type > (byte)MachMsgDescriptorType.GuardedPort || off + 16 > sendSize)
+                {
+                    break; // copyin rejects the message before reading any out-of-line memory
+                }
+                if (type is (byte)MachMsgDescriptorType.Ool or (byte)MachMsgDescriptorType.OolVolatile or (byte)MachMsgDescriptorType.OolPorts)
+                {
+                    ulong len = type == (byte)MachMsgDescriptorType.OolPorts ? *(uint*)(buf + off + 12) * 4ul : *(uint*)(buf + off + 12);
+                    ulong address = 0; // unreadable unless the client shipped the bytes
+                    if (used < regionCount)
+                    {
+                        used++;
+                        var kind = (Wire.RegionKind)r.U8();
+                        if (kind is Wire.RegionKind.Data or Wire.RegionKind.DataFromRegion)
+                        {
+                            uint n = r.U32();
+                            total += n;
+                            if (n != len || total > Wire.MaxMessageBytes)
+                            {
+                                throw new WireException("out-of-line region size");
+                            }
+                            if (n > 0)
+                            {
+                                void* p = NativeMemory.Alloc(n);
+                                _temps.Add((nint)p);
+                                r.Take((int)n).CopyTo(new Span<byte>(p, (int)n));
+                                address = (ulong)p;
+                            }
+                            if (kind == Wire.RegionKind.DataFromRegion)
+                            {
+                                ulong region = r.U64();
+                                if (address != 0)
+                                {
+                                    // Only ever frees a region the kernel handed this task (VmRegions), never anything else.
+                                    kernel.AddDeallocAlias(task, address, region);
+                                    _aliases.Add((address, region));
+                                }
+                            }
+                        }
+                        else if (kind != Wire.RegionKind.Unreadable)
+                        {
+                            throw new WireException("out-of-line region kind");
+                        }
+                    }
+                    *(ulong*)(buf + off) = address;
+                }
+                off += 16;
+            }
+            if (used != regionCount)
+            {
+                throw new WireException("out-of-line region count");
+            }
+        }
+    }
+}

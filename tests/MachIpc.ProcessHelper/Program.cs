@@ -1,0 +1,552 @@
+using System;
+using System.Diagnostics;
+using System.IO;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Threading;
+using MachIpc.Abi;
+using MachIpc.Bootstrap;
+using MachIpc.Client;
+using MachIpc.Connections;
+using MachIpc.Kernel;
+using MachIpc.Kernel.Simulated;
+using MachIpc.Ports;
+using MachIpc.ProcessHelper;
+
+// Modes (the kernel socket comes from MACHIPC_KERNEL_SOCKET, set by the parent):
+//   rpc <service> <count>   check in (pattern 1), <count> round trips, pass a file, echo OOL memory, print "ok ..."
+//   stream <service>        check in, print "connected", round trips until the parent stops answering
+//   garbage                 connect raw, break the protocol twice, print "disconnected" if the host hung up each time
+//   fuzz <seed> <n>         targeted malformed requests (each must be disconnected), then n random frames after a
+//                           valid hello (each disconnected or answered); prints "survived <disconnected> <answered>"
+//   host                    share this process's kernel, print "socket <path>", wait to be killed
+//   semantics               receive timeout, A36 pseudo-receive with a right and OOL memory, print "ok" or the failure
+//   peer-server <svc> <n>   check in <svc> with the shared bootstrap server, serve n pings, print "served <n>"
+//   peer-client <svc> <n> <server pid>   n pings to another helper process; checks both audit-token pids
+//   dealloc                 receive an OOL region ("received"), send it on with deallocate = TRUE ("forwarded"),
+//                           receive and destroy it ("ok"); waits for a stdin line after each step
+//   victim                  block in a receive, then (after the host died) print what each call returned
+try
+{
+    return args[0] switch
+    {
+        "rpc" => Modes.Rpc(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture)),
+        "stream" => Modes.Stream(args[1]),
+        "garbage" => Modes.Garbage(),
+        "fuzz" => Modes.Fuzz(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture)),
+        "host" => Modes.Host(),
+        "victim" => Modes.Victim(),
+        "semantics" => Modes.Semantics(),
+        "dealloc" => Modes.Dealloc(),
+        "peer-server" => Modes.PeerServe(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture)),
+        "peer-client" => Modes.PeerClient(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture)),
+        _ => 2,
+    };
+}
+catch (Exception ex)
+{
+    Console.WriteLine("error " + ex);
+    return 1;
+}
+
+internal static unsafe class Modes
+{
+    public static int Rpc(string service, int count)
+    {
+        Console.ReadLine(); // the parent expects our pid now: check-in cannot race it
+        int pid = Mach.CurrentPid;
+        using var channel = HelperRendezvous.Connect(service);
+        using var client = new MachRpcClient(channel.Send.Copy());
+        for (int i = 0; i < count; i++)
+        {
+            var request = new XPing { Operand = i, Sequence = i };
+            request.Prepare(MachPortName.Null, MachPortName.Null);
+            var result = client.Call<XPing, XPong>(request, out var reply, out var sender);
+            if (!result.IsSuccess || reply.Result != (long)i * i || reply.Sequence != i || reply.SeenPid != pid)
+            {
+                Console.WriteLine($"fail round trip {i}: {result} {reply.Result} {reply.SeenPid}");
+                return 1;
+            }
+        }
+        // A real descriptor: a pipe whose read end travels as a fileport; the parent reads what we wrote.
+        string text = $"hello from {Environment.ProcessId}";
+        string path = Path.GetTempFileName();
+        File.WriteAllText(path, text);
+        SendRight fileport;
+        using (var handle = File.OpenHandle(path))
+        {
+            fileport = Fileport.MakePort((int)handle.DangerousGetHandle());
+        }
+        File.Delete(path);
+        var fileRequest = new XFile();
+        fileRequest.Prepare(MachPortName.Null, MachPortName.Null);
+        fileRequest.File.Name = fileport.TakeName();
+        var fr = client.Call<XFile, XFileReply>(fileRequest, out var fileReply, out _);
+        if (!fr.IsSuccess || fileReply.BytesRead != Encoding.UTF8.GetByteCount(text))
+        {
+            Console.WriteLine($"fail file {fr} {fileReply.BytesRead}");
+            return 1;
+        }
+        string? ool = EchoOol(channel.Send.Name);
+        if (ool is not null)
+        {
+            Console.WriteLine("fail ool " + ool);
+            return 1;
+        }
+        Console.WriteLine($"ok pid={pid} ospid={Environment.ProcessId} count={count}");
+        return 0;
+    }
+
+    /// <summary>Sends 100000 bytes out of line with a reply port; the parent answers with them reversed, out of line.</summary>
+    private static string? EchoOol(uint server)
+    {
+        using var replyPort = ReceiveRight.Allocate();
+        byte[] data = new byte[100_000];
+        for (int i = 0; i < data.Length; i++)
+        {
+            data[i] = (byte)(i * 7);
+        }
+        byte* buf = stackalloc byte[1024];
+        fixed (byte* src = data)
+        {
+            var m = (XOol*)buf;
+            *m = default;
+            m->Header.Bits = MachMsgBits.Complex | (uint)MachMsgType.CopySend | ((uint)MachMsgType.MakeSendOnce << 8);
+            m->Header.Size = (uint)sizeof(XOol);
+            m->Header.RemotePort = server;
+            m->Header.LocalPort = replyPort.Name;
+            m->Header.Id = XOol.RequestId;
+            m->Body.DescriptorCount = 1;
+            m->Data.Address = (ulong)src;
+            m->Data.Size = (uint)data.Length;
+            m->Data.Copy = MachMsgCopy.Virtual;
+            m->Data.Type = MachMsgDescriptorType.Ool;
+            var mr = Mach.Msg(&m->Header, MachMsgOption.SendMsg | MachMsgOption.RcvMsg | MachMsgOption.SendTimeout | MachMsgOption.RcvTimeout,
+                (uint)sizeof(XOol), 1024, replyPort.Name, 5000, MachPortName.Null);
+            if (mr != MachMsgReturn.Success)
+            {
+                return "msg " + mr;
+            }
+            if (m->Header.Id != XOol.ReplyId || !m->Header.IsComplex || m->Data.Size != data.Length)
+            {
+                Mach.MsgDestroy(&m->Header);
+                return $"reply id {m->Header.Id} size {m->Data.Size}";
+            }
+            var back = new ReadOnlySpan<byte>((void*)m->Data.Address, data.Length);
+            for (int i = 0; i < data.Length; i++)
+            {
+                if (back[i] != data[data.Length - 1 - i])
+                {
+                    Mach.MsgDestroy(&m->Header);
+                    return "content at " + i;
+                }
+            }
+            Mach.MsgDestroy(&m->Header); // frees the region here and in the kernel
+        }
+        return null;
+    }
+
+    public static int Stream(string service)
+    {
+        Console.ReadLine();
+        using var channel = HelperRendezvous.Connect(service);
+        using var client = new MachRpcClient(channel.Send.Copy());
+        Console.WriteLine("connected");
+        for (int i = 0; ; i++)
+        {
+            var request = new XPing { Operand = i, Sequence = i };
+            request.Prepare(MachPortName.Null, MachPortName.Null);
+            if (!client.Call<XPing, XPong>(request, out _, out _).IsSuccess)
+            {
+                return 3;
+            }
+        }
+    }
+
+    public static int Garbage()
+    {
+        string path = Environment.GetEnvironmentVariable(Mach.KernelSocketVariable)!;
+        bool first = Hangs(path, s =>
+        {
+            // A valid hello, then an unknown op.
+            s.Send(Frame(1, 0x4E524B4D, 1));
+            byte[] reply = new byte[12];
+            ReadFully(s, reply);
+            s.Send(Frame(0xDEADBEEF, 1, 2, 3));
+        });
+        bool second = Hangs(path, s =>
+        {
+            // No hello; a length far past the limit.
+            s.Send([0xff, 0xff, 0xff, 0x7f, 1, 2, 3, 4]);
+        });
+        Console.WriteLine(first && second ? "disconnected" : $"not disconnected {first} {second}");
+        return first && second ? 0 : 1;
+    }
+
+    public static int Fuzz(int seed, int n)
+    {
+        string path = Environment.GetEnvironmentVariable(Mach.KernelSocketVariable)!;
+        byte[] hello = Frame(1, 0x4E524B4D, 1);
+        // Each of these breaks one validation rule of an otherwise well-formed request.
+        uint[][] targeted =
+        [
+            [2, 1, 64 * 1024 * 1024 + 1, 0, 0, 0, 0, 0],              // Msg: send size past the limit
+            [2, 1, 24, 0, 0, 0, 0, 0],                                // Msg: prefix missing
+            [12, 3, 0x103, 1, 65],                                    // PortSetAttributes: count past 64
+            [21, 0, 129],                                             // BootstrapLookUp: name longer than name_t
+            [3, 3, 1, 99],                                            // PortAllocate: trailing bytes
+            [24, 2, 7],                                               // MsgDestroyOps: unknown op kind
+            [0xDEADBEEF],                                             // unknown op
+        ];
+        int disconnected = 0, answered = 0;
+        foreach (uint[] words in targeted)
+        {
+            if (!Hangs(path, s => { s.Send(hello); ReadFully(s, new byte[12]); s.Send(Frame(words)); }))
+            {
+                Console.WriteLine($"not disconnected: op {words[0]}");
+                return 1;
+            }
+        }
+        // A Msg whose out-of-line region is shorter than its descriptor says (5 bytes shipped, descriptor says 100).
+        {
+            var bytes = new System.Collections.Generic.List<byte>();
+            void U32(uint v) => bytes.AddRange(BitConverter.GetBytes(v));
+            foreach (uint v in new uint[] { 2, 1, 44, 0, 0, 0, 0, 0 })
+            {
+                U32(v); // op Msg, MACH_SEND_MSG, send size 44, rcv size, rcv name, timeout, notify, flags
+            }
+            foreach (uint v in new uint[] { 0x80000000u | 0x13u, 44, 0, 0, 0, 1, 1, 0, 0, 0x01000000u, 100 })
+            {
+                U32(v); // header (complex, COPY_SEND), descriptor count 1, OOL descriptor of 100 bytes
+            }
+            U32(1);
+            bytes.Add(0); // region kind: data
+            U32(5);
+            bytes.AddRange(new byte[] { 1, 2, 3, 4, 5 });
+            byte[] frame = new byte[4 + bytes.Count];
+            BitConverter.TryWriteBytes(frame.AsSpan(0), (uint)bytes.Count);
+            bytes.CopyTo(frame, 4);
+            if (!Hangs(path, s => { s.Send(hello); ReadFully(s, new byte[12]); s.Send(frame); }))
+            {
+                Console.WriteLine("not disconnected: short region");
+                return 1;
+            }
+        }
+        var random = new Random(seed);
+        for (int i = 0; i < n; i++)
+        {
+            byte[] payload = new byte[4 + random.Next(0, 48)];
+            random.NextBytes(payload);
+            BitConverter.TryWriteBytes(payload.AsSpan(0), (uint)random.Next(2, 26));
+            byte[] frame = new byte[4 + payload.Length];
+            BitConverter.TryWriteBytes(frame.AsSpan(0), (uint)payload.Length);
+            payload.CopyTo(frame, 4);
+            using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            s.Connect(new UnixDomainSocketEndPoint(path));
+            s.ReceiveTimeout = 3000;
+            try
+            {
+                // The previous connection was this pid's lifeline; if the host sees its end after this one
+                // attached, it shuts this one down too (the process's task died): that is a disconnect.
+                s.Send(hello);
+                ReadFully(s, new byte[12]);
+                s.Send(frame);
+                if (s.Receive(new byte[4096]) == 0)
+                {
+                    disconnected++;
+                }
+                else
+                {
+                    answered++;
+                }
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.TimedOut || ex.SocketErrorCode == SocketError.WouldBlock)
+            {
+                answered++; // still waiting in the kernel (a receive with a long timeout): not a crash
+            }
+            catch (Exception ex) when (ex is SocketException or IOException)
+            {
+                disconnected++;
+            }
+        }
+        Console.WriteLine($"survived {disconnected} {answered}");
+        return 0;
+    }
+
+    private static byte[] Frame(params uint[] words)
+    {
+        var b = new byte[4 + words.Length * 4];
+        BitConverter.TryWriteBytes(b.AsSpan(0), (uint)(words.Length * 4));
+        for (int i = 0; i < words.Length; i++)
+        {
+            BitConverter.TryWriteBytes(b.AsSpan(4 + i * 4), words[i]);
+        }
+        return b;
+    }
+
+    private static void ReadFully(Socket s, byte[] b)
+    {
+        int n = 0;
+        while (n < b.Length)
+        {
+            int r = s.Receive(b, n, b.Length - n, SocketFlags.None);
+            if (r <= 0)
+            {
+                throw new IOException("eof");
+            }
+            n += r;
+        }
+    }
+
+    /// <summary>True when the host closes the connection within 5 s of <paramref name="abuse"/>.</summary>
+    private static bool Hangs(string path, Action<Socket> abuse)
+    {
+        using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        s.Connect(new UnixDomainSocketEndPoint(path));
+        s.ReceiveTimeout = 5000;
+        try
+        {
+            abuse(s);
+            return s.Receive(new byte[64]) == 0;
+        }
+        catch (SocketException ex)
+        {
+            // Reset or broken pipe: closed by the host (the test checks the host counted the violations).
+            return ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.Shutdown or SocketError.ConnectionAborted;
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+    }
+
+    public static int Semantics()
+    {
+        string? failure = CheckSemantics();
+        Console.WriteLine(failure ?? "ok");
+        return failure is null ? 0 : 1;
+    }
+
+    private static string? CheckSemantics()
+    {
+        using var port = ReceiveRight.Allocate();
+        using var replyPort = ReceiveRight.Allocate();
+        byte* buf = stackalloc byte[256];
+        var h = (MachMsgHeader*)buf;
+
+        // A receive timeout holds across the socket: the host thread waits, not this one spinning.
+        var clock = Stopwatch.StartNew();
+        var mr = Mach.Msg(h, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout, 0, 256, port.Name, 150, 0);
+        double ms = clock.Elapsed.TotalMilliseconds;
+        if (mr != MachMsgReturn.RcvTimedOut || ms < 140 || ms > 3000)
+        {
+            return $"receive timeout: {mr} after {ms:F0} ms";
+        }
+
+        // Fill a queue of one; the next send with a zero send timeout is pseudo-received back (A36).
+        int limit = 1;
+        if (Mach.PortSetAttributes(Mach.TaskSelf, port.Name, MachPortLimits.LimitsInfoFlavor, &limit, 1) != KernReturn.Success)
+        {
+            return "set qlimit";
+        }
+        *h = new MachMsgHeader { Bits = MachMsgBits.Make(MachMsgType.MakeSend, 0), Size = 24, RemotePort = port.Name, Id = 1 };
+        if ((mr = Mach.Msg(h, MachMsgOption.SendMsg, 24, 0, 0, 0, 0)) != MachMsgReturn.Success)
+        {
+            return "first send " + mr;
+        }
+        byte[] data = new byte[5000];
+        new Random(5).NextBytes(data);
+        fixed (byte* src = data)
+        {
+            var m = (XOol*)buf;
+            *m = default;
+            m->Header.Bits = MachMsgBits.Complex | MachMsgBits.Make(MachMsgType.MakeSend, MachMsgType.MakeSend);
+            m->Header.Size = (uint)sizeof(XOol);
+            m->Header.RemotePort = port.Name;
+            m->Header.LocalPort = replyPort.Name;
+            m->Header.Id = 2;
+            m->Body.DescriptorCount = 1;
+            m->Data.Address = (ulong)src;
+            m->Data.Size = (uint)data.Length;
+            m->Data.Type = MachMsgDescriptorType.Ool;
+            mr = Mach.Msg(&m->Header, MachMsgOption.SendMsg | MachMsgOption.SendTimeout, (uint)sizeof(XOol), 0, 0, 0, 0);
+            if (mr != MachMsgReturn.SendTimedOut)
+            {
+                return "second send " + mr;
+            }
+            uint refs;
+            Mach.PortGetRefs(Mach.TaskSelf, replyPort.Name, MachPortRight.Send, &refs);
+            if (m->Header.RemoteDisposition != MachMsgType.PortSend || m->Header.LocalDisposition != MachMsgType.PortSend
+                || m->Header.LocalPort != replyPort.Name || refs != 1)
+            {
+                return $"pseudo-received header: bits 0x{m->Header.Bits:x} local {m->Header.LocalPort} refs {refs}";
+            }
+            if (m->Data.Address == (ulong)src || !new ReadOnlySpan<byte>((void*)m->Data.Address, data.Length).SequenceEqual(data))
+            {
+                return "pseudo-received out-of-line memory";
+            }
+            // mach_msg_destroy releases msgh_remote_port and the OOL region; msgh_local_port holds a right too
+            // after a pseudo-receive, which (as libsyscall's walk, and the in-process simulator) it leaves alone.
+            Mach.MsgDestroy(&m->Header);
+            Mach.PortDeallocate(Mach.TaskSelf, replyPort.Name);
+            uint destRefs;
+            Mach.PortGetRefs(Mach.TaskSelf, replyPort.Name, MachPortRight.Send, &refs);
+            Mach.PortGetRefs(Mach.TaskSelf, port.Name, MachPortRight.Send, &destRefs);
+            if (refs != 0 || destRefs != 0)
+            {
+                return $"rights left after mach_msg_destroy: reply {refs} dest {destRefs}";
+            }
+        }
+        // Drain the first message.
+        if ((mr = Mach.Msg(h, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout, 0, 256, port.Name, 1000, 0)) != MachMsgReturn.Success || h->Id != 1)
+        {
+            return "drain " + mr;
+        }
+        return null;
+    }
+
+    public static int PeerServe(string service, int count)
+    {
+        var handlers = new PeerServer();
+        using var server = MachIpc.Server.MachServer.CheckIn(service, handlers);
+        server.Start();
+        Console.WriteLine("listening");
+        SpinWait.SpinUntil(() => Volatile.Read(ref handlers.Pings) >= count, 20_000);
+        server.Stop();
+        Console.WriteLine($"served {handlers.Pings}");
+        return handlers.Pings == count ? 0 : 1;
+    }
+
+    public static int PeerClient(string service, int count, int serverPid)
+    {
+        int pid = Mach.CurrentPid;
+        using var client = new MachRpcClient(BootstrapServer.LookUp(service));
+        for (int i = 0; i < count; i++)
+        {
+            var request = new XPing { Operand = i, Sequence = i };
+            request.Prepare(MachPortName.Null, MachPortName.Null);
+            var result = client.Call<XPing, XPong>(request, out var reply, out var sender);
+            if (!result.IsSuccess || reply.Result != (long)i * i || reply.SeenPid != pid || sender.Pid != serverPid)
+            {
+                Console.WriteLine($"fail {i}: {result} seen {reply.SeenPid} replier {sender.Pid}");
+                return 1;
+            }
+        }
+        Console.WriteLine("ok");
+        return 0;
+    }
+
+    public static int Dealloc()
+    {
+        using var port = ReceiveRight.Allocate();
+        byte* buf = stackalloc byte[512];
+        var m = (XOol*)buf;
+        byte[] data = new byte[3000];
+        new Random(9).NextBytes(data);
+        fixed (byte* src = data)
+        {
+            if (SendOol(m, port.Name, (ulong)src, deallocate: false) is { } e1)
+            {
+                Console.WriteLine(e1);
+                return 1;
+            }
+        }
+        var mr = Mach.Msg(&m->Header, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout, 0, 512, port.Name, 1000, 0);
+        ulong region = m->Data.Address;
+        if (mr != MachMsgReturn.Success || !new ReadOnlySpan<byte>((void*)region, data.Length).SequenceEqual(data))
+        {
+            Console.WriteLine("receive " + mr);
+            return 1;
+        }
+        Console.WriteLine("received");
+        Console.ReadLine();
+        if (SendOol(m, port.Name, region, deallocate: true) is { } e2) // region is freed by copyin, here and in the host
+        {
+            Console.WriteLine(e2);
+            return 1;
+        }
+        Console.WriteLine("forwarded");
+        Console.ReadLine();
+        mr = Mach.Msg(&m->Header, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout, 0, 512, port.Name, 1000, 0);
+        if (mr != MachMsgReturn.Success || !new ReadOnlySpan<byte>((void*)m->Data.Address, data.Length).SequenceEqual(data))
+        {
+            Console.WriteLine("second receive " + mr);
+            return 1;
+        }
+        Mach.MsgDestroy(&m->Header);
+        Console.WriteLine("ok");
+        return 0;
+    }
+
+    private static string? SendOol(XOol* m, uint port, ulong address, bool deallocate)
+    {
+        *m = default;
+        m->Header.Bits = MachMsgBits.Complex | MachMsgBits.Make(MachMsgType.MakeSend, 0);
+        m->Header.Size = (uint)sizeof(XOol);
+        m->Header.RemotePort = port;
+        m->Header.Id = 7;
+        m->Body.DescriptorCount = 1;
+        m->Data.Address = address;
+        m->Data.Size = 3000;
+        m->Data.Deallocate = deallocate ? (byte)1 : (byte)0;
+        m->Data.Type = MachMsgDescriptorType.Ool;
+        var mr = Mach.Msg(&m->Header, MachMsgOption.SendMsg | MachMsgOption.SendTimeout, (uint)sizeof(XOol), 0, 0, 1000, 0);
+        return mr == MachMsgReturn.Success ? null : "send " + mr;
+    }
+
+    public static int Host()
+    {
+        Console.WriteLine("socket " + SimulatedMach.ShareWithChildren());
+        Thread.Sleep(Timeout.Infinite);
+        return 0;
+    }
+
+    public static int Victim()
+    {
+        using var port = ReceiveRight.Allocate();
+        MachMsgReturn received = 0;
+        var receiver = new Thread(() =>
+        {
+            byte* buf = stackalloc byte[256];
+            received = Mach.Msg((MachMsgHeader*)buf, MachMsgOption.RcvMsg, 0, 256, port.Name, 0, MachPortName.Null);
+        }) { IsBackground = true };
+        receiver.Start();
+        Console.WriteLine("ready");
+        var clock = Stopwatch.StartNew();
+        if (!receiver.Join(20_000))
+        {
+            Console.WriteLine("receive still blocked");
+            return 1;
+        }
+        double blockedMs = clock.Elapsed.TotalMilliseconds;
+        clock.Restart();
+        var header = new MachMsgHeader { Bits = (uint)MachMsgType.MakeSend, Size = (uint)sizeof(MachMsgHeader), RemotePort = port.Name, Id = 1 };
+        var sent = Mach.Msg(&header, MachMsgOption.SendMsg, header.Size, 0, 0, 0, 0);
+        uint name;
+        var allocated = Mach.PortAllocate(Mach.TaskSelf, MachPortRight.Receive, &name);
+        var lookup = BootstrapServer.TryLookUp("anything", out _);
+        double callsMs = clock.Elapsed.TotalMilliseconds;
+        Console.WriteLine($"receive=0x{(int)received:x} send=0x{(int)sent:x} allocate={(int)allocated} lookup=0x{(int)lookup:x} callsMs={callsMs:F0} reason={SimulatedMach.KernelHostLostReason}");
+        return 0;
+    }
+}
+
+/// <summary>A helper process serving another helper process.</summary>
+[MachIpc.Server.MachServer]
+internal sealed partial class PeerServer
+{
+    public int Pings;
+
+    private void OnXPing(MachIpc.Messages.MachReceived<XPing> request)
+    {
+        var reply = new XPong { Result = request.Message.Operand * request.Message.Operand, Sequence = request.Message.Sequence, SeenPid = request.SenderPid ?? -1 };
+        reply.Prepare(request.ReplyPort);
+        var mr = reply.Send();
+        if (mr != MachMsgReturn.Success)
+        {
+            throw new MachException("pong", mr);
+        }
+        Interlocked.Increment(ref Pings);
+    }
+}

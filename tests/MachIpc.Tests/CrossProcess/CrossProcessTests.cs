@@ -1,0 +1,440 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text;
+using MachIpc.Abi;
+using MachIpc.Bootstrap;
+using MachIpc.Connections;
+using MachIpc.Kernel;
+using MachIpc.Kernel.Simulated;
+using MachIpc.Messages;
+using MachIpc.Ports;
+using MachIpc.ProcessHelper;
+using MachIpc.Server;
+using Microsoft.Win32.SafeHandles;
+using Xunit;
+
+namespace MachIpc.Tests.CrossProcess;
+
+/// <summary>Kernel-wide leak checks need the shared kernel to themselves: this collection runs alone.</summary>
+[CollectionDefinition("cross-process", DisableParallelization = true)]
+public sealed class CrossProcessCollection;
+
+/// <summary>The parent's handlers for one helper process (generated dispatch).</summary>
+[MachServer]
+public sealed partial class XServer
+{
+    public int Pings;
+    public string? FileText;
+
+    private void OnXPing(MachReceived<XPing> request)
+    {
+        Interlocked.Increment(ref Pings);
+        var reply = new XPong { Result = request.Message.Operand * request.Message.Operand, Sequence = request.Message.Sequence, SeenPid = request.SenderPid ?? -1 };
+        reply.Prepare(request.ReplyPort);
+        var mr = reply.Send();
+        if (mr != MachMsgReturn.Success)
+        {
+            throw new MachException("pong", mr);
+        }
+    }
+
+    private void OnXFile(MachReceived<XFile> request)
+    {
+        using var fileport = SendRight.Adopt(request.Message.File.Name);
+        int fd = Fileport.MakeFd(fileport);
+        string text;
+        using (var stream = new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Read))
+        using (var reader = new StreamReader(stream, Encoding.UTF8))
+        {
+            text = reader.ReadToEnd();
+        }
+        FileText = text;
+        var reply = new XFileReply { BytesRead = Encoding.UTF8.GetByteCount(text) };
+        reply.Prepare(request.ReplyPort);
+        var mr = reply.Send();
+        if (mr != MachMsgReturn.Success)
+        {
+            throw new MachException("file reply", mr);
+        }
+    }
+}
+
+/// <summary>The generated dispatch plus a hand-written out-of-line echo (the generator has no OOL descriptors).</summary>
+internal sealed unsafe class XDispatcher(XServer inner) : IMachDispatcher
+{
+    public int OolEchoes;
+
+    public int MaxRequestSize => Math.Max(((IMachDispatcher)inner).MaxRequestSize, sizeof(XOol));
+
+    public MachDispatchResult Dispatch(MachMsgHeader* message, int length)
+    {
+        if (message->Id != XOol.RequestId)
+        {
+            return ((IMachDispatcher)inner).Dispatch(message, length);
+        }
+        var m = (XOol*)message;
+        if (!message->IsComplex || message->Size != sizeof(XOol) || m->Body.DescriptorCount != 1 || m->Data.Type != MachMsgDescriptorType.Ool
+            || message->RemoteDisposition != MachMsgType.MoveSendOnce)
+        {
+            return MachDispatchResult.Rejected("bad OOL request");
+        }
+        var data = new ReadOnlySpan<byte>((void*)m->Data.Address, (int)m->Data.Size);
+        byte[] reversed = data.ToArray();
+        Array.Reverse(reversed);
+        Mach.VmDeallocate(Mach.TaskSelf, m->Data.Address, m->Data.Size);
+        fixed (byte* p = reversed)
+        {
+            XOol reply = default;
+            reply.Header.Bits = MachMsgBits.Complex | (uint)MachMsgType.MoveSendOnce;
+            reply.Header.Size = (uint)sizeof(XOol);
+            reply.Header.RemotePort = message->RemotePort;
+            reply.Header.Id = XOol.ReplyId;
+            reply.Body.DescriptorCount = 1;
+            reply.Data.Address = (ulong)p;
+            reply.Data.Size = (uint)reversed.Length;
+            reply.Data.Copy = MachMsgCopy.Virtual;
+            reply.Data.Type = MachMsgDescriptorType.Ool;
+            var mr = Mach.Msg(&reply.Header, MachMsgOption.SendMsg | MachMsgOption.SendTimeout, (uint)sizeof(XOol), 0, 0, 1000, 0);
+            if (mr != MachMsgReturn.Success)
+            {
+                return MachDispatchResult.HandlerFailed(new MachException("ool reply", mr));
+            }
+        }
+        Interlocked.Increment(ref OolEchoes);
+        return MachDispatchResult.Handled;
+    }
+}
+
+[Collection("cross-process")]
+public sealed class CrossProcessTests : IDisposable
+{
+    private static readonly TimeSpan ChildTimeout = TimeSpan.FromSeconds(20);
+    private readonly KernelSnapshot _before;
+    private readonly string _prefix = "org.machipc.tests.xproc." + Guid.NewGuid().ToString("N")[..8];
+    private readonly List<Process> _children = new();
+
+    public CrossProcessTests()
+    {
+        SimulatedMach.ShareWithChildren();
+        _before = SimulatedMach.Snapshot();
+    }
+
+    public void Dispose()
+    {
+        foreach (Process p in _children)
+        {
+            try
+            {
+                if (!p.HasExited)
+                {
+                    p.Kill();
+                }
+            }
+            catch (InvalidOperationException)
+            {
+            }
+            p.Dispose();
+        }
+    }
+
+    internal static string HelperPath
+    {
+        get
+        {
+            // tests/MachIpc.Tests/bin/<cfg>/net10.0/ -> tests/MachIpc.ProcessHelper/bin/<cfg>/net10.0/
+            string dir = AppContext.BaseDirectory.Replace("MachIpc.Tests", "MachIpc.ProcessHelper", StringComparison.Ordinal);
+            string path = Path.Combine(dir, "MachIpc.ProcessHelper");
+            Assert.True(File.Exists(path), "helper not built at " + path);
+            return path;
+        }
+    }
+
+    /// <summary>Starts the helper; <paramref name="join"/> makes it a task of this process's kernel, otherwise <paramref name="socket"/> if given.</summary>
+    private Process Start(bool join, string? socket, params string[] args)
+    {
+        var psi = new ProcessStartInfo(HelperPath) { RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        psi.Environment.Remove(Mach.KernelSocketVariable);
+        if (join)
+        {
+            SimulatedMach.ConfigureChild(psi);
+        }
+        else if (socket is not null)
+        {
+            psi.Environment[Mach.KernelSocketVariable] = socket;
+        }
+        var p = Process.Start(psi)!;
+        _children.Add(p);
+        return p;
+    }
+
+    /// <summary>Expects the helper's pid, then lets it check in (it waits for a line on stdin).</summary>
+    private static HelperRegistration Expect(HelperRendezvous rendezvous, Process p)
+    {
+        HelperRegistration r = rendezvous.Expect(p.Id);
+        p.StandardInput.WriteLine("go");
+        p.StandardInput.Flush();
+        return r;
+    }
+
+    private static string ReadLine(Process p)
+    {
+        Task<string?> line = p.StandardOutput.ReadLineAsync();
+        Assert.True(line.Wait(ChildTimeout), $"helper {p.Id} said nothing in time");
+        return line.Result ?? "(end of output)";
+    }
+
+    private static string Finish(Process p)
+    {
+        string line = ReadLine(p);
+        Assert.True(p.WaitForExit(ChildTimeout), $"helper {p.Id} did not exit");
+        return line;
+    }
+
+    private sealed class Served(HelperConnection connection, MachServer server, XServer handlers, XDispatcher dispatcher) : IDisposable
+    {
+        public readonly HelperConnection Connection = connection;
+        public readonly MachServer Server = server;
+        public readonly XServer Handlers = handlers;
+        public readonly XDispatcher Dispatcher = dispatcher;
+
+        public void Dispose()
+        {
+            Server.Dispose();
+            Connection.Dispose();
+        }
+    }
+
+    private static unsafe Served Serve(HelperRegistration registration, MachNotificationHandler? onNotification = null)
+    {
+        HelperConnection connection = registration.WaitForConnection(ChildTimeout) ?? throw new TimeoutException($"pid {registration.Pid} never checked in");
+        var handlers = new XServer();
+        var dispatcher = new XDispatcher(handlers);
+        uint channel = connection.Channel.Receive.Name;
+        var server = new MachServer(dispatcher, ReceiveRight.Adopt(connection.Channel.Receive.TakeName()),
+            new MachServerOptions { Name = $"xproc-{connection.Pid}", OnNotification = onNotification });
+        if (onNotification is not null)
+        {
+            // The helper holds the only send rights: when it dies they go, and the kernel says so here.
+            uint previous;
+            Assert.Equal(KernReturn.Success, Mach.PortRequestNotification(Mach.TaskSelf, channel, MachNotify.NoSenders, 0, channel, MachMsgType.MakeSendOnce, &previous));
+            Assert.Equal(MachPortName.Null, previous);
+            // And its receive right dies with it: our send right to it becomes a dead name (D5).
+            Assert.Equal(KernReturn.Success, Mach.PortRequestNotification(Mach.TaskSelf, connection.Channel.Send.Name, MachNotify.DeadName, 0, channel, MachMsgType.MakeSendOnce, &previous));
+            Assert.Equal(MachPortName.Null, previous);
+        }
+        server.Start();
+        return new Served(connection, server, handlers, dispatcher);
+    }
+
+    private void AssertNoLeaks()
+    {
+        // Children's tasks die when the host sees their lifeline close: give it a moment.
+        string? leaks = null;
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            KernelSnapshot now = SimulatedMach.Snapshot();
+            leaks = now.DescribeLeaksSince(_before);
+            if (leaks is null && now.Tasks.Count <= _before.Tasks.Count)
+            {
+                return;
+            }
+            Thread.Sleep(20);
+        }
+        Assert.Fail("leaked: " + (leaks ?? "tasks still alive"));
+    }
+
+    [Fact]
+    public void RealProcesses_RoundTrips_PassAFileDescriptor_AndOutOfLineMemory()
+    {
+        using var rendezvous = new HelperRendezvous(_prefix);
+        var helpers = new[] { Start(true, null, "rpc", rendezvous.ServiceName, "2000"), Start(true, null, "rpc", rendezvous.ServiceName, "2000") };
+        var registrations = helpers.Select(h => Expect(rendezvous, h)).ToArray();
+        var served = registrations.Select(r => Serve(r)).ToArray();
+        try
+        {
+            for (int i = 0; i < helpers.Length; i++)
+            {
+                string line = Finish(helpers[i]);
+                Assert.Equal($"ok pid={helpers[i].Id} ospid={helpers[i].Id} count=2000", line);
+                Assert.Equal(0, helpers[i].ExitCode);
+                Assert.Equal(helpers[i].Id, served[i].Connection.Pid); // the audit token carries the OS pid
+                Assert.Equal(2000, served[i].Handlers.Pings);
+                Assert.Equal($"hello from {helpers[i].Id}", served[i].Handlers.FileText);
+                Assert.Equal(1, served[i].Dispatcher.OolEchoes);
+                Assert.Equal(0, served[i].Server.Metrics.Rejected);
+            }
+        }
+        finally
+        {
+            foreach (Served s in served)
+            {
+                s.Dispose();
+            }
+            foreach (HelperRegistration r in registrations)
+            {
+                r.Dispose();
+            }
+        }
+        rendezvous.Dispose();
+        AssertNoLeaks();
+    }
+
+    [Fact]
+    public void KilledHelper_ParentGetsNoSendersAndDeadName_AndKeepsServingTheOthers()
+    {
+        using var rendezvous = new HelperRendezvous(_prefix);
+        Process victim = Start(true, null, "stream", rendezvous.ServiceName);
+        Process survivor = Start(true, null, "rpc", rendezvous.ServiceName, "3000");
+        using HelperRegistration victimReg = Expect(rendezvous, victim);
+        using HelperRegistration survivorReg = Expect(rendezvous, survivor);
+        var noSenders = new ConcurrentQueue<uint>();
+        var deadNames = new ConcurrentQueue<uint>();
+        using var died = new CountdownEvent(2);
+        Served victimServed = Serve(victimReg, (in MachNotification n) =>
+        {
+            if (n.Id == MachNotify.NoSenders)
+            {
+                noSenders.Enqueue(n.Port);
+                died.Signal();
+            }
+            else if (n.Id == MachNotify.DeadName)
+            {
+                deadNames.Enqueue(n.NotPort);
+                Mach.PortDeallocate(Mach.TaskSelf, n.NotPort); // the uref the notification added (D5)
+                died.Signal();
+            }
+        });
+        Served survivorServed = Serve(survivorReg);
+        try
+        {
+            Assert.Equal("connected", ReadLine(victim));
+            SpinWait.SpinUntil(() => victimServed.Handlers.Pings > 100, ChildTimeout);
+            victim.Kill(); // SIGKILL, mid-stream
+            Assert.True(died.Wait(ChildTimeout), $"after the helper was killed: {noSenders.Count} no-senders, {deadNames.Count} dead-name notifications");
+            Assert.Equal(victimServed.Connection.Channel.Send.Name, Assert.Single(deadNames));
+            // Release that helper's state; the other helper keeps being served.
+            victimServed.Dispose();
+            Assert.Equal($"ok pid={survivor.Id} ospid={survivor.Id} count=3000", Finish(survivor));
+            Assert.Equal(3000, survivorServed.Handlers.Pings);
+            Assert.Single(noSenders);
+        }
+        finally
+        {
+            victimServed.Dispose();
+            survivorServed.Dispose();
+        }
+        victim.WaitForExit(5000);
+        rendezvous.Dispose();
+        AssertNoLeaks();
+    }
+
+    [Fact]
+    public void GarbageOnTheKernelSocket_DisconnectsThatClientOnly()
+    {
+        using var rendezvous = new HelperRendezvous(_prefix);
+        Process good = Start(true, null, "rpc", rendezvous.ServiceName, "3000");
+        using HelperRegistration reg = Expect(rendezvous, good);
+        Served served = Serve(reg);
+        try
+        {
+            int rejectedBefore = SimulatedMach.RejectedClients;
+            Process bad = Start(true, null, "garbage");
+            Assert.Equal("disconnected", Finish(bad));
+            Assert.True(SimulatedMach.RejectedClients >= rejectedBefore + 2);
+            Assert.Equal($"ok pid={good.Id} ospid={good.Id} count=3000", Finish(good));
+            Assert.Equal(0, served.Server.Metrics.Rejected);
+        }
+        finally
+        {
+            served.Dispose();
+        }
+        rendezvous.Dispose();
+        AssertNoLeaks();
+    }
+
+    [Fact]
+    public void MalformedAndRandomRequests_AreRejectedOrAnswered_WhileOthersKeepWorking()
+    {
+        using var rendezvous = new HelperRendezvous(_prefix);
+        Process good = Start(true, null, "rpc", rendezvous.ServiceName, "3000");
+        using HelperRegistration reg = Expect(rendezvous, good);
+        Served served = Serve(reg);
+        try
+        {
+            int rejectedBefore = SimulatedMach.RejectedClients;
+            Process fuzzer = Start(true, null, "fuzz", "1234", "300");
+            string line = Finish(fuzzer);
+            Assert.StartsWith("survived ", line);
+            Assert.True(SimulatedMach.RejectedClients >= rejectedBefore + 8, $"{line}; rejected {SimulatedMach.RejectedClients - rejectedBefore}");
+            Assert.Equal($"ok pid={good.Id} ospid={good.Id} count=3000", Finish(good));
+        }
+        finally
+        {
+            served.Dispose();
+        }
+        rendezvous.Dispose();
+        AssertNoLeaks();
+    }
+
+    [Fact]
+    public void TwoHelperProcesses_TalkToEachOther_ThroughTheSharedBootstrapServer()
+    {
+        string service = _prefix + ".peer";
+        Process server = Start(true, null, "peer-server", service, "500");
+        Assert.Equal("listening", ReadLine(server));
+        Process client = Start(true, null, "peer-client", service, "500", server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal("ok", Finish(client));
+        Assert.Equal("served 500", Finish(server));
+        AssertNoLeaks(); // the service died with the task that checked it in (F6)
+    }
+
+    [Fact]
+    public void DeallocateTrue_OnAReceivedRegion_FreesItAtCopyin_InTheHostToo()
+    {
+        Process p = Start(true, null, "dealloc");
+        int Regions() => SimulatedMach.Snapshot().Tasks.Single(t => t.Pid == p.Id).VmRegions;
+        Assert.Equal("received", ReadLine(p));
+        Assert.Equal(1, Regions());
+        p.StandardInput.WriteLine();
+        p.StandardInput.Flush();
+        Assert.Equal("forwarded", ReadLine(p));
+        Assert.Equal(0, Regions()); // freed when the message was copied in, not later
+        p.StandardInput.WriteLine();
+        p.StandardInput.Flush();
+        Assert.Equal("ok", Finish(p));
+        AssertNoLeaks();
+    }
+
+    [Fact]
+    public void JoinedProcess_TimeoutsAndPseudoReceiveBehaveAsInProcess()
+    {
+        Process p = Start(true, null, "semantics");
+        Assert.Equal("ok", Finish(p));
+        Assert.Equal(0, p.ExitCode);
+        AssertNoLeaks();
+    }
+
+    [Fact]
+    public void HostDeath_EndsJoinedCallsWithTheDocumentedErrors()
+    {
+        Process host = Start(false, null, "host"); // its own kernel, which it shares
+        string socketLine = ReadLine(host);
+        Assert.StartsWith("socket ", socketLine);
+        Process victim = Start(false, socketLine["socket ".Length..], "victim");
+        Assert.Equal("ready", ReadLine(victim));
+        Thread.Sleep(300); // let the receive block in the host
+        var clock = Stopwatch.StartNew();
+        host.Kill();
+        string result = Finish(victim);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed}");
+        // MACH_RCV_PORT_CHANGED, MACH_SEND_INVALID_DEST, KERN_INVALID_TASK; BootstrapServer.TryLookUp fails first in task_get_special_port (KERN_INVALID_TASK)
+        Assert.True(result.Contains("receive=0x10004006 send=0x10000003 allocate=16 lookup=0x10", StringComparison.Ordinal), result);
+        Assert.True(result.Contains("reason=the kernel host closed the connection", StringComparison.Ordinal), result);
+        AssertNoLeaks();
+    }
+}
