@@ -16,6 +16,8 @@ namespace MachIpc.Tests.Server;
 /// It must never stop, every message it receives must be dispatched or rejected with a reason, and when
 /// everything is torn down the kernel's accounting must be back to where it started.
 /// </summary>
+// The leak check is kernel-wide, so this runs alone (the Kernel collection is not run in parallel with anything).
+[Collection("Kernel")]
 public sealed unsafe class HostileInputTests : IDisposable
 {
     private readonly SimulatedTask _serverTask = SimulatedMach.CreateTask("server under attack");
