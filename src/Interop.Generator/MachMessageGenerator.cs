@@ -78,11 +78,13 @@ public sealed class MachMessageGenerator : IIncrementalGenerator
             .Select(static (item, _) => WithUnsafeDiagnostic(item.Left, item.Right))
             .WithTrackingName(Steps.Diagnostics);
 
-        context.RegisterSourceOutput(diagnostics, static (spc, items) =>
+        // Only this reporting step sees the compilation (to turn file spans back into source locations, so
+        // #pragma warning disable works); the models and their diagnostics stay symbol-free and cached.
+        context.RegisterSourceOutput(diagnostics.Combine(context.CompilationProvider), static (spc, pair) =>
         {
-            foreach (DiagnosticInfo d in items)
+            foreach (DiagnosticInfo d in pair.Left)
             {
-                spc.ReportDiagnostic(d.ToDiagnostic());
+                spc.ReportDiagnostic(d.ToDiagnostic(pair.Right));
             }
         });
 
@@ -93,11 +95,13 @@ public sealed class MachMessageGenerator : IIncrementalGenerator
             .Select(static (all, _) => FindDuplicateIds(all))
             .WithTrackingName(Steps.DuplicateIds);
 
-        context.RegisterSourceOutput(duplicates, static (spc, items) =>
+        // Only this reporting step sees the compilation (to turn file spans back into source locations, so
+        // #pragma warning disable works); the models and their diagnostics stay symbol-free and cached.
+        context.RegisterSourceOutput(duplicates.Combine(context.CompilationProvider), static (spc, pair) =>
         {
-            foreach (DiagnosticInfo d in items)
+            foreach (DiagnosticInfo d in pair.Left)
             {
-                spc.ReportDiagnostic(d.ToDiagnostic());
+                spc.ReportDiagnostic(d.ToDiagnostic(pair.Right));
             }
         });
     }

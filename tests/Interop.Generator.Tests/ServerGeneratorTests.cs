@@ -117,6 +117,19 @@ public class ServerGeneratorTests
         Assert.Contains(output.GetTypeByMetadataName("Demo.S")!.AllInterfaces, i => i.Name == "IMachDispatcher");
     }
 
+    [Fact]
+    public void Diagnostics_PointIntoTheSourceTree_SoPragmasAndEditorsSeeThem()
+    {
+        // The model keeps only a file path and span; the reporting step maps them back onto the compilation's
+        // tree, which is what lets the compiler apply #pragma warning disable and editors place squiggles.
+        const string source = "[MachServer] public partial class S { void NotAHandler(int x) { } }";
+        var compilation = GeneratorHarness.CreateCompilation(new[] { Usings + Messages + source });
+        CreateDriver().RunGeneratorsAndUpdateCompilation(compilation, out _, out var diagnostics);
+        Diagnostic d = diagnostics.Single(x => x.Id == "MACHIPC024");
+        Assert.True(d.Location.IsInSource);
+        Assert.Same(compilation.SyntaxTrees.Single(), d.Location.SourceTree);
+    }
+
     [Theory]
     [InlineData("public partial class Outer { [MachServer] public partial class S { void H(MachReceived<A> m) { } } }")]
     [InlineData("[MachServer] public partial class S<T> { void H(MachReceived<A> m) { } }")]

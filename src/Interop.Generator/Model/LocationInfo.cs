@@ -6,7 +6,24 @@ namespace MachIpc.Generator.Model;
 /// <summary>A symbol-free, equatable stand-in for <see cref="Location"/>, rebuilt into one when reporting.</summary>
 internal sealed record LocationInfo(string FilePath, TextSpan Span, LinePositionSpan LineSpan)
 {
-    public Location ToLocation() => Location.Create(FilePath, Span, LineSpan);
+    /// <summary>
+    /// A real source location in <paramref name="compilation"/>'s tree for this file when there is one, so that
+    /// <c>#pragma warning disable</c> and editor squiggles work; otherwise an external file location.
+    /// </summary>
+    public Location ToLocation(Compilation? compilation)
+    {
+        if (compilation is not null)
+        {
+            foreach (SyntaxTree tree in compilation.SyntaxTrees)
+            {
+                if (tree.FilePath == FilePath && Span.End <= tree.Length)
+                {
+                    return Location.Create(tree, Span);
+                }
+            }
+        }
+        return Location.Create(FilePath, Span, LineSpan);
+    }
 
     public static LocationInfo? From(Location? location)
     {
@@ -21,9 +38,9 @@ internal sealed record LocationInfo(string FilePath, TextSpan Span, LinePosition
 /// <summary>A diagnostic to report, held without symbols so it can live in the incremental model.</summary>
 internal sealed record DiagnosticInfo(string Id, LocationInfo? Location, EquatableArray<string> Arguments)
 {
-    public Diagnostic ToDiagnostic() => Diagnostic.Create(
+    public Diagnostic ToDiagnostic(Compilation? compilation) => Diagnostic.Create(
         Diagnostics.MachDiagnostics.ById(Id),
-        Location?.ToLocation() ?? Microsoft.CodeAnalysis.Location.None,
+        Location?.ToLocation(compilation) ?? Microsoft.CodeAnalysis.Location.None,
         Arguments.ToObjectArray());
 }
 
