@@ -198,10 +198,10 @@ public sealed unsafe class MachServer : IDisposable
                 {
                     // The port set is gone: nothing more can arrive.
                     Fault = mr;
-                    Log(LogLevel.Error, "receive failed, server loop ends: {0}", new MachError((int)mr));
+                    if (IsLogging(LogLevel.Error)) Log(LogLevel.Error, "receive failed, server loop ends: {0}", new MachError((int)mr));
                     return;
                 }
-                Log(LogLevel.Warning, "receive failed: {0}", new MachError((int)mr));
+                if (IsLogging(LogLevel.Warning)) Log(LogLevel.Warning, "receive failed: {0}", new MachError((int)mr));
                 continue;
             }
             if (header->LocalPort == wake)
@@ -233,7 +233,7 @@ public sealed unsafe class MachServer : IDisposable
         var mr = Mach.Msg(header, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout | MachMsgOption.RcvTrailerAudit, 0, (uint)_bufferSize, portSet, 0, MachPortName.Null);
         Metrics.OnReceived();
         Metrics.OnRejected("message too large", handlerFailed: false);
-        Log(LogLevel.Warning, "destroyed a message larger than MaxMessageSize ({0})", new MachError((int)mr));
+        if (IsLogging(LogLevel.Warning)) Log(LogLevel.Warning, "destroyed a message larger than MaxMessageSize ({0})", new MachError((int)mr));
     }
 
     private void Handle(MachMsgHeader* header)
@@ -259,7 +259,7 @@ public sealed unsafe class MachServer : IDisposable
         Reject(header, result.Reason, code, result.Status == MachDispatchStatus.HandlerFailed);
         if (result.Exception is not null)
         {
-            Log(LogLevel.Error, "handler for msgh_id {0} threw: {1}", header->Id, result.Exception);
+            if (IsLogging(LogLevel.Error)) Log(LogLevel.Error, "handler for msgh_id {0} threw: {1}", header->Id, result.Exception);
         }
     }
 
@@ -285,7 +285,7 @@ public sealed unsafe class MachServer : IDisposable
         }
         catch (Exception ex)
         {
-            Log(LogLevel.Error, "notification handler threw: {0}", ex);
+            if (IsLogging(LogLevel.Error)) Log(LogLevel.Error, "notification handler threw: {0}", ex);
         }
         // A port-destroyed notification carries a receive right: nobody adopted it, so release it.
         Mach.MsgDestroy(header);
@@ -294,7 +294,7 @@ public sealed unsafe class MachServer : IDisposable
     private void Reject(MachMsgHeader* header, string reason, MigReturn code, bool handlerFailed)
     {
         Metrics.OnRejected(reason, handlerFailed);
-        Log(LogLevel.Warning, "rejected msgh_id {0}: {1}", header->Id, reason);
+        if (IsLogging(LogLevel.Warning)) Log(LogLevel.Warning, "rejected msgh_id {0}: {1}", header->Id, reason);
         if (_options.ReplyWithMigErrors)
         {
             MigReply.TrySendError(header, (int)code);
@@ -314,10 +314,13 @@ public sealed unsafe class MachServer : IDisposable
         return (int)Math.Min(start + trailer->Size, (uint)_bufferSize);
     }
 
+    private bool IsLogging(LogLevel level) => _options.Logger?.IsEnabled(level) == true;
+
+    // Callers check IsLogging first, so a disabled logger costs no argument array or boxing.
     private void Log(LogLevel level, string format, params object?[] args)
     {
         var logger = _options.Logger;
-        if (logger is not null && logger.IsEnabled(level))
+        if (logger is not null)
         {
 #pragma warning disable CA1848, CA2254 // logging is off the hot path: only rejected messages and failures get here
             logger.Log(level, "[{Server}] " + string.Format(System.Globalization.CultureInfo.InvariantCulture, format, args), _options.Name);

@@ -327,6 +327,38 @@ public sealed unsafe class MachServerTests : IDisposable
         AssertNoLeaks();
     }
 
+    private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        public readonly System.Collections.Concurrent.ConcurrentQueue<string> Lines = new();
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
+            Exception? exception, Func<TState, Exception?, string> formatter) => Lines.Enqueue($"{logLevel}: {formatter(state, exception)}");
+    }
+
+    [Fact]
+    public void RejectedMessages_AreLoggedWithTheirReason_WhenALoggerIsGiven()
+    {
+        var logger = new ListLogger();
+        var dispatcher = new TestDispatcher();
+        using var server = StartServer(dispatcher, new MachServerOptions { Name = "logged", Logger = logger });
+        using (var client = Connect())
+        using (_clientTask.Enter())
+        using (var carried = ReceiveRight.Allocate())
+        {
+            var unknown = new Unknown();
+            unknown.Prepare(0, 0);
+            unknown.Port.Name = carried.Name;
+            Assert.Equal(MachRpcStatus.RemoteError, client.Call<Unknown, EchoReply>(unknown, out _, out _).Status);
+        }
+        using (_serverTask.Enter())
+        {
+            server.Dispose();
+        }
+        Assert.Contains("Warning: [logged] rejected msgh_id 5999: unknown msgh_id", logger.Lines);
+        AssertNoLeaks();
+    }
+
     [Fact]
     public void ForgedKernelNotification_IsRejected_NotDeliveredAsANotification()
     {
