@@ -5,6 +5,7 @@ using MachIpc.Abi;
 using MachIpc.Kernel;
 using MachIpc.Messages;
 using MachIpc.Ports;
+using MachIpc.Server;
 
 namespace MachIpc.Client;
 
@@ -81,7 +82,7 @@ public sealed unsafe class MachRpcClient : IDisposable
         }
 
         var received = new ReadOnlySpan<byte>(_buffer, _bufferSize);
-        if (header->Id == MachNotify.SendOnce && header->Size == MachSendOnceNotification.SizeOf && IsFromKernel(header))
+        if (header->Id == MachNotify.SendOnce && header->Size == MachSendOnceNotification.SizeOf && KernelSender.IsKernel(header, _bufferSize))
         {
             // The server destroyed our send-once reply right without answering: the kernel told us so. MIG
             // clients report this as MIG_SERVER_DIED.
@@ -102,17 +103,6 @@ public sealed unsafe class MachRpcClient : IDisposable
         reply = view.Message;
         sender = view.AuditToken ?? default;
         return new MachRpcResult(MachRpcStatus.Success, 0);
-    }
-
-    private bool IsFromKernel(MachMsgHeader* header)
-    {
-        uint offset = MachTrailerRequest.RoundMsg(header->Size);
-        if (offset + MachMsgAuditTrailer.SizeOf > (uint)_bufferSize)
-        {
-            return false;
-        }
-        var trailer = (MachMsgAuditTrailer*)((byte*)header + offset);
-        return trailer->Size >= MachMsgAuditTrailer.SizeOf && trailer->Audit.IsKernel;
     }
 
     private void EnsureBuffer(int size)

@@ -266,9 +266,7 @@ public sealed unsafe class MachServer : IDisposable
     private void HandleNotification(MachMsgHeader* header, int length)
     {
         // Only the kernel may send ids 64..72; a peer can send the same id, but not the kernel's audit token.
-        var trailer = (MachMsgAuditTrailer*)((byte*)header + MachTrailerRequest.RoundMsg(header->Size));
-        bool fromKernel = length >= (int)MachTrailerRequest.RoundMsg(header->Size) + TrailerSize
-                          && trailer->Size >= TrailerSize && trailer->Audit.IsKernel;
+        bool fromKernel = KernelSender.IsKernel(header, length);
         if (!fromKernel)
         {
             Reject(header, "forged kernel notification", MigReturn.BadId, handlerFailed: false);
