@@ -260,7 +260,7 @@ internal static class Helper
             SendRight fileport;
             using (var handle = File.OpenHandle(path))
             {
-                fileport = Fileport.MakePort((int)handle.DangerousGetHandle());
+                fileport = Fileport.MakePort(handle);
             }
             // The file is closed and deleted here; the fileport keeps it open for the parent.
             File.Delete(path);

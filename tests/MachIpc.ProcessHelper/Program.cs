@@ -69,14 +69,14 @@ internal static unsafe class Modes
                 return 1;
             }
         }
-        // A real descriptor: a pipe whose read end travels as a fileport; the parent reads what we wrote.
+        // A real descriptor: an open file travels as a fileport; the parent reads what we wrote.
         string text = $"hello from {Environment.ProcessId}";
         string path = Path.GetTempFileName();
         File.WriteAllText(path, text);
         SendRight fileport;
         using (var handle = File.OpenHandle(path))
         {
-            fileport = Fileport.MakePort((int)handle.DangerousGetHandle());
+            fileport = Fileport.MakePort(handle);
         }
         File.Delete(path);
         var fileRequest = new XFile();

@@ -1,6 +1,7 @@
 using System;
 using MachIpc.Kernel;
 using MachIpc.Ports;
+using Microsoft.Win32.SafeHandles;
 
 namespace MachIpc.Bootstrap;
 
@@ -20,6 +21,28 @@ public static unsafe class Fileport
             throw new System.IO.IOException($"fileport_makeport({fd}) failed: errno {Mach.LastErrno}");
         }
         return SendRight.Adopt(port);
+    }
+
+    /// <summary>
+    /// Makes a fileport for an open file; the handle is kept alive for the duration of the call and may be
+    /// closed afterwards (the fileport keeps the file open).
+    /// </summary>
+    public static SendRight MakePort(SafeFileHandle file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        bool added = false;
+        try
+        {
+            file.DangerousAddRef(ref added);
+            return MakePort((int)file.DangerousGetHandle());
+        }
+        finally
+        {
+            if (added)
+            {
+                file.DangerousRelease();
+            }
+        }
     }
 
     /// <summary>Makes a new descriptor (close-on-exec, sharing the open file description) from a fileport; the right is not consumed.</summary>

@@ -360,7 +360,7 @@ public sealed class ConnectionPatternTests : IDisposable
         using (_parent.Enter())
         {
             using var handle = File.OpenHandle(file);
-            var fileport = Fileport.MakePort((int)handle.DangerousGetHandle());
+            var fileport = Fileport.MakePort(handle);
             handle.Dispose();
             File.Delete(file);
             using var toHelper = BootstrapServer.LookUp(_prefix + ".files");
