@@ -42,29 +42,28 @@ internal sealed unsafe partial class SimulatedKernel
         return false;
     }
 
-    private int CheckBootstrapPort(SimulatedTask task, uint bp)
+    // Every bootstrap call starts the same way (kernel lock held): the caller's task, its send right to the
+    // bootstrap port, and a NUL-terminated name_t.
+    private int BeginCall(uint bp, byte* serviceName, out SimulatedTask task, out string name)
     {
+        task = CurrentTask;
+        name = "";
         IpcEntry? e = LookupChecked(task.Space, bp);
         if (e is null || !e.Has(MachPortType.Send) || e.Port != _bootstrapPort)
         {
             return (int)MachMsgReturn.SendInvalidDest; // what the MIG send to a bad port returns
         }
-        return 0;
+        return TryReadName(serviceName, out name) ? 0 : (int)BootstrapReturn.BadCount;
     }
 
     public int BootstrapCheckIn(uint bp, byte* serviceName, uint* sp)
     {
         lock (_lock)
         {
-            SimulatedTask task = CurrentTask;
-            int rc = CheckBootstrapPort(task, bp);
+            int rc = BeginCall(bp, serviceName, out SimulatedTask task, out string name);
             if (rc != 0)
             {
                 return rc;
-            }
-            if (!TryReadName(serviceName, out string name))
-            {
-                return (int)BootstrapReturn.BadCount;
             }
             if (_services.TryGetValue(name, out BootstrapService? svc))
             {
@@ -89,15 +88,10 @@ internal sealed unsafe partial class SimulatedKernel
     {
         lock (_lock)
         {
-            SimulatedTask task = CurrentTask;
-            int rc = CheckBootstrapPort(task, bp);
+            int rc = BeginCall(bp, serviceName, out SimulatedTask task, out string name);
             if (rc != 0)
             {
                 return rc;
-            }
-            if (!TryReadName(serviceName, out string name))
-            {
-                return (int)BootstrapReturn.BadCount;
             }
             if (_services.TryGetValue(name, out BootstrapService? svc))
             {
@@ -127,15 +121,10 @@ internal sealed unsafe partial class SimulatedKernel
     {
         lock (_lock)
         {
-            SimulatedTask task = CurrentTask;
-            int rc = CheckBootstrapPort(task, bp);
+            int rc = BeginCall(bp, serviceName, out SimulatedTask task, out string name);
             if (rc != 0)
             {
                 return rc;
-            }
-            if (!TryReadName(serviceName, out string name))
-            {
-                return (int)BootstrapReturn.BadCount;
             }
             if (!_services.TryGetValue(name, out BootstrapService? svc))
             {
