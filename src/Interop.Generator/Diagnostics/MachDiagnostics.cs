@@ -117,6 +117,13 @@ internal static class MachDiagnostics
                 return d;
             }
         }
+        foreach (DiagnosticDescriptor d in MigDiagnostics.All)
+        {
+            if (d.Id == id)
+            {
+                return d;
+            }
+        }
         throw new System.ArgumentException("Unknown diagnostic id " + id, nameof(id));
     }
 

@@ -1,0 +1,50 @@
+using System;
+using System.IO;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Xunit;
+
+namespace MachIpc.Generator.Tests.Mig;
+
+/// <summary>
+/// Generated source for MIG interfaces, compared exactly with baselines under Snapshots/Mig/. Set
+/// MACHIPC_UPDATE_SNAPSHOTS=1 to rewrite the baselines.
+/// </summary>
+public class MigSnapshotTests
+{
+    public static TheoryData<string, string> Interfaces => new()
+    {
+        { "mach_exc.defs", "" },
+        { "notify.defs", "" },
+        { "shapes.defs", "" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Interfaces))]
+    public void GeneratedSourceMatchesBaseline(string file, string defines)
+    {
+        GeneratorHarness.Result result = MigHarness.Run(MigHarness.Load(file, defines));
+
+        Assert.Empty(result.GeneratorDiagnostics.Where(d => d.Severity > DiagnosticSeverity.Info));
+        Assert.Empty(result.CompilerErrors);
+        GeneratedSourceResult[] sources = result.Run.Results.Single().GeneratedSources.OrderBy(s => s.HintName, StringComparer.Ordinal).ToArray();
+        Assert.NotEmpty(sources);
+
+        bool update = Environment.GetEnvironmentVariable("MACHIPC_UPDATE_SNAPSHOTS") == "1";
+        string directory = Path.Combine(GeneratorHarness.ProjectDirectory(), "Snapshots", "Mig", Path.GetFileNameWithoutExtension(file));
+        Directory.CreateDirectory(directory);
+        foreach (GeneratedSourceResult source in sources)
+        {
+            string baselinePath = Path.Combine(directory, Path.GetFileNameWithoutExtension(source.HintName) + ".cs.txt");
+            string actual = source.SourceText.ToString();
+            if (update)
+            {
+                File.WriteAllText(baselinePath, actual);
+                continue;
+            }
+            Assert.True(File.Exists(baselinePath), $"Missing baseline {baselinePath}; run with MACHIPC_UPDATE_SNAPSHOTS=1.");
+            Assert.Equal(File.ReadAllText(baselinePath), actual);
+        }
+        Assert.Equal(sources.Length, Directory.GetFiles(directory).Length);
+    }
+}
