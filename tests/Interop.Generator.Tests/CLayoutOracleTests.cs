@@ -1,7 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
-using System.IO;
 using System.Linq;
 using System.Reflection;
 using Xunit;
@@ -45,55 +43,16 @@ public class CLayoutOracleTests
 
     private static Dictionary<string, Dictionary<string, int>> RunOracle()
     {
-        string source = Path.Combine(GeneratorHarness.ProjectDirectory(), "CLayout", "layout_oracle.c");
-        string directory = Directory.CreateTempSubdirectory("machipc-oracle").FullName;
-        try
+        var result = new Dictionary<string, Dictionary<string, int>>();
+        foreach (string line in CProgram.Run("layout_oracle.c").Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
-            string binary = Path.Combine(directory, "layout_oracle");
-            string compiler = Environment.GetEnvironmentVariable("CC") is { Length: > 0 } cc ? cc : "cc";
-            (int compileCode, string compileOutput) = Run(compiler, $"-std=c11 -Wall -Werror -o \"{binary}\" \"{source}\"");
-            Assert.True(compileCode == 0, $"The C layout oracle did not compile:\n{compileOutput}");
-            (int runCode, string output) = Run(binary, "");
-            Assert.Equal(0, runCode);
-
-            var result = new Dictionary<string, Dictionary<string, int>>();
-            foreach (string line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            string[] parts = line.Split(' ');
+            if (!result.TryGetValue(parts[0], out Dictionary<string, int>? fields))
             {
-                string[] parts = line.Split(' ');
-                if (!result.TryGetValue(parts[0], out Dictionary<string, int>? fields))
-                {
-                    result[parts[0]] = fields = new Dictionary<string, int>();
-                }
-                fields[parts[1]] = int.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture);
+                result[parts[0]] = fields = new Dictionary<string, int>();
             }
-            return result;
+            fields[parts[1]] = int.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture);
         }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-    }
-
-    private static (int ExitCode, string Output) Run(string fileName, string arguments)
-    {
-        Process process;
-        try
-        {
-            process = Process.Start(new ProcessStartInfo(fileName, arguments)
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            })!;
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            Assert.Fail($"Cannot run '{fileName}' ({e.Message}). The C layout oracle needs a C compiler: install one " +
-                "(for example `apt-get install gcc`, or Xcode command line tools on macOS) or point CC at it.");
-            throw;
-        }
-        string output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, output);
+        return result;
     }
 }

@@ -4,16 +4,9 @@
  * #pragma pack(push, 4) here; messages declared Natural are declared without any pragma. The Mach ABI structs
  * themselves are always declared under pack(4), as <mach/message.h> does. */
 #include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 
-#pragma pack(push, 4)
-typedef struct { uint32_t bits, size, remote_port, local_port, voucher_port; int32_t id; } mach_msg_header_t;
-typedef struct { uint32_t descriptor_count; } mach_msg_body_t;
-typedef struct { uint32_t name, pad1; uint16_t pad2; uint8_t disposition, type; } mach_msg_port_descriptor_t;
-typedef struct { uint64_t address; uint8_t deallocate, copy, pad1, type; uint32_t size; } mach_msg_ool_descriptor_t;
-typedef struct { uint64_t address; uint8_t deallocate, copy, disposition, type; uint32_t count; } mach_msg_ool_ports_descriptor_t;
-#pragma pack(pop)
+#include "mach_abi.h"
 
 typedef struct { int32_t x; int64_t y; } point64_t; /* a plain C struct, naturally aligned */
 
