@@ -255,7 +255,8 @@ internal static class MigServerEmitter
 
         // A failed routine never took the request's rights: Finish destroys the request with them (and leaves
         // everything to the handler for MIG_NO_REPLY).
-        if (ReleaseOutOfLine(w, routine) || routine.IsSimple)
+        ReleaseOutOfLine(w, routine);
+        if (routine.IsSimple)
         {
             w.Line($"return {Request}.Finish(head, retCode);");
             w.Close();
@@ -413,7 +414,7 @@ internal static class MigServerEmitter
     /// succeeded (or answered MIG_NO_REPLY) the dispatcher deallocates it (MIG does the same for unbounded arrays,
     /// akbDestroy); on failure the request is destroyed with everything it carries.
     /// </summary>
-    private static bool ReleaseOutOfLine(SourceWriter w, MigRoutineModel routine)
+    private static void ReleaseOutOfLine(SourceWriter w, MigRoutineModel routine)
     {
         bool any = false;
         foreach (MigArgModel a in routine.Arguments)
@@ -422,7 +423,7 @@ internal static class MigServerEmitter
         }
         if (!any)
         {
-            return false;
+            return;
         }
         w.Line($"if (retCode != 0 && retCode != (int){MigReturn}.NoReply)");
         w.Line($"    return {Request}.Finish(head, retCode);");
@@ -437,7 +438,6 @@ internal static class MigServerEmitter
             w.Line($"in0->{a.Name}.Address = 0;");
             w.Line($"in0->{a.Name}.Size = 0;");
         }
-        return true;
     }
 
     /// <summary>Builds and sends the reply (server.c WriteReplyArgs, WriteReplyInit; MIG's demux fills the header).</summary>
