@@ -273,23 +273,13 @@ public sealed unsafe class MigShapesRoundTripTests : IDisposable
     {
         Assert.Equal(0, Client(() => ShapesClient.CallPost(_right.Name, 5, "five"u8)));
         // The server handles requests in order: once a later routine is answered, the post was handled.
-        Assert.Equal(0, Client(() => ShapesClient.CallEchoScalars(_right.Name, 0, 0, 0, 0, out _, ref Unsafe.AsRef(0u))));
+        uint counter = 0;
+        Assert.Equal(0, Client(() => ShapesClient.CallEchoScalars(_right.Name, 0, 0, 0, 0, out _, ref counter)));
         Assert.Equal("5:five", _handler.Posted);
 
         // The handler waits until released; the WaitTime argument bounds the client's wait.
         int result = 0;
         Assert.Equal((int)MachMsgReturn.RcvTimedOut, Client(() => ShapesClient.CallSlowEcho(_right.Name, 20, 9, out result)));
         _handler.Release.Set();
-    }
-
-    private static class Unsafe
-    {
-        [ThreadStatic] private static uint t_scratch;
-
-        public static ref uint AsRef(uint value)
-        {
-            t_scratch = value;
-            return ref t_scratch;
-        }
     }
 }
