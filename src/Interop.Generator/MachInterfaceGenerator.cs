@@ -41,8 +41,10 @@ public sealed class MachInterfaceGenerator : IIncrementalGenerator
         public const string Emit = "MachInterface.Emit";
         /// <summary>Per-file diagnostics.</summary>
         public const string Diagnostics = "MachInterface.Diagnostics";
-        /// <summary>Generated type names shared by two interfaces.</summary>
+        /// <summary>Generated type names shared by two interfaces, and include files nothing includes.</summary>
         public const string Collisions = "MachInterface.Collisions";
+        /// <summary>Interfaces not emitted because an earlier one generates the same types.</summary>
+        public const string Shadowed = "MachInterface.Shadowed";
     }
 
     /// <inheritdoc/>
@@ -73,15 +75,25 @@ public sealed class MachInterfaceGenerator : IIncrementalGenerator
             .Select(static (r, _) => r.Model!)
             .WithTrackingName(Steps.Models);
 
-        context.RegisterSourceOutput(models.Combine(allowUnsafe).WithTrackingName(Steps.Emit), static (spc, item) =>
+        // An interface whose types another one already generates is reported (MACHIPC049) and not emitted twice.
+        IncrementalValueProvider<EquatableArray<string>> shadowed = models
+            .Collect()
+            .Select(static (all, _) => Shadowed(all))
+            .WithTrackingName(Steps.Shadowed);
+
+        context.RegisterSourceOutput(models.Combine(allowUnsafe).Combine(shadowed).WithTrackingName(Steps.Emit), static (spc, item) =>
         {
-            if (item.Right)
+            ((MigInterfaceModel model, bool unsafeAllowed), EquatableArray<string> skip) = item;
+            if (unsafeAllowed && !Contains(skip, model.SourcePath))
             {
-                Emit(spc, item.Left);
+                Emit(spc, model);
             }
         });
 
+        // A file without a subsystem is an include file: its problems are reported where it is included (below, for
+        // one nothing includes).
         IncrementalValuesProvider<EquatableArray<DiagnosticInfo>> diagnostics = parsed
+            .Where(static r => r.HasSubsystem)
             .Combine(allowUnsafe)
             .Select(static (item, _) => WithUnsafeDiagnostic(item.Left, item.Right))
             .WithTrackingName(Steps.Diagnostics);
@@ -94,10 +106,9 @@ public sealed class MachInterfaceGenerator : IIncrementalGenerator
         });
 
         IncrementalValueProvider<EquatableArray<DiagnosticInfo>> collisions = parsed
-            .Where(static r => r.Model is not null)
-            .Select(static (r, _) => (r.Model!, r.SubsystemLocation))
+            .Select(static (r, _) => r.Model is null ? r : r with { Diagnostics = EquatableArray<DiagnosticInfo>.Empty })
             .Collect()
-            .Select(static (all, _) => FindCollisions(all))
+            .Select(static (all, _) => FindCollisionsAndOrphans(all))
             .WithTrackingName(Steps.Collisions);
         context.RegisterSourceOutput(collisions, static (spc, list) =>
         {
@@ -141,6 +152,8 @@ public sealed class MachInterfaceGenerator : IIncrementalGenerator
         spc.AddSource(m.HintName + ".Stubs.g.cs", StubEmitter.Emit(m));
     }
 
+
+
     private static EquatableArray<DiagnosticInfo> WithUnsafeDiagnostic(MigParseResult result, bool allowUnsafe)
     {
         if (allowUnsafe || result.Model is null)
@@ -154,14 +167,72 @@ public sealed class MachInterfaceGenerator : IIncrementalGenerator
         return new EquatableArray<DiagnosticInfo>(list.ToArray());
     }
 
-    /// <summary>Two interfaces generating the same type in one namespace (say, the same .defs twice) cannot both compile.</summary>
-    private static EquatableArray<DiagnosticInfo> FindCollisions(ImmutableArray<(MigInterfaceModel Model, LocationInfo? At)> all)
+    /// <summary>
+    /// Two interfaces generating the same type in one namespace (say, the same .defs twice) cannot both compile; and a
+    /// file with no subsystem that no other file includes is most likely an interface with a broken subsystem statement.
+    /// </summary>
+    private static EquatableArray<DiagnosticInfo> FindCollisionsAndOrphans(ImmutableArray<MigParseResult> all)
     {
-        var owners = new Dictionary<string, string>(StringComparer.Ordinal);
         var result = new List<DiagnosticInfo>();
-        var ordered = new List<(MigInterfaceModel Model, LocationInfo? At)>(all);
-        ordered.Sort(static (a, b) => string.CompareOrdinal(a.Model.SourcePath, b.Model.SourcePath));
-        foreach ((MigInterfaceModel model, LocationInfo? at) in ordered)
+        var included = new HashSet<string>(StringComparer.Ordinal);
+        foreach (MigParseResult r in all)
+        {
+            foreach (string path in r.Included)
+            {
+                included.Add(path);
+            }
+        }
+        foreach (MigParseResult r in all)
+        {
+            if (!r.HasSubsystem && !included.Contains(r.Path))
+            {
+                result.AddRange(r.Diagnostics);
+                result.Add(new DiagnosticInfo(MigDiagnostics.InvalidSubsystem.Id,
+                    new LocationInfo(r.Path, default, default),
+                    new EquatableArray<string>(new[] { "the file declares no subsystem, and no other .defs file includes it" })));
+            }
+        }
+        var models = new List<MigInterfaceModel>();
+        var locations = new Dictionary<string, LocationInfo?>(StringComparer.Ordinal);
+        foreach (MigParseResult r in all)
+        {
+            if (r.Model is not null)
+            {
+                models.Add(r.Model);
+                locations[r.Model.SourcePath] = r.SubsystemLocation;
+            }
+        }
+        foreach ((MigInterfaceModel model, string name, string other) in Collisions(models))
+        {
+            result.Add(new DiagnosticInfo(MigDiagnostics.DuplicateName.Id, locations[model.SourcePath], new EquatableArray<string>(new[]
+            {
+                name, $"is also generated from '{other}'; give one of the MachInterface items another Namespace",
+            })));
+        }
+        return new EquatableArray<DiagnosticInfo>(result.ToArray());
+    }
+
+    private static EquatableArray<string> Shadowed(ImmutableArray<MigInterfaceModel> all)
+    {
+        var paths = new List<string>();
+        foreach ((MigInterfaceModel model, _, _) in Collisions(all))
+        {
+            paths.Add(model.SourcePath);
+        }
+        return new EquatableArray<string>(paths.ToArray());
+    }
+
+    /// <summary>
+    /// Each interface (in path order) that would generate a type an earlier one already generates, with the first such
+    /// type and the earlier interface's path.
+    /// </summary>
+    private static List<(MigInterfaceModel Model, string Name, string Other)> Collisions(IEnumerable<MigInterfaceModel> all)
+    {
+        var ordered = new List<MigInterfaceModel>(all);
+        ordered.Sort(static (a, b) => string.CompareOrdinal(a.SourcePath, b.SourcePath));
+        var owners = new Dictionary<string, string>(StringComparer.Ordinal);
+        var result = new List<(MigInterfaceModel, string, string)>();
+        foreach (MigInterfaceModel model in ordered)
         {
             var names = new List<string> { model.TypePrefix + "Client", "I" + model.TypePrefix + "Handler", model.TypePrefix + "Dispatcher" };
             foreach (MigRoutineModel r in model.Routines)
@@ -172,21 +243,36 @@ public sealed class MachInterfaceGenerator : IIncrementalGenerator
                     names.Add(r.Reply.Layout.TypeName);
                 }
             }
+            string? clash = null;
             foreach (string name in names)
             {
                 string full = model.Namespace + "." + name;
-                if (owners.TryGetValue(full, out string? other) && other != model.SourcePath)
+                if (clash is null && owners.TryGetValue(full, out string? other) && other != model.SourcePath)
                 {
-                    // One report per interface: the first clash names the problem.
-                    result.Add(new DiagnosticInfo(MigDiagnostics.DuplicateName.Id, at, new EquatableArray<string>(new[]
-                    {
-                        full, $"is also generated from '{other}'; give one of the MachInterface items another Namespace",
-                    })));
-                    break;
+                    result.Add((model, full, other));
+                    clash = full;
                 }
-                owners[full] = model.SourcePath;
+            }
+            if (clash is null)
+            {
+                foreach (string name in names)
+                {
+                    owners[model.Namespace + "." + name] = model.SourcePath;
+                }
             }
         }
-        return new EquatableArray<DiagnosticInfo>(result.ToArray());
+        return result;
+    }
+
+    private static bool Contains(EquatableArray<string> array, string value)
+    {
+        foreach (string item in array)
+        {
+            if (item == value)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 }

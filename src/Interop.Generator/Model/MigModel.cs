@@ -157,5 +157,14 @@ internal sealed record MigInterfaceModel(
     public string SourceName => SourcePath.Substring(System.Math.Max(SourcePath.LastIndexOf('/'), SourcePath.LastIndexOf('\\')) + 1);
 }
 
-/// <summary>The result of reading one .defs file: the interface (unless it is unusable or has no subsystem) and diagnostics.</summary>
-internal sealed record MigParseResult(MigInterfaceModel? Model, EquatableArray<DiagnosticInfo> Diagnostics, LocationInfo? SubsystemLocation);
+/// <summary>
+/// The result of reading one .defs file: the interface (unless it is unusable or has no subsystem), diagnostics, and
+/// what an include-only file needs: whether the file declares a subsystem, and the compilation's files it included.
+/// </summary>
+internal sealed record MigParseResult(
+    MigInterfaceModel? Model,
+    EquatableArray<DiagnosticInfo> Diagnostics,
+    LocationInfo? SubsystemLocation,
+    string Path,
+    bool HasSubsystem,
+    EquatableArray<string> Included);

@@ -20,6 +20,7 @@ internal sealed class DefsPreprocessor
     private readonly Action<string, LocationInfo?, string[]> _report;
     private readonly Dictionary<string, List<DefsToken>> _macros = new(StringComparer.Ordinal);
     private readonly List<DefsToken> _output = new();
+    private readonly List<string> _included = new();
 
     private DefsPreprocessor(IReadOnlyList<(string Path, string Text)> sources, Action<string, LocationInfo?, string[]> report)
     {
@@ -31,7 +32,11 @@ internal sealed class DefsPreprocessor
     /// Preprocesses <paramref name="root"/>; <paramref name="sources"/> are the other .defs files of the compilation
     /// (an <c>#include</c> may name them), <paramref name="defines"/> the <c>MachInterface</c> item's definitions.
     /// </summary>
-    public static List<DefsToken> Run(DefsFile root, string defines, IReadOnlyList<(string Path, string Text)> sources, Action<string, LocationInfo?, string[]> report)
+    public static List<DefsToken> Run(DefsFile root, string defines, IReadOnlyList<(string Path, string Text)> sources, Action<string, LocationInfo?, string[]> report) =>
+        Run(root, defines, sources, report, out _);
+
+    /// <summary>As <see cref="Run(DefsFile, string, IReadOnlyList{ValueTuple{string, string}}, Action{string, LocationInfo?, string[]})"/>; <paramref name="included"/> lists the compilation's files it included.</summary>
+    public static List<DefsToken> Run(DefsFile root, string defines, IReadOnlyList<(string Path, string Text)> sources, Action<string, LocationInfo?, string[]> report, out List<string> included)
     {
         var preprocessor = new DefsPreprocessor(sources, report);
         // Every interface MachIpc reads is for a 64-bit Darwin process.
@@ -49,6 +54,7 @@ internal sealed class DefsPreprocessor
         }
         preprocessor.Process(root, 0);
         preprocessor._output.Add(new DefsToken(DefsTokenKind.EndOfFile, string.Empty, root, root.Text.Length, 0, int.MaxValue, true, true));
+        included = preprocessor._included;
         return preprocessor._output;
     }
 
@@ -175,7 +181,7 @@ internal sealed class DefsPreprocessor
                 }
                 return;
             case "include":
-                Include(file, name, line, depth);
+                Include(file, hash, line, depth);
                 return;
             case "pragma":
             case "line":
@@ -227,6 +233,10 @@ internal sealed class DefsPreprocessor
                 : "C headers are not read; give the macros it defines through the MachInterface item's Defines metadata";
             Report(MigDiagnostics.IncludeNotFound, where, target, hint);
             return;
+        }
+        if (!included.Path.StartsWith(StandardDefs.PathPrefix, StringComparison.Ordinal))
+        {
+            _included.Add(included.Path);
         }
         Process(included, depth + 1);
     }

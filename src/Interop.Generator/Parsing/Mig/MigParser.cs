@@ -22,7 +22,7 @@ internal static class MigParser
             includable.Add((other.Path, other.Text));
         }
         var root = new DefsFile(source.Path, source.Text);
-        List<DefsToken> tokens = DefsPreprocessor.Run(root, source.Defines, includable, Report);
+        List<DefsToken> tokens = DefsPreprocessor.Run(root, source.Defines, includable, Report, out List<string> included);
         cancellationToken.ThrowIfCancellationRequested();
         DefsInterface parsed = DefsParser.Parse(tokens, Report);
         cancellationToken.ThrowIfCancellationRequested();
@@ -34,6 +34,7 @@ internal static class MigParser
         }
         // Laying out routines whose declarations already failed would only repeat those errors.
         MigInterfaceModel? model = failed ? null : MigInterfaceBuilder.Build(parsed, source.Path, source.Namespace, Report);
-        return new MigParseResult(model, new EquatableArray<DiagnosticInfo>(diagnostics.ToArray()), subsystem);
+        return new MigParseResult(model, new EquatableArray<DiagnosticInfo>(diagnostics.ToArray()), subsystem, source.Path,
+            parsed.Subsystem is not null, new EquatableArray<string>(included.ToArray()));
     }
 }
