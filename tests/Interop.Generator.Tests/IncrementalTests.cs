@@ -143,7 +143,7 @@ public class IncrementalTests
 
     private static readonly Type[] s_forbidden = { typeof(ISymbol), typeof(Compilation), typeof(SyntaxNode), typeof(SyntaxTree), typeof(Location), typeof(SemanticModel) };
 
-    private static void Walk(object? value, string path, HashSet<object> seen)
+    internal static void Walk(object? value, string path, HashSet<object> seen)
     {
         if (value is null || value is string || value.GetType().IsPrimitive || value.GetType().IsEnum)
         {

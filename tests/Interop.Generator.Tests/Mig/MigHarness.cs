@@ -32,13 +32,22 @@ internal static class MigHarness
     public static DefsFile Load(string fileName, string defines = "", string ns = "MigTests") =>
         new(PathOf(fileName), Defs(fileName), defines, ns);
 
-    public static GeneratorDriver CreateDriver(IEnumerable<DefsFile> files, bool trackSteps = false) =>
-        CSharpGeneratorDriver.Create(
+    public static GeneratorDriver CreateDriver(IEnumerable<DefsFile> files, bool trackSteps = false) => CreateDriver(files, trackSteps, out _);
+
+    /// <summary>Creates the driver and returns the additional texts it holds (to replace them in incrementality tests).</summary>
+    public static GeneratorDriver CreateDriver(IEnumerable<DefsFile> files, bool trackSteps, out AdditionalText[] texts)
+    {
+        DefsFile[] all = files.ToArray();
+        texts = all.Select(f => Text(f.Path, f.Text)).ToArray();
+        return CSharpGeneratorDriver.Create(
             new[] { new MachInterfaceGenerator().AsSourceGenerator() },
-            files.Select(f => (AdditionalText)new Text(f.Path, f.Text)),
+            texts,
             GeneratorHarness.ParseOptions,
-            new Options(files),
+            new Options(all),
             new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: trackSteps));
+    }
+
+    public static AdditionalText Text(string path, string text) => new InMemoryText(path, text);
 
     public static GeneratorHarness.Result Run(params DefsFile[] files) => Run(GeneratorHarness.CreateCompilation(Array.Empty<string>()), files);
 
@@ -62,11 +71,11 @@ internal static class MigHarness
         return context.LoadFromStream(stream);
     }
 
-    private sealed class Text : AdditionalText
+    private sealed class InMemoryText : AdditionalText
     {
         private readonly SourceText _text;
 
-        public Text(string path, string text)
+        public InMemoryText(string path, string text)
         {
             Path = path;
             _text = SourceText.From(text);
