@@ -99,7 +99,7 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
         _package = package;
     }
 
-    private string ConsumerProject(bool allowUnsafeBlocks) => $"""
+    private string ConsumerProject(bool allowUnsafeBlocks, string items = "") => $"""
         <Project Sdk="Microsoft.NET.Sdk">
           <PropertyGroup>
             <OutputType>Exe</OutputType>
@@ -112,6 +112,7 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
           </PropertyGroup>
           <ItemGroup>
             <PackageReference Include="MachIpc" Version="{_package.Version}" />
+            {items}
           </ItemGroup>
         </Project>
         """;
@@ -131,6 +132,7 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
                      "analyzers/dotnet/cs/MachIpc.Generator.dll",
                      "build/MachIpc.props",
                      "build/MachIpc.targets",
+                     "build/MachInterface.targets",
                      "README.md",
                      "MachIpc.nuspec",
                  })
@@ -186,6 +188,53 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
         var run = DotnetCli.Run(dir, ["run", "-c", "Release", "--no-build"]);
         Assert.True(run.ExitCode == 0, run.Describe());
         Assert.Contains("consumer: backend=Simulated success=True reply=42 pings=1", run.Output, StringComparison.Ordinal);
+    }
+
+    private const string EchoDefs = """
+        subsystem echo 9100;
+        #include <mach/std_types.defs>
+        #if EXTRA
+        routine echo_add(server : mach_port_t; a : int32_t; b : int32_t; out sum : int32_t);
+        #endif
+        """;
+
+    private const string EchoProgram = """
+        using MachIpc.Mig;
+        using MachIpc.Ports;
+        using MachIpc.Server;
+        using Consumer.Interfaces;
+
+        using var server = new MachServer(new EchoDispatcher(new Adder()), ReceiveRight.Allocate());
+        server.Start();
+        using SendRight right = server.MakeSend();
+        int kr = EchoClient.EchoAdd(right.Name, 40, 2, out int sum);
+        MigReplyPort.Destroy();
+        System.Console.WriteLine($"mig: kr={kr} sum={sum}");
+
+        sealed class Adder : IEchoHandler
+        {
+            public int EchoAdd(uint server, int a, int b, out int sum)
+            {
+                sum = a + b;
+                return 0;
+            }
+        }
+        """;
+
+    [Fact]
+    public void Consumer_MachInterfaceItem_GeneratesAClientAndServer_FromTheDefsFileAndItsMetadata()
+    {
+        _package.AssertPacked();
+        var dir = _package.CreateConsumer("ConsumerMig",
+            ConsumerProject(allowUnsafeBlocks: true, "<MachInterface Include=\"echo.defs\" Defines=\"EXTRA\" Namespace=\"Consumer.Interfaces\" />"),
+            ("echo.defs", EchoDefs), ("Program.cs", EchoProgram));
+
+        var build = DotnetCli.Run(dir, ["build", "-c", "Release", "--disable-build-servers", "-nologo"]);
+        Assert.True(build.ExitCode == 0, build.Describe());
+        Assert.DoesNotContain(": warning ", build.Output, StringComparison.Ordinal);
+        var run = DotnetCli.Run(dir, ["run", "-c", "Release", "--no-build"]);
+        Assert.True(run.ExitCode == 0, run.Describe());
+        Assert.Contains("mig: kr=0 sum=42", run.Output, StringComparison.Ordinal);
     }
 
     [Fact]
