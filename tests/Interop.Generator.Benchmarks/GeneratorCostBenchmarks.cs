@@ -31,12 +31,7 @@ public class GeneratorCostBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        string tpa = (string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!;
-        _references = tpa.Split(Path.PathSeparator)
-            .Where(p => Path.GetFileName(p).StartsWith("System.", StringComparison.Ordinal) || Path.GetFileName(p) is "mscorlib.dll" or "netstandard.dll")
-            .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
-            .Append(MetadataReference.CreateFromFile(typeof(MachIpc.Abi.MachMsgHeader).Assembly.Location))
-            .ToImmutableArray();
+        _references = CompileCost.References();
 
         // 100 files of 10 messages each, cycling through the representative shapes.
         var declarations = ImmutableArray.CreateBuilder<(SourceText, string)>();
@@ -91,26 +86,15 @@ public class GeneratorCostBenchmarks
         return output;
     }
 
-    private static long EmitSize(Compilation compilation)
-    {
-        using var stream = new MemoryStream();
-        var result = compilation.Emit(stream);
-        if (!result.Success)
-        {
-            throw new InvalidOperationException(string.Join("\n", result.Diagnostics.Take(5)));
-        }
-        return stream.Length;
-    }
-
     [Benchmark(Baseline = true, Description = "Same final sources compiled without the generator")]
-    public long CompileEquivalentSources() => EmitSize(NewCompilation(withGeneratedSources: true));
+    public long CompileEquivalentSources() => CompileCost.EmitSize(NewCompilation(withGeneratedSources: true));
 
     [Benchmark(Description = "Declarations compiled with the generator")]
-    public long CompileWithGenerator() => EmitSize(Generate(NewCompilation(), out _));
+    public long CompileWithGenerator() => CompileCost.EmitSize(Generate(NewCompilation(), out _));
 
     [Benchmark(Description = "Generator run only (no emit)")]
     public int RunGeneratorOnly() => Generate(NewCompilation(), out _).SyntaxTrees.Count();
 
     [Benchmark(Description = "Bare declarations, no generator, no generated code")]
-    public long CompileDeclarationsOnly() => EmitSize(NewCompilation());
+    public long CompileDeclarationsOnly() => CompileCost.EmitSize(NewCompilation());
 }

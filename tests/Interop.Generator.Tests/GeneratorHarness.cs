@@ -60,5 +60,26 @@ internal static class GeneratorHarness
         return new Result(driver.GetRunResult(), output, diagnostics);
     }
 
+    /// <summary>
+    /// Compares each generated file with its baseline <c>{hint name}.cs.txt</c> in <paramref name="directory"/>, or
+    /// rewrites the baselines when MACHIPC_UPDATE_SNAPSHOTS=1.
+    /// </summary>
+    public static void AssertMatchesBaselines(string directory, IEnumerable<GeneratedSourceResult> sources)
+    {
+        bool update = Environment.GetEnvironmentVariable("MACHIPC_UPDATE_SNAPSHOTS") == "1";
+        foreach (GeneratedSourceResult source in sources)
+        {
+            string baselinePath = Path.Combine(directory, Path.GetFileNameWithoutExtension(source.HintName) + ".cs.txt");
+            string actual = source.SourceText.ToString();
+            if (update)
+            {
+                File.WriteAllText(baselinePath, actual);
+                continue;
+            }
+            Xunit.Assert.True(File.Exists(baselinePath), $"Missing baseline {baselinePath}; run with MACHIPC_UPDATE_SNAPSHOTS=1.");
+            Xunit.Assert.Equal(File.ReadAllText(baselinePath), actual);
+        }
+    }
+
     public static string MessageSource(string fileName) => File.ReadAllText(Path.Combine(ProjectDirectory(), "Messages", fileName));
 }

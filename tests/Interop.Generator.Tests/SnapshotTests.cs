@@ -35,20 +35,7 @@ public class SnapshotTests
         GeneratedSourceResult[] sources = result.Run.Results.Single().GeneratedSources.OrderBy(s => s.HintName, StringComparer.Ordinal).ToArray();
         Assert.NotEmpty(sources);
 
-        bool update = Environment.GetEnvironmentVariable("MACHIPC_UPDATE_SNAPSHOTS") == "1";
-        string directory = Path.Combine(GeneratorHarness.ProjectDirectory(), "Snapshots");
-        foreach (GeneratedSourceResult source in sources)
-        {
-            string baselinePath = Path.Combine(directory, Path.GetFileNameWithoutExtension(source.HintName) + ".cs.txt");
-            string actual = source.SourceText.ToString();
-            if (update)
-            {
-                File.WriteAllText(baselinePath, actual);
-                continue;
-            }
-            Assert.True(File.Exists(baselinePath), $"Missing baseline {baselinePath}; run with MACHIPC_UPDATE_SNAPSHOTS=1.");
-            Assert.Equal(File.ReadAllText(baselinePath), actual);
-        }
+        GeneratorHarness.AssertMatchesBaselines(Path.Combine(GeneratorHarness.ProjectDirectory(), "Snapshots"), sources);
     }
 }
 

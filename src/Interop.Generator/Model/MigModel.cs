@@ -84,6 +84,12 @@ internal sealed record MigArgModel(
 {
     public bool InRequest => Kind is MigArgKind.In or MigArgKind.InOut;
 
+    /// <summary>Whether the handler method has a parameter for it (the client-only kinds have none).</summary>
+    public bool HandlerSees => Kind is not (MigArgKind.UserReplyPort or MigArgKind.WaitTime or MigArgKind.MsgOption);
+
+    /// <summary>Whether the client method has a parameter for it (the server-only kinds have none).</summary>
+    public bool ClientSees => Kind is not (MigArgKind.ServerReplyPort or MigArgKind.MsgSeqno or MigArgKind.ServerSecToken or MigArgKind.ServerAuditToken);
+
     public bool InReply => Kind is MigArgKind.Out or MigArgKind.InOut;
 
     public bool IsVariable => Shape is MigDataShape.VariableArray or MigDataShape.VariableString;

@@ -5,11 +5,8 @@ using System.IO;
 using System.Linq;
 using System.Reflection;
 using System.Runtime.Loader;
-using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
-using Microsoft.CodeAnalysis.Diagnostics;
-using Microsoft.CodeAnalysis.Text;
 using Xunit;
 
 namespace MachIpc.Generator.Tests.Mig;
@@ -43,11 +40,11 @@ internal static class MigHarness
             new[] { new MachInterfaceGenerator().AsSourceGenerator() },
             texts,
             GeneratorHarness.ParseOptions,
-            new Options(all),
+            new MachInterfaceOptions(all.Select(f => (f.Path, f.Defines, f.Namespace))),
             new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: trackSteps));
     }
 
-    public static AdditionalText Text(string path, string text) => new InMemoryText(path, text);
+    public static AdditionalText Text(string path, string text) => new InMemoryDefs(path, text);
 
     public static GeneratorHarness.Result Run(params DefsFile[] files) => Run(GeneratorHarness.CreateCompilation(Array.Empty<string>()), files);
 
@@ -69,53 +66,5 @@ internal static class MigHarness
         var context = new AssemblyLoadContext("mig-" + Guid.NewGuid().ToString("N"), isCollectible: true);
         context.Resolving += (c, name) => name.Name == "MachIpc" ? typeof(MachIpc.Abi.MachMsgHeader).Assembly : null;
         return context.LoadFromStream(stream);
-    }
-
-    private sealed class InMemoryText : AdditionalText
-    {
-        private readonly SourceText _text;
-
-        public InMemoryText(string path, string text)
-        {
-            Path = path;
-            _text = SourceText.From(text);
-        }
-
-        public override string Path { get; }
-
-        public override SourceText GetText(CancellationToken cancellationToken = default) => _text;
-    }
-
-    private sealed class Options : AnalyzerConfigOptionsProvider
-    {
-        private readonly Dictionary<string, DictionaryOptions> _files = new(StringComparer.Ordinal);
-
-        public Options(IEnumerable<DefsFile> files)
-        {
-            foreach (DefsFile f in files)
-            {
-                _files[f.Path] = new DictionaryOptions(new Dictionary<string, string>
-                {
-                    [MachInterfaceGenerator.DefinesMetadata] = f.Defines,
-                    [MachInterfaceGenerator.NamespaceMetadata] = f.Namespace,
-                });
-            }
-        }
-
-        public override AnalyzerConfigOptions GlobalOptions { get; } = new DictionaryOptions(new Dictionary<string, string>());
-
-        public override AnalyzerConfigOptions GetOptions(SyntaxTree tree) => new DictionaryOptions(new Dictionary<string, string>());
-
-        public override AnalyzerConfigOptions GetOptions(AdditionalText textFile) =>
-            _files.TryGetValue(textFile.Path, out DictionaryOptions? options) ? options : new DictionaryOptions(new Dictionary<string, string>());
-    }
-
-    private sealed class DictionaryOptions : AnalyzerConfigOptions
-    {
-        private readonly Dictionary<string, string> _values;
-
-        public DictionaryOptions(Dictionary<string, string> values) => _values = values;
-
-        public override bool TryGetValue(string key, out string value) => _values.TryGetValue(key, out value!);
     }
 }

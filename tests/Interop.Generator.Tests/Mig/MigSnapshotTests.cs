@@ -35,21 +35,9 @@ public class MigSnapshotTests
             .OrderBy(s => s.HintName, StringComparer.Ordinal).ToArray();
         Assert.NotEmpty(sources);
 
-        bool update = Environment.GetEnvironmentVariable("MACHIPC_UPDATE_SNAPSHOTS") == "1";
         string directory = Path.Combine(GeneratorHarness.ProjectDirectory(), "Snapshots", "Mig", Path.GetFileNameWithoutExtension(file));
         Directory.CreateDirectory(directory);
-        foreach (GeneratedSourceResult source in sources)
-        {
-            string baselinePath = Path.Combine(directory, Path.GetFileNameWithoutExtension(source.HintName) + ".cs.txt");
-            string actual = source.SourceText.ToString();
-            if (update)
-            {
-                File.WriteAllText(baselinePath, actual);
-                continue;
-            }
-            Assert.True(File.Exists(baselinePath), $"Missing baseline {baselinePath}; run with MACHIPC_UPDATE_SNAPSHOTS=1.");
-            Assert.Equal(File.ReadAllText(baselinePath), actual);
-        }
+        GeneratorHarness.AssertMatchesBaselines(directory, sources);
         Assert.Equal(sources.Length, Directory.GetFiles(directory).Length);
     }
 }
