@@ -420,6 +420,15 @@ public sealed class CrossProcessTests : IDisposable
     }
 
     [Fact]
+    public void JoinedProcess_PortConstructNamesPidForTaskAndBootstrapPort()
+    {
+        Process p = Start(true, null, "seam");
+        Assert.Equal("ok", Finish(p));
+        Assert.Equal(0, p.ExitCode);
+        AssertNoLeaks();
+    }
+
+    [Fact]
     public void HostDeath_EndsJoinedCallsWithTheDocumentedErrors()
     {
         Process host = Start(false, null, "host"); // its own kernel, which it shares
