@@ -76,6 +76,21 @@ public static unsafe class Mach
         }
     }
 
+    /// <summary>
+    /// Prepares <paramref name="startInfo"/> so that the child process it starts talks to the same Mach kernel as
+    /// this process, the way a macOS child inherits its parent's bootstrap port. On the real kernel there is
+    /// nothing to do; with the simulated kernel the child joins this process's kernel (see
+    /// <see cref="Simulated.SimulatedMach.ConfigureChild"/>).
+    /// </summary>
+    public static void ConfigureChild(System.Diagnostics.ProcessStartInfo startInfo)
+    {
+        ArgumentNullException.ThrowIfNull(startInfo);
+        if (Backend == MachKernelBackend.Simulated)
+        {
+            Simulated.SimulatedMach.ConfigureChild(startInfo);
+        }
+    }
+
     /// <summary><c>mach_msg</c>: send, receive, or both, in the current task.</summary>
     public static MachMsgReturn Msg(MachMsgHeader* msg, MachMsgOption option, uint sendSize, uint rcvSize, uint rcvName, uint timeout, uint notify) =>
         Kernel.Msg(msg, option, sendSize, rcvSize, rcvName, timeout, notify);

@@ -160,7 +160,7 @@ public sealed class CrossProcessTests : IDisposable
         psi.Environment.Remove(Mach.KernelSocketVariable);
         if (join)
         {
-            SimulatedMach.ConfigureChild(psi);
+            Mach.ConfigureChild(psi); // as a macOS child inherits the bootstrap port: here, join this kernel
         }
         else if (socket is not null)
         {
