@@ -129,6 +129,7 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
                      "lib/net10.0/MachIpc.dll",
                      "lib/net10.0/MachIpc.xml",
                      "analyzers/dotnet/cs/MachIpc.Generator.dll",
+                     "analyzers/dotnet/cs/MachIpc.Generator.CodeFixes.dll",
                      "build/MachIpc.props",
                      "build/MachIpc.targets",
                      "README.md",
