@@ -1,10 +1,8 @@
 using System.Collections.Immutable;
 using System.Composition;
-using System.Linq;
 using System.Threading.Tasks;
 using MachIpc.Generator.Diagnostics;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CodeActions;
 using Microsoft.CodeAnalysis.CodeFixes;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -30,15 +28,12 @@ public sealed class AddPartialCodeFix : CodeFixProvider
         SyntaxNode? root = await context.Document.GetSyntaxRootAsync(context.CancellationToken).ConfigureAwait(false);
         foreach (Diagnostic diagnostic in context.Diagnostics)
         {
-            TypeDeclarationSyntax? type = root?.FindToken(diagnostic.Location.SourceSpan.Start).Parent?.AncestorsAndSelf()
-                .OfType<TypeDeclarationSyntax>().FirstOrDefault();
-            if (root is null || type is null || type.Modifiers.Any(SyntaxKind.PartialKeyword))
+            if (root is null || SyntaxFix.Enclosing<TypeDeclarationSyntax>(root, diagnostic) is not { } type
+                || type.Modifiers.Any(SyntaxKind.PartialKeyword))
             {
                 continue;
             }
-            context.RegisterCodeFix(
-                CodeAction.Create(Title, _ => Task.FromResult(context.Document.WithSyntaxRoot(root.ReplaceNode(type, WithPartial(type)))), Title),
-                diagnostic);
+            SyntaxFix.Offer(context, diagnostic, root, type, WithPartial(type), Title, Title);
         }
     }
 

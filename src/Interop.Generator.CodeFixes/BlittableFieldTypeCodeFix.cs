@@ -1,10 +1,8 @@
 using System.Collections.Immutable;
 using System.Composition;
-using System.Linq;
 using System.Threading.Tasks;
 using MachIpc.Generator.Diagnostics;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CodeActions;
 using Microsoft.CodeAnalysis.CodeFixes;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -36,8 +34,7 @@ public sealed class BlittableFieldTypeCodeFix : CodeFixProvider
         }
         foreach (Diagnostic diagnostic in context.Diagnostics)
         {
-            TypeSyntax? type = root.FindToken(diagnostic.Location.SourceSpan.Start).Parent?.AncestorsAndSelf()
-                .OfType<FieldDeclarationSyntax>().FirstOrDefault()?.Declaration.Type;
+            TypeSyntax? type = SyntaxFix.Enclosing<FieldDeclarationSyntax>(root, diagnostic)?.Declaration.Type;
             SpecialType special = type is null ? SpecialType.None : model.GetTypeInfo(type, context.CancellationToken).Type?.SpecialType ?? SpecialType.None;
             (SyntaxKind replacement, string name) = special switch
             {
@@ -51,10 +48,8 @@ public sealed class BlittableFieldTypeCodeFix : CodeFixProvider
             }
             string title = $"Use '{name}' instead of '{(special == SpecialType.System_Boolean ? "bool" : "char")}'";
             TypeSyntax fixedType = SyntaxFactory.PredefinedType(SyntaxFactory.Token(replacement)).WithTriviaFrom(type);
-            context.RegisterCodeFix(
-                // One equivalence key for both, so "fix all" makes every such field blittable in one pass.
-                CodeAction.Create(title, _ => Task.FromResult(context.Document.WithSyntaxRoot(root.ReplaceNode(type, fixedType))), nameof(BlittableFieldTypeCodeFix)),
-                diagnostic);
+            // One equivalence key for both, so "fix all" makes every such field blittable in one pass.
+            SyntaxFix.Offer(context, diagnostic, root, type, fixedType, title, nameof(BlittableFieldTypeCodeFix));
         }
     }
 }

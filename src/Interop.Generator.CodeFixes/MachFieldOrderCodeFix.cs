@@ -6,7 +6,6 @@ using System.Threading;
 using System.Threading.Tasks;
 using MachIpc.Generator.Diagnostics;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CodeActions;
 using Microsoft.CodeAnalysis.CodeFixes;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -52,15 +51,12 @@ public sealed class MachFieldOrderCodeFix : CodeFixProvider
         }
         foreach (Diagnostic diagnostic in context.Diagnostics)
         {
-            StructDeclarationSyntax? message = root.FindToken(diagnostic.Location.SourceSpan.Start).Parent?.AncestorsAndSelf()
-                .OfType<StructDeclarationSyntax>().FirstOrDefault();
-            if (message is null || Reorder(message, model, context.CancellationToken) is not { } reordered)
+            if (SyntaxFix.Enclosing<StructDeclarationSyntax>(root, diagnostic) is not { } message
+                || Reorder(message, model, context.CancellationToken) is not { } reordered)
             {
                 continue;
             }
-            context.RegisterCodeFix(
-                CodeAction.Create(Title, _ => Task.FromResult(context.Document.WithSyntaxRoot(root.ReplaceNode(message, reordered))), Title),
-                diagnostic);
+            SyntaxFix.Offer(context, diagnostic, root, message, reordered, Title, Title);
         }
     }
 
