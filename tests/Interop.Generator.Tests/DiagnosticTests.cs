@@ -93,18 +93,15 @@ public class DiagnosticTests
     }
 
     [Fact]
-    public void MACHIPC006_DuplicateId()
+    public void MACHIPC006_IsNotReportedForOneIdInSeveralMessagesOfOneCompilation()
     {
-        _lastSource = Usings +
+        // Ids are unique per server (ServerGeneratorTests.MACHIPC006_*), not per compilation: one binary may speak
+        // several protocols that reuse ids, as Ladybird's do.
+        GeneratorHarness.Result result = GeneratorHarness.Run(Usings +
             "[MachMessage(7)] public partial struct A { public MachMsgHeader Header; }\n" +
-            "[MachMessage(7)] public partial struct B { public MachMsgHeader Header; }\n" +
-            "[MachMessage(8)] public partial struct C { public MachMsgHeader Header; }\n";
-        GeneratorHarness.Result result = GeneratorHarness.Run(_lastSource);
-        Diagnostic[] d = result.GeneratorDiagnostics.Where(x => x.Id == "MACHIPC006").OrderBy(x => x.Location.SourceSpan.Start).ToArray();
-        Assert.Equal(2, d.Length);
-        Assert.All(d, x => Assert.Equal("MachMessage(7)", SpanText(x)));
-        Assert.Equal("Message id 7 of 'Demo.A' is also used by 'Demo.B'", d[0].GetMessage());
-        Assert.Equal("Message id 7 of 'Demo.B' is also used by 'Demo.A'", d[1].GetMessage());
+            "[MachMessage(7)] public partial struct B { public MachMsgHeader Header; }\n");
+        Assert.Empty(result.GeneratorDiagnostics);
+        Assert.Empty(result.CompilerErrors);
     }
 
     [Fact]
@@ -128,7 +125,7 @@ public class DiagnosticTests
     {
         Diagnostic d = Single("[MachMessage(1)] public partial struct Good { public MachMsgHeader Header; }", "MACHIPC009", allowUnsafe: false);
         Assert.Equal("MachMessage(1)", SpanText(d));
-        Assert.Equal("'Good' cannot be generated: the project must set <AllowUnsafeBlocks>true</AllowUnsafeBlocks> (the generated stubs pass message pointers to mach_msg)", d.GetMessage());
+        Assert.Equal("'Good' cannot be generated: the project must set <AllowUnsafeBlocks>true</AllowUnsafeBlocks> (the generated code passes message pointers to mach_msg)", d.GetMessage());
         GeneratorHarness.Result result = GeneratorHarness.Run(GeneratorHarness.CreateCompilation(new[] { Usings + "[MachMessage(1)] public partial struct Good { public MachMsgHeader Header; }" }, allowUnsafe: false));
         Assert.Empty(result.Run.Results.Single().GeneratedSources);
     }
