@@ -1,4 +1,4 @@
-/* C layout oracle for the generator tests. Declares the test messages with C fixed-width types, written from
+/* C layout oracle for the generator tests. Declares every test message with C fixed-width types, written from
  * the ABI fact sheet (not copied from XNU headers), and prints sizeof and offsetof for every field as
  * "<Message> <Field> <offset>" and "<Message> sizeof <size>". Messages declared Pack4 in C# are declared under
  * #pragma pack(push, 4) here; messages declared Natural are declared without any pragma. The Mach ABI structs
@@ -31,6 +31,8 @@ typedef struct { mach_msg_header_t Header; uint32_t Length; uint8_t Text[64]; } 
 typedef struct {
     mach_msg_header_t Header; uint8_t Kind; uint16_t Flags; int32_t State; point64_t Origin; uint8_t Tail; uint16_t Name[3];
 } MixedPack4;
+typedef struct { mach_msg_header_t Header; int64_t Value; } EchoRequest;
+typedef struct { mach_msg_header_t Header; mach_msg_body_t Body; mach_msg_port_descriptor_t Port; int32_t Tag; } PortRequest;
 #pragma pack(pop)
 
 typedef struct {
@@ -62,5 +64,7 @@ int main(void)
     OFF(MixedPack4, Origin); OFF(MixedPack4, Tail); OFF(MixedPack4, Name);
     SIZE(MixedNatural); OFF(MixedNatural, Header); OFF(MixedNatural, Kind); OFF(MixedNatural, Flags); OFF(MixedNatural, State);
     OFF(MixedNatural, Origin); OFF(MixedNatural, Tail); OFF(MixedNatural, Name);
+    SIZE(EchoRequest); OFF(EchoRequest, Header); OFF(EchoRequest, Value);
+    SIZE(PortRequest); OFF(PortRequest, Header); OFF(PortRequest, Body); OFF(PortRequest, Port); OFF(PortRequest, Tag);
     return 0;
 }
