@@ -38,7 +38,18 @@ public class CLayoutOracleTests
                 compared++;
             }
         }
-        Assert.True(compared > 50, $"only {compared} offsets compared");
+        Assert.True(compared > 100, $"only {compared} offsets compared");
+    }
+
+    [Fact]
+    public void TailPaddedNaturalMessage_TrailerIsAtRoundMsgOfSizeof_NotWhereACReceiverDeclaresIt()
+    {
+        // The README's natural-layout note: the kernel writes the trailer at round_msg(msgh_size), and msgh_size is the
+        // padded sizeof; a C struct that ends with the trailer member puts it before the tail padding.
+        Dictionary<string, int> message = COracle.Layouts[nameof(Messages.NaturalTail)];
+        Assert.Equal(40, message["sizeof"]);
+        Assert.Equal(Messages.NaturalTail.TrailerOffset, message["sizeof"]);
+        Assert.Equal(36, COracle.Layouts["NaturalTail.CReceiver"]["Trailer"]);
     }
 }
 

@@ -121,6 +121,7 @@ internal static class MessageParser
         }
         var layoutKind = layout == 1 ? LayoutKindModel.Natural : LayoutKindModel.Pack4;
 
+        Compilation compilation = context.SemanticModel.Compilation;
         var fields = new List<FieldModel>();
         int offset = 0;
         int alignment = 1;
@@ -146,19 +147,16 @@ internal static class MessageParser
                 continue;
             }
 
-            TypeLayout fieldLayout;
-            if (field.IsFixedSizeBuffer && field.Type is IPointerTypeSymbol pointer)
-            {
-                TypeLayout element = TypeLayout.Of(pointer.PointedAtType);
-                fieldLayout = element.Error is null ? new TypeLayout(element.Size * field.FixedSize, element.Alignment) : element;
-            }
-            else
-            {
-                fieldLayout = TypeLayout.Of(field.Type);
-            }
+            TypeLayout fieldLayout = TypeLayout.OfField(field, compilation).PlacedIn(layoutKind == LayoutKindModel.Pack4 ? 4 : 0);
             if (fieldLayout.Error is not null)
             {
-                Report(MachDiagnostics.FieldNotBlittable, fieldLocation, field.Name, field.Type.ToDisplayString(), fieldLayout.Error);
+                DiagnosticDescriptor descriptor = fieldLayout.Problem switch
+                {
+                    LayoutProblem.NoCLayout => MachDiagnostics.NoCLayout,
+                    LayoutProblem.NotVisible => MachDiagnostics.LayoutNotVisible,
+                    _ => MachDiagnostics.FieldNotBlittable,
+                };
+                Report(descriptor, fieldLocation, field.Name, field.Type.ToDisplayString(), fieldLayout.Error);
                 index++;
                 continue;
             }
@@ -222,7 +220,7 @@ internal static class MessageParser
                     break;
             }
 
-            int fieldAlignment = layoutKind == LayoutKindModel.Pack4 ? Math.Min(4, fieldLayout.Alignment) : fieldLayout.Alignment;
+            int fieldAlignment = fieldLayout.Alignment;
             offset = TypeLayout.Align(offset, fieldAlignment);
             string name = SyntaxFacts.GetKeywordKind(field.Name) != SyntaxKind.None ? "@" + field.Name : field.Name;
             fields.Add(new FieldModel(name, kind, offset, fieldLayout.Size, disposition, copy, deallocate, minBytes, maxBytes));
