@@ -231,6 +231,23 @@ public class DiagnosticTests
         Assert.Equal("Field 'Field' of type 'Lib.Remote' has no layout a C peer can share: 'Lib.Remote' has LayoutKind.Auto: the CLR may reorder and pad its fields as it likes", d.GetMessage());
     }
 
+    [Fact]
+    public void MACHIPC018_FieldsInSeveralParts()
+    {
+        Diagnostic d = Single(
+            "[MachMessage(1)] public partial struct Split { public MachMsgHeader Header; public int A; }\n" +
+            "public partial struct Split { public void Helper() { } public int B; }", "MACHIPC018");
+        Assert.Equal("B", SpanText(d));
+        Assert.Equal("'Split' declares field 'B' in another partial declaration than 'Header'; C# leaves the order of fields across " +
+            "partial declarations undefined (CS0282) and a C struct has one declaration: declare every field in one part", d.GetMessage());
+
+        // Methods and other members may live in any part.
+        GeneratorHarness.Result fine = GeneratorHarness.Run(Usings +
+            "[MachMessage(1)] public partial struct Whole { public MachMsgHeader Header; public int A; }\n" +
+            "public partial struct Whole { public int Twice() => A * 2; public const int Limit = 3; public static int Count; }");
+        Assert.Empty(fine.GeneratorDiagnostics);
+    }
+
     [Theory]
     [InlineData("System.DateTime")]
     [InlineData("System.TimeSpan")]

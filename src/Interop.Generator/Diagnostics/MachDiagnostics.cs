@@ -75,6 +75,10 @@ internal static class MachDiagnostics
         "Mach message field has no C layout",
         "Field '{0}' of type '{1}' has no layout a C peer can share: {2}");
 
+    public static readonly DiagnosticDescriptor FieldsInSeveralParts = Error("MACHIPC018",
+        "Mach message fields split across partial declarations",
+        "'{0}' declares field '{1}' in another partial declaration than '{2}'; C# leaves the order of fields across partial declarations undefined (CS0282) and a C struct has one declaration: declare every field in one part");
+
     public static readonly DiagnosticDescriptor LayoutNotVisible = Error("MACHIPC019",
         "Mach message field's layout is not visible at compile time",
         "Field '{0}' of type '{1}' has a layout the generator cannot see: {2}");
@@ -109,7 +113,7 @@ internal static class MachDiagnostics
         ServerNotPartial, HandlerNotMessage, DuplicateHandler, InvalidHandler, NoHandlers, UnsupportedServer,
         NotPartial, FieldNotBlittable, HeaderNotFirst, DescriptorAfterInlineData, BodyMissing, DuplicateId, ReservedId,
         InvalidTrailer, UnsafeRequired, InvalidDisposition, UserStructLayout, InvalidMinSize, UnsupportedDeclaration,
-        InvalidOolBounds, TrailerField, NoCLayout, LayoutNotVisible,
+        InvalidOolBounds, TrailerField, NoCLayout, FieldsInSeveralParts, LayoutNotVisible,
     };
 
     public static DiagnosticDescriptor ById(string id)
