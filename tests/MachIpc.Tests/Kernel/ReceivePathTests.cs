@@ -105,8 +105,7 @@ public unsafe class ReceivePathTests
             }
         });
         t.Start();
-        WaitBlocked(1);
-        Thread.Sleep(10);
+        SendPathTests.WaitUntil(() => SimulatedKernel.Shared.ReceiversBlockedOn(k.Task, name) == 1);
         return (t, () => result);
     }
 
@@ -149,8 +148,8 @@ public unsafe class ReceivePathTests
         uint set2 = k.Set();
         var (t2, result2) = BlockedReceiver(k, p);
         Assert.Equal(KernReturn.Success, Mach.PortInsertMember(Mach.TaskSelf, p, set2));
-        Thread.Sleep(20);
-        Assert.True(t2.IsAlive);
+        // A wake-up would have taken the receiver off p's wait queue before PortInsertMember returned.
+        Assert.Equal(1, SimulatedKernel.Shared.ReceiversBlockedOn(k.Task, p));
         DestroyReceive(p);
         t2.Join();
         Assert.Equal(MachMsgReturn.RcvPortChanged, result2());

@@ -12,6 +12,7 @@ using System.Runtime.InteropServices;
 using System.Threading;
 using MachIpc.Abi;
 using MachIpc.Kernel;
+using MachIpc.Kernel.Simulated;
 using Xunit;
 using static MachIpc.Tests.Kernel.K;
 
@@ -786,14 +787,16 @@ public unsafe class SendPathTests
             }
         });
         rt.Start();
-        WaitBlocked(1);
-        Thread.Sleep(10);
+        WaitUntil(() => SimulatedKernel.Shared.ReceiversBlockedOn(k.Task, p) == 1);
         Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p)));
         rt.Join();
         Assert.Equal(MachMsgReturn.Success, got!.Result);
         Assert.Equal(0, MsgCount(p));
 
-        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p)));
+        // The hand-off released its slot: with qlimit 1 the queue still has room, so a send that may not wait
+        // (MACH_SEND_TIMEOUT 0) succeeds instead of timing out.
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p), MachMsgOption.SendTimeout, 0));
+        Assert.Equal(1, MsgCount(p));
         MachMsgReturn blocked = (MachMsgReturn)(-1);
         var st = new Thread(() =>
         {
@@ -804,7 +807,6 @@ public unsafe class SendPathTests
         });
         st.Start();
         WaitBlocked(1);
-        Thread.Sleep(10);
         Assert.Equal(1000, Rcv(p).Header.Id);
         st.Join();
         Assert.Equal(MachMsgReturn.Success, blocked);
