@@ -427,7 +427,9 @@ public sealed class CrossProcessTests : IDisposable
         Assert.StartsWith("socket ", socketLine);
         Process victim = Start(false, socketLine["socket ".Length..], "victim");
         Assert.Equal("ready", ReadLine(victim));
-        Thread.Sleep(300); // let the receive block in the host
+        host.StandardInput.WriteLine("await-blocked"); // the victim's receive must be blocked in the host's kernel
+        host.StandardInput.Flush();
+        Assert.Equal("blocked", ReadLine(host));
         var clock = Stopwatch.StartNew();
         host.Kill();
         string result = Finish(victim);
