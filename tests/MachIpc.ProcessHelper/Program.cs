@@ -19,7 +19,8 @@ using MachIpc.ProcessHelper;
 //   stream <service>        check in, print "connected", round trips until the parent stops answering
 //   garbage                 connect raw, break the protocol twice, print "disconnected" if the host hung up each time
 //   fuzz <seed> <n>         targeted malformed requests (each must be disconnected), then n random frames after a
-//                           valid hello (each disconnected or answered); prints "survived <disconnected> <answered>"
+//                           valid hello (each disconnected or answered); prints "progress ..." after each request
+//                           and then "survived <disconnected> <answered>"
 //   host                    share this process's kernel, print "socket <path>", wait to be killed; a stdin line
 //                           "await-blocked" prints "blocked" once a joined process's thread blocks in this kernel
 //   semantics               receive timeout, A36 pseudo-receive with a right and OOL memory, print "ok" or the failure
@@ -208,6 +209,7 @@ internal static unsafe class Modes
                 Console.WriteLine($"not disconnected: op {words[0]}");
                 return 1;
             }
+            Console.WriteLine($"progress op {words[0]} disconnected");
         }
         // A Msg whose out-of-line region is shorter than its descriptor says (5 bytes shipped, descriptor says 100).
         {
@@ -270,6 +272,7 @@ internal static unsafe class Modes
             {
                 disconnected++;
             }
+            Console.WriteLine($"progress frame {i}");
         }
         Console.WriteLine($"survived {disconnected} {answered}");
         return 0;
