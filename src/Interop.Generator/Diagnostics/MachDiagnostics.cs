@@ -87,6 +87,18 @@ internal static class MachDiagnostics
         "Trailer declared inside a message",
         "Field '{0}' is a trailer; the kernel writes the trailer at round_msg(msgh_size), never at a struct offset, so read it through MachReceived<T>");
 
+    public static readonly DiagnosticDescriptor NoCLayout = Error("MACHIPC017",
+        "Mach message field has no C layout",
+        "Field '{0}' of type '{1}' has no layout a C peer can share: {2}");
+
+    public static readonly DiagnosticDescriptor FieldsInSeveralParts = Error("MACHIPC018",
+        "Mach message fields split across partial declarations",
+        "'{0}' declares field '{1}' in another partial declaration than '{2}'; C# leaves the order of fields across partial declarations undefined (CS0282) and a C struct has one declaration: declare every field in one part");
+
+    public static readonly DiagnosticDescriptor LayoutNotVisible = Error("MACHIPC019",
+        "Mach message field's layout is not visible at compile time",
+        "Field '{0}' of type '{1}' has a layout the generator cannot see: {2}");
+
     public static readonly DiagnosticDescriptor ServerNotPartial = Error("MACHIPC020",
         "Mach server must be a partial class",
         "'{0}' is marked [MachServer] but is not declared 'partial'; the generator adds its dispatch to a partial part");
