@@ -27,9 +27,8 @@ const string Prefix = "org.machipc.samples.helperpool";
 if (args.Length == 3 && args[0] == "--helper")
 {
     // Helper mode: this process was started by the parent below and joined its kernel through the
-    // environment (MACHIPC_KERNEL_SOCKET), the way a macOS child inherits launchd's bootstrap port. It checks
-    // in only once the parent says it expects this pid (one line on stdin), so the check-in cannot race Expect.
-    Console.ReadLine();
+    // environment (MACHIPC_KERNEL_SOCKET), the way a macOS child inherits launchd's bootstrap port. It may check
+    // in before the parent has called Expect: the rendezvous holds such a check-in until then.
     var result = Helper.Run(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), MessagesPerHelper);
     Console.WriteLine(result.Serialize());
     return result.Error is null ? 0 : 1;
@@ -47,7 +46,8 @@ Console.WriteLine(processes
 KernelSnapshot? before = simulated ? SimulatedMach.Snapshot() : null;
 int parentPid = Mach.CurrentPid;
 
-using var rendezvous = new HelperRendezvous(Prefix);
+// In-process simulated tasks are not processes: there is no process exit to watch for them.
+using var rendezvous = new HelperRendezvous(Prefix, new HelperRendezvousOptions { WatchProcessExit = processes });
 Console.WriteLine($"parent pid {parentPid} serving check-ins at \"{rendezvous.ServiceName}\"");
 
 var reports = new HelperReport[HelperCount];
@@ -61,7 +61,7 @@ for (int i = 0; i < HelperCount; i++)
     if (processes)
     {
         // The same executable in helper mode: the apphost (dotnet run, or the published app), or `dotnet HelperPool.dll`.
-        var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
         {
             psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "HelperPool.dll"));
@@ -73,8 +73,6 @@ for (int i = 0; i < HelperCount; i++)
         var child = Process.Start(psi)!;
         children[i] = child;
         registrations[i] = rendezvous.Expect(child.Id); // the OS pid: the kernel takes it from the socket
-        child.StandardInput.WriteLine("go");
-        child.StandardInput.Flush();
         threads[i] = new Thread(() =>
         {
             string? line = child.StandardOutput.ReadLine();
@@ -218,7 +216,8 @@ internal static class Helper
         int pid = Mach.CurrentPid;
         try
         {
-            using var channel = HelperRendezvous.Connect(serviceName);
+            // Only the parent may answer: its pid is checked against the audit token of the reply.
+            using var channel = HelperRendezvous.Connect(serviceName, new HelperConnectOptions { ParentPid = parentPid });
             using var client = new MachRpcClient(channel.Send.Copy());
             var latencies = new long[messages];
             var clock = Stopwatch.StartNew();

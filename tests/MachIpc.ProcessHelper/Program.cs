@@ -17,6 +17,10 @@ using MachIpc.ProcessHelper;
 // Modes (the kernel socket comes from MACHIPC_KERNEL_SOCKET, set by the parent):
 //   rpc <service> <count>   check in (pattern 1), <count> round trips, pass a file, echo OOL memory, print "ok ..."
 //   stream <service>        check in, print "connected", round trips until the parent stops answering
+//   connect <service> [task-port]   check in (optionally sending the task port); print "connected" (then wait for a
+//                           line on stdin) or "refused <why>"
+//   squat <service>         check in the parent's name first, answer one check-in as the parent; print what it got
+//   wait                    read a line from stdin, then exit
 //   garbage                 connect raw, break the protocol twice, print "disconnected" if the host hung up each time
 //   fuzz <seed> <n>         targeted malformed requests (each must be disconnected), then n random frames after a
 //                           valid hello (each disconnected or answered); prints "survived <disconnected> <answered>"
@@ -35,6 +39,9 @@ try
     {
         "rpc" => Modes.Rpc(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture)),
         "stream" => Modes.Stream(args[1]),
+        "connect" => RendezvousModes.Connect(args[1], args.Length > 2 && args[2] == "task-port"),
+        "squat" => RendezvousModes.Squat(args[1]),
+        "wait" => Modes.Wait(),
         "garbage" => Modes.Garbage(),
         "fuzz" => Modes.Fuzz(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture)),
         "host" => Modes.Host(),
@@ -57,7 +64,6 @@ internal static unsafe class Modes
 {
     public static int Rpc(string service, int count)
     {
-        Console.ReadLine(); // the parent expects our pid now: check-in cannot race it
         int pid = Mach.CurrentPid;
         using var channel = HelperRendezvous.Connect(service);
         using var client = new MachRpcClient(channel.Send.Copy());
@@ -150,9 +156,14 @@ internal static unsafe class Modes
         return null;
     }
 
-    public static int Stream(string service)
+    public static int Wait()
     {
         Console.ReadLine();
+        return 0;
+    }
+
+    public static int Stream(string service)
+    {
         using var channel = HelperRendezvous.Connect(service);
         using var client = new MachRpcClient(channel.Send.Copy());
         Console.WriteLine("connected");

@@ -7,19 +7,6 @@ using MachIpc.Ports;
 
 namespace MachIpc.Connections;
 
-/// <summary>A socket rendezvous failed: the peer sent something malformed, closed early, or could not be looked up.</summary>
-public sealed class MachRendezvousException : Exception
-{
-    /// <summary>Creates the exception.</summary>
-    public MachRendezvousException(string message) : base(message) { }
-
-    /// <summary>Creates the exception with an inner exception.</summary>
-    public MachRendezvousException(string message, Exception innerException) : base(message, innerException) { }
-
-    /// <summary>Creates the exception with no message.</summary>
-    public MachRendezvousException() { }
-}
-
 /// <summary>
 /// Pattern 2, socket-bootstrapped connections: two peers already connected by a (Unix-domain) socket each
 /// check in a bootstrap service, exchange the names over the socket (length-prefixed and bounded), look each

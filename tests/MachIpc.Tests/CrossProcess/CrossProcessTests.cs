@@ -15,10 +15,6 @@ using Xunit;
 
 namespace MachIpc.Tests.CrossProcess;
 
-/// <summary>Kernel-wide leak checks need the shared kernel to themselves: this collection runs alone.</summary>
-[CollectionDefinition("cross-process", DisableParallelization = true)]
-public sealed class CrossProcessCollection;
-
 /// <summary>The parent's handlers for one helper process (generated dispatch).</summary>
 [MachServer]
 public sealed partial class XServer
@@ -105,95 +101,10 @@ internal sealed unsafe class XDispatcher(XServer inner) : IMachDispatcher
     }
 }
 
+/// <summary>The simulated kernel shared with real child processes (simulator-only: on a Mac the kernel is shared anyway).</summary>
 [Collection("cross-process")]
-public sealed class CrossProcessTests : IDisposable
+public sealed class CrossProcessTests : ChildProcessTests
 {
-    private static readonly TimeSpan ChildTimeout = TimeSpan.FromSeconds(20);
-    private readonly KernelSnapshot _before;
-    private readonly string _prefix = "org.machipc.tests.xproc." + Guid.NewGuid().ToString("N")[..8];
-    private readonly List<Process> _children = new();
-
-    public CrossProcessTests()
-    {
-        SimulatedMach.ShareWithChildren();
-        _before = SimulatedMach.Snapshot();
-    }
-
-    public void Dispose()
-    {
-        foreach (Process p in _children)
-        {
-            try
-            {
-                if (!p.HasExited)
-                {
-                    p.Kill();
-                }
-            }
-            catch (InvalidOperationException)
-            {
-            }
-            p.Dispose();
-        }
-    }
-
-    internal static string HelperPath
-    {
-        get
-        {
-            // tests/MachIpc.Tests/bin/<cfg>/net10.0/ -> tests/MachIpc.ProcessHelper/bin/<cfg>/net10.0/
-            string dir = AppContext.BaseDirectory.Replace("MachIpc.Tests", "MachIpc.ProcessHelper", StringComparison.Ordinal);
-            string path = Path.Combine(dir, "MachIpc.ProcessHelper");
-            Assert.True(File.Exists(path), "helper not built at " + path);
-            return path;
-        }
-    }
-
-    /// <summary>Starts the helper; <paramref name="join"/> makes it a task of this process's kernel, otherwise <paramref name="socket"/> if given.</summary>
-    private Process Start(bool join, string? socket, params string[] args)
-    {
-        var psi = new ProcessStartInfo(HelperPath) { RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        psi.Environment.Remove(Mach.KernelSocketVariable);
-        if (join)
-        {
-            Mach.ConfigureChild(psi); // as a macOS child inherits the bootstrap port: here, join this kernel
-        }
-        else if (socket is not null)
-        {
-            psi.Environment[Mach.KernelSocketVariable] = socket;
-        }
-        var p = Process.Start(psi)!;
-        _children.Add(p);
-        return p;
-    }
-
-    /// <summary>Expects the helper's pid, then lets it check in (it waits for a line on stdin).</summary>
-    private static HelperRegistration Expect(HelperRendezvous rendezvous, Process p)
-    {
-        HelperRegistration r = rendezvous.Expect(p.Id);
-        p.StandardInput.WriteLine("go");
-        p.StandardInput.Flush();
-        return r;
-    }
-
-    private static string ReadLine(Process p)
-    {
-        Task<string?> line = p.StandardOutput.ReadLineAsync();
-        Assert.True(line.Wait(ChildTimeout), $"helper {p.Id} said nothing in time");
-        return line.Result ?? "(end of output)";
-    }
-
-    private static string Finish(Process p)
-    {
-        string line = ReadLine(p);
-        Assert.True(p.WaitForExit(ChildTimeout), $"helper {p.Id} did not exit");
-        return line;
-    }
-
     private sealed class Served(HelperConnection connection, MachServer server, XServer handlers, XDispatcher dispatcher) : IDisposable
     {
         public readonly HelperConnection Connection = connection;
@@ -230,30 +141,12 @@ public sealed class CrossProcessTests : IDisposable
         return new Served(connection, server, handlers, dispatcher);
     }
 
-    private void AssertNoLeaks()
-    {
-        // Children's tasks die when the host sees their lifeline close: give it a moment.
-        string? leaks = null;
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromSeconds(5))
-        {
-            KernelSnapshot now = SimulatedMach.Snapshot();
-            leaks = now.DescribeLeaksSince(_before);
-            if (leaks is null && now.Tasks.Count <= _before.Tasks.Count)
-            {
-                return;
-            }
-            Thread.Sleep(20);
-        }
-        Assert.Fail("leaked: " + (leaks ?? "tasks still alive"));
-    }
-
     [Fact]
     public void RealProcesses_RoundTrips_PassAFileDescriptor_AndOutOfLineMemory()
     {
         using var rendezvous = new HelperRendezvous(_prefix);
         var helpers = new[] { Start(true, null, "rpc", rendezvous.ServiceName, "2000"), Start(true, null, "rpc", rendezvous.ServiceName, "2000") };
-        var registrations = helpers.Select(h => Expect(rendezvous, h)).ToArray();
+        var registrations = helpers.Select(h => rendezvous.Expect(h.Id)).ToArray();
         var served = registrations.Select(r => Serve(r)).ToArray();
         try
         {
@@ -290,8 +183,8 @@ public sealed class CrossProcessTests : IDisposable
         using var rendezvous = new HelperRendezvous(_prefix);
         Process victim = Start(true, null, "stream", rendezvous.ServiceName);
         Process survivor = Start(true, null, "rpc", rendezvous.ServiceName, "3000");
-        using HelperRegistration victimReg = Expect(rendezvous, victim);
-        using HelperRegistration survivorReg = Expect(rendezvous, survivor);
+        using HelperRegistration victimReg = rendezvous.Expect(victim.Id);
+        using HelperRegistration survivorReg = rendezvous.Expect(survivor.Id);
         var noSenders = new ConcurrentQueue<uint>();
         var deadNames = new ConcurrentQueue<uint>();
         using var died = new CountdownEvent(2);
@@ -338,7 +231,7 @@ public sealed class CrossProcessTests : IDisposable
     {
         using var rendezvous = new HelperRendezvous(_prefix);
         Process good = Start(true, null, "rpc", rendezvous.ServiceName, "3000");
-        using HelperRegistration reg = Expect(rendezvous, good);
+        using HelperRegistration reg = rendezvous.Expect(good.Id);
         Served served = Serve(reg);
         try
         {
@@ -362,7 +255,7 @@ public sealed class CrossProcessTests : IDisposable
     {
         using var rendezvous = new HelperRendezvous(_prefix);
         Process good = Start(true, null, "rpc", rendezvous.ServiceName, "3000");
-        using HelperRegistration reg = Expect(rendezvous, good);
+        using HelperRegistration reg = rendezvous.Expect(good.Id);
         Served served = Serve(reg);
         try
         {
