@@ -34,31 +34,24 @@ public partial struct FileAttachment
 public sealed class ConnectionPatternTests : InProcessTaskTests
 {
     [Fact]
-    public void Pattern2_SocketBootstrappedPeers_SwitchToMachPorts()
+    public void Pattern2_SocketBootstrappedPeers_SwitchToMachPorts_AndTheNamesGoAway()
     {
-        string path = Path.Combine(Path.GetTempPath(), "machipc-" + Guid.NewGuid().ToString("N")[..8] + ".sock");
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(path));
-        listener.Listen(1);
-        MachChannel? parentChannel = null;
-        var accept = new Thread(() =>
+        using var listener = UnixSockets.Listen(out string path);
+        Task<MachChannel> parentSide = StartIn(_parent, () =>
         {
             using var accepted = listener.Accept();
-            using (_parent.Enter())
-            {
-                parentChannel = SocketRendezvous.Exchange(accepted, _prefix + ".parent", TimeSpan.FromSeconds(5));
-            }
+            return SocketRendezvous.Exchange(accepted, _prefix + ".parent", _helper.Pid, TimeSpan.FromSeconds(5));
         });
-        accept.Start();
         var helperChannel = RunIn(_helper, () =>
         {
-            using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            socket.Connect(new UnixDomainSocketEndPoint(path));
-            return SocketRendezvous.Exchange(socket, _prefix + ".helper", TimeSpan.FromSeconds(5));
+            using var socket = UnixSockets.Connect(path);
+            return SocketRendezvous.Exchange(socket, _prefix + ".helper", _parent.Pid, TimeSpan.FromSeconds(5));
         });
-        accept.Join();
+        MachChannel parentChannel = Finish(parentSide);
         File.Delete(path);
-        Assert.NotNull(parentChannel);
+        // Each side dropped its service once the hello was in: nobody else can reach the channel through a name.
+        Assert.Equal(BootstrapReturn.UnknownService, BootstrapServer.TryLookUp(_prefix + ".parent", out _));
+        Assert.Equal(BootstrapReturn.UnknownService, BootstrapServer.TryLookUp(_prefix + ".helper", out _));
 
         RunIn(_helper, () => { SendNote(helperChannel, 21); return 0; });
         using (_parent.Enter())
@@ -72,28 +65,64 @@ public sealed class ConnectionPatternTests : InProcessTaskTests
         {
             parentChannel.Dispose();
         }
+        AssertNoLeaks();
+    }
+
+    [Fact]
+    public void Pattern2_AHelloFromAnyoneButTheSocketsPeer_EndsTheRendezvous_AndLeavesNothingBehind()
+    {
+        using var spoofer = SimulatedMach.CreateTask("spoofer");
+        string victimName = _prefix + ".victim", peerName = _prefix + ".peer";
+        using var listener = UnixSockets.Listen(out string path);
+        Task<MachChannel> victim = StartIn(_parent, () =>
+        {
+            using var accepted = listener.Accept();
+            return SocketRendezvous.Exchange(accepted, victimName, _helper.Pid, TimeSpan.FromSeconds(5));
+        });
+        // The honest peer's side, played by hand so that the spoofer can write first.
+        using var socket = UnixSockets.Connect(path);
+        byte[] victimFrame = new byte[2 + victimName.Length];
+        new NetworkStream(socket).ReadExactly(victimFrame); // the victim has checked in
+        // Anyone can look the name up: the spoofer sends a well-formed hello before the peer does.
+        RunIn(spoofer, () =>
+        {
+            using var mine = ReceiveRight.Allocate();
+            using var target = BootstrapServer.LookUp(victimName);
+            var hello = new SocketRendezvousHello();
+            hello.Prepare(target.Name);
+            hello.Channel.Name = mine.Name;
+            Assert.Equal(MachMsgReturn.Success, hello.Send());
+            return 0;
+        });
+        ReceiveRight peerService = RunIn(_helper, () => BootstrapServer.CheckIn(peerName));
+        socket.Send([2, (byte)peerName.Length, .. System.Text.Encoding.UTF8.GetBytes(peerName)]);
+
+        var error = Assert.Throws<AggregateException>(() => Finish(victim));
+        var refused = Assert.IsType<MachRendezvousException>(error.InnerException);
+        Assert.Contains($"came from pid {spoofer.Pid}, not from the socket's peer (pid {_helper.Pid})", refused.Message);
+        RunIn(_helper, () => { peerService.Dispose(); return 0; }); // with the victim's hello still queued on it
+        File.Delete(path);
+        AssertNoLeaks();
     }
 
     public static TheoryData<byte[], string> MalformedPeers => new()
     {
         { new byte[] { 9, 3, (byte)'a', (byte)'b', (byte)'c' }, "version" },
-        { new byte[] { 1, 0 }, "length 0" },
-        { new byte[] { 1, 200 }, "length 200" },
-        { new byte[] { 1, 5, (byte)'a' }, "closed the socket" },
-        { new byte[] { 1 }, "closed the socket" },
-        { new byte[] { 1, 2, 0xff, 0xfe }, "UTF-8" },
-        { new byte[] { 1, 2, (byte)'a', 0 }, "NUL" },
-        { new byte[] { 1, 7, (byte)'n', (byte)'o', (byte)'-', (byte)'s', (byte)'u', (byte)'c', (byte)'h' }, "BOOTSTRAP_UNKNOWN_SERVICE" },
+        { new byte[] { 1, 3, (byte)'a', (byte)'b', (byte)'c' }, "version 1" }, // before the hello: its sender was never checked
+        { new byte[] { 2, 0 }, "length 0" },
+        { new byte[] { 2, 200 }, "length 200" },
+        { new byte[] { 2, 5, (byte)'a' }, "closed the socket" },
+        { new byte[] { 2 }, "closed the socket" },
+        { new byte[] { 2, 2, 0xff, 0xfe }, "UTF-8" },
+        { new byte[] { 2, 2, (byte)'a', 0 }, "NUL" },
+        { new byte[] { 2, 7, (byte)'n', (byte)'o', (byte)'-', (byte)'s', (byte)'u', (byte)'c', (byte)'h' }, "BOOTSTRAP_UNKNOWN_SERVICE" },
     };
 
     [Theory]
     [MemberData(nameof(MalformedPeers))]
     public void Pattern2_MalformedOrShortSocketInput_IsAClearError_AndLeaksNothing(byte[] peerBytes, string expected)
     {
-        string path = Path.Combine(Path.GetTempPath(), "machipc-" + Guid.NewGuid().ToString("N")[..8] + ".sock");
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(path));
-        listener.Listen(1);
+        using var listener = UnixSockets.Listen(out string path);
         var hostile = new Thread(() =>
         {
             using var accepted = listener.Accept();
@@ -114,11 +143,10 @@ public sealed class ConnectionPatternTests : InProcessTaskTests
         hostile.Start();
         var error = Assert.Throws<AggregateException>(() => RunIn(_helper, () =>
         {
-            using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            socket.Connect(new UnixDomainSocketEndPoint(path));
+            using var socket = UnixSockets.Connect(path);
             try
             {
-                return SocketRendezvous.Exchange(socket, _prefix + ".victim", TimeSpan.FromSeconds(5));
+                return SocketRendezvous.Exchange(socket, _prefix + ".victim", _parent.Pid, TimeSpan.FromSeconds(5));
             }
             finally
             {
