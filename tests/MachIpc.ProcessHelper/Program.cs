@@ -2,17 +2,15 @@ using System;
 using System.Diagnostics;
 using System.IO;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
-using System.Text;
 using System.Threading;
 using MachIpc.Abi;
 using MachIpc.Bootstrap;
-using MachIpc.Client;
 using MachIpc.Connections;
 using MachIpc.Kernel;
 using MachIpc.Kernel.Simulated;
 using MachIpc.Ports;
 using MachIpc.ProcessHelper;
+using MachIpc.Samples.HelperPool;
 
 // Modes (the kernel socket comes from MACHIPC_KERNEL_SOCKET, set by the parent):
 //   rpc <service> <count>   check in (pattern 1), <count> round trips, pass a file, echo OOL memory, print "ok ..."
@@ -70,36 +68,13 @@ internal static unsafe class Modes
     {
         int pid = Mach.CurrentPid;
         using var channel = HelperRendezvous.Connect(service);
-        using var client = new MachRpcClient(channel.Send.Copy());
-        for (int i = 0; i < count; i++)
+        using (var pool = new PoolClient(channel.Send.Copy())) // the sample's client: its protocol, its checks
         {
-            var request = new XPing { Operand = i, Sequence = i };
-            request.Prepare(MachPortName.Null, MachPortName.Null);
-            var result = client.Call<XPing, XPong>(request, out var reply, out var sender);
-            if (!result.IsSuccess || reply.Result != (long)i * i || reply.Sequence != i || reply.SeenPid != pid)
+            for (int i = 0; i < count; i++)
             {
-                Console.WriteLine($"fail round trip {i}: {result} {reply.Result} {reply.SeenPid}");
-                return 1;
+                pool.Compute(i, i);
             }
-        }
-        // A real descriptor: an open file travels as a fileport; the parent reads what we wrote.
-        string text = $"hello from {Environment.ProcessId}";
-        string path = Path.GetTempFileName();
-        File.WriteAllText(path, text);
-        SendRight fileport;
-        using (var handle = File.OpenHandle(path))
-        {
-            fileport = Fileport.MakePort(handle);
-        }
-        File.Delete(path);
-        var fileRequest = new XFile();
-        fileRequest.Prepare(MachPortName.Null, MachPortName.Null);
-        fileRequest.File.Name = fileport.TakeName();
-        var fr = client.Call<XFile, XFileReply>(fileRequest, out var fileReply, out _);
-        if (!fr.IsSuccess || fileReply.BytesRead != Encoding.UTF8.GetByteCount(text))
-        {
-            Console.WriteLine($"fail file {fr} {fileReply.BytesRead}");
-            return 1;
+            pool.PassFile($"hello from {Environment.ProcessId}"); // a real descriptor, as a fileport
         }
         string? ool = EchoOol(channel.Send.Name);
         if (ool is not null)
@@ -169,16 +144,18 @@ internal static unsafe class Modes
     public static int Stream(string service)
     {
         using var channel = HelperRendezvous.Connect(service);
-        using var client = new MachRpcClient(channel.Send.Copy());
+        using var pool = new PoolClient(channel.Send.Copy());
         Console.WriteLine("connected");
-        for (int i = 0; ; i++)
+        try
         {
-            var request = new XPing { Operand = i, Sequence = i };
-            request.Prepare(MachPortName.Null, MachPortName.Null);
-            if (!client.Call<XPing, XPong>(request, out _, out _).IsSuccess)
+            for (int i = 0; ; i++)
             {
-                return 3;
+                pool.Compute(i, i);
             }
+        }
+        catch (MachException)
+        {
+            return 3; // the parent stopped answering
         }
     }
 
@@ -479,28 +456,25 @@ internal static unsafe class Modes
 
     public static int PeerServe(string service, int count)
     {
-        var handlers = new PeerServer();
+        var handlers = new PoolServer(); // the sample's handlers, serving anyone who looks the name up
         using var server = MachIpc.Server.MachServer.CheckIn(service, handlers);
         server.Start();
         Console.WriteLine("listening");
-        SpinWait.SpinUntil(() => Volatile.Read(ref handlers.Pings) >= count, 20_000);
+        SpinWait.SpinUntil(() => handlers.Requests >= count, 20_000);
         server.Stop();
-        Console.WriteLine($"served {handlers.Pings}");
-        return handlers.Pings == count ? 0 : 1;
+        Console.WriteLine($"served {handlers.Requests}");
+        return handlers.Requests == count ? 0 : 1;
     }
 
     public static int PeerClient(string service, int count, int serverPid)
     {
-        int pid = Mach.CurrentPid;
-        using var client = new MachRpcClient(BootstrapServer.LookUp(service));
+        using var pool = new PoolClient(BootstrapServer.LookUp(service));
         for (int i = 0; i < count; i++)
         {
-            var request = new XPing { Operand = i, Sequence = i };
-            request.Prepare(MachPortName.Null, MachPortName.Null);
-            var result = client.Call<XPing, XPong>(request, out var reply, out var sender);
-            if (!result.IsSuccess || reply.Result != (long)i * i || reply.SeenPid != pid || sender.Pid != serverPid)
+            pool.Compute(i, i); // checks the result and that the server saw our pid
+            if (pool.LastReplier.Pid != serverPid)
             {
-                Console.WriteLine($"fail {i}: {result} seen {reply.SeenPid} replier {sender.Pid}");
+                Console.WriteLine($"fail {i}: answered by pid {pool.LastReplier.Pid}");
                 return 1;
             }
         }
@@ -600,24 +574,5 @@ internal static unsafe class Modes
         double callsMs = clock.Elapsed.TotalMilliseconds;
         Console.WriteLine($"receive=0x{(int)received:x} send=0x{(int)sent:x} allocate={(int)allocated} lookup=0x{(int)lookup:x} callsMs={callsMs:F0} reason={SimulatedMach.KernelHostLostReason}");
         return 0;
-    }
-}
-
-/// <summary>A helper process serving another helper process.</summary>
-[MachIpc.Server.MachServer]
-internal sealed partial class PeerServer
-{
-    public int Pings;
-
-    private void OnXPing(MachIpc.Messages.MachReceived<XPing> request)
-    {
-        var reply = new XPong { Result = request.Message.Operand * request.Message.Operand, Sequence = request.Message.Sequence, SeenPid = request.SenderPid ?? -1 };
-        reply.Prepare(request.ReplyPort);
-        var mr = reply.Send();
-        if (mr != MachMsgReturn.Success)
-        {
-            throw new MachException("pong", mr);
-        }
-        Interlocked.Increment(ref Pings);
     }
 }

@@ -1,62 +1,20 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Text;
 using MachIpc.Abi;
 using MachIpc.Bootstrap;
 using MachIpc.Connections;
 using MachIpc.Kernel;
 using MachIpc.Kernel.Simulated;
-using MachIpc.Messages;
 using MachIpc.Ports;
 using MachIpc.ProcessHelper;
+using MachIpc.Samples.HelperPool;
 using MachIpc.Server;
-using Microsoft.Win32.SafeHandles;
 using Xunit;
 
 namespace MachIpc.Tests.CrossProcess;
 
-/// <summary>The parent's handlers for one helper process (generated dispatch).</summary>
-[MachServer]
-public sealed partial class XServer
-{
-    public int Pings;
-    public string? FileText;
-
-    private void OnXPing(MachReceived<XPing> request)
-    {
-        Interlocked.Increment(ref Pings);
-        var reply = new XPong { Result = request.Message.Operand * request.Message.Operand, Sequence = request.Message.Sequence, SeenPid = request.SenderPid ?? -1 };
-        reply.Prepare(request.ReplyPort);
-        var mr = reply.Send();
-        if (mr != MachMsgReturn.Success)
-        {
-            throw new MachException("pong", mr);
-        }
-    }
-
-    private void OnXFile(MachReceived<XFile> request)
-    {
-        using var fileport = SendRight.Adopt(request.Message.File.Name);
-        int fd = Fileport.MakeFd(fileport);
-        string text;
-        using (var stream = new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Read))
-        using (var reader = new StreamReader(stream, Encoding.UTF8))
-        {
-            text = reader.ReadToEnd();
-        }
-        FileText = text;
-        var reply = new XFileReply { BytesRead = Encoding.UTF8.GetByteCount(text) };
-        reply.Prepare(request.ReplyPort);
-        var mr = reply.Send();
-        if (mr != MachMsgReturn.Success)
-        {
-            throw new MachException("file reply", mr);
-        }
-    }
-}
-
 /// <summary>The generated dispatch plus a hand-written out-of-line echo (the generator has no OOL descriptors).</summary>
-internal sealed unsafe class XDispatcher(XServer inner) : IMachDispatcher
+internal sealed unsafe class XDispatcher(PoolServer inner) : IMachDispatcher
 {
     public int OolEchoes;
 
@@ -105,11 +63,11 @@ internal sealed unsafe class XDispatcher(XServer inner) : IMachDispatcher
 [Collection("cross-process")]
 public sealed class CrossProcessTests : ChildProcessTests
 {
-    private sealed class Served(HelperConnection connection, MachServer server, XServer handlers, XDispatcher dispatcher) : IDisposable
+    private sealed class Served(HelperConnection connection, MachServer server, PoolServer handlers, XDispatcher dispatcher) : IDisposable
     {
         public readonly HelperConnection Connection = connection;
         public readonly MachServer Server = server;
-        public readonly XServer Handlers = handlers;
+        public readonly PoolServer Handlers = handlers;
         public readonly XDispatcher Dispatcher = dispatcher;
 
         public void Dispose()
@@ -122,7 +80,7 @@ public sealed class CrossProcessTests : ChildProcessTests
     private static unsafe Served Serve(HelperRegistration registration, MachNotificationHandler? onNotification = null)
     {
         HelperConnection connection = registration.WaitForConnection(ChildTimeout) ?? throw new TimeoutException($"pid {registration.Pid} never checked in");
-        var handlers = new XServer();
+        var handlers = new PoolServer(connection.AuditToken);
         var dispatcher = new XDispatcher(handlers);
         uint channel = connection.Channel.Receive.Name;
         var server = new MachServer(dispatcher, ReceiveRight.Adopt(connection.Channel.Receive.TakeName()),
@@ -156,7 +114,8 @@ public sealed class CrossProcessTests : ChildProcessTests
                 Assert.Equal($"ok pid={helpers[i].Id} ospid={helpers[i].Id} count=2000", line);
                 Assert.Equal(0, helpers[i].ExitCode);
                 Assert.Equal(helpers[i].Id, served[i].Connection.Pid); // the audit token carries the OS pid
-                Assert.Equal(2000, served[i].Handlers.Pings);
+                Assert.Equal(2000 + 1, served[i].Handlers.Requests); // the round trips and the file
+                Assert.Equal(0, served[i].Handlers.ForeignSenders);
                 Assert.Equal($"hello from {helpers[i].Id}", served[i].Handlers.FileText);
                 Assert.Equal(1, served[i].Dispatcher.OolEchoes);
                 Assert.Equal(0, served[i].Server.Metrics.Rejected);
@@ -206,14 +165,14 @@ public sealed class CrossProcessTests : ChildProcessTests
         try
         {
             Assert.Equal("connected", ReadLine(victim));
-            SpinWait.SpinUntil(() => victimServed.Handlers.Pings > 100, ChildTimeout);
+            SpinWait.SpinUntil(() => victimServed.Handlers.Requests > 100, ChildTimeout);
             victim.Kill(); // SIGKILL, mid-stream
             Assert.True(died.Wait(ChildTimeout), $"after the helper was killed: {noSenders.Count} no-senders, {deadNames.Count} dead-name notifications");
             Assert.Equal(victimServed.Connection.Channel.Send.Name, Assert.Single(deadNames));
             // Release that helper's state; the other helper keeps being served.
             victimServed.Dispose();
             Assert.Equal($"ok pid={survivor.Id} ospid={survivor.Id} count=3000", Finish(survivor));
-            Assert.Equal(3000, survivorServed.Handlers.Pings);
+            Assert.Equal(3000 + 1, survivorServed.Handlers.Requests);
             Assert.Single(noSenders);
         }
         finally
