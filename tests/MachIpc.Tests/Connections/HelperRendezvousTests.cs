@@ -48,6 +48,20 @@ public sealed unsafe class HelperRendezvousTests : InProcessTaskTests
     /// <summary>The helper's options: its parent is the parent task (getppid would name the test runner's parent).</summary>
     private HelperConnectOptions FromParent(bool sendTaskPort = false) => new() { ParentPid = _parent.Pid, SendTaskPort = sendTaskPort };
 
+    /// <summary>Releases the helper's channel in the helper, then the parent's side in the parent, and checks both spaces are as they were.</summary>
+    private void ReleaseAndCheck(SimulatedTask helper, MachChannel? helperChannel, params IDisposable?[] parentSide)
+    {
+        RunIn(helper, () => { helperChannel?.Dispose(); return 0; });
+        AsParent(() =>
+        {
+            foreach (IDisposable? d in parentSide)
+            {
+                d?.Dispose();
+            }
+        });
+        AssertNoLeaks();
+    }
+
     private static int PidForTask(uint name)
     {
         int pid;
@@ -77,14 +91,7 @@ public sealed unsafe class HelperRendezvousTests : InProcessTaskTests
         });
         Assert.Equal(12, RunIn(_helper, () => ReceiveNote(helperChannel)));
 
-        RunIn(_helper, () => { helperChannel.Dispose(); return 0; });
-        AsParent(() =>
-        {
-            connection.Dispose();
-            registration.Dispose();
-            rendezvous.Dispose();
-        });
-        AssertNoLeaks();
+        ReleaseAndCheck(_helper, helperChannel, connection, registration, rendezvous);
     }
 
     [Fact]
@@ -97,14 +104,7 @@ public sealed unsafe class HelperRendezvousTests : InProcessTaskTests
         Assert.NotNull(connection);
         Assert.NotNull(connection.TaskPort);
         AsParent(() => Assert.Equal(_helper.Pid, PidForTask(connection.TaskPort.Name)));
-        RunIn(_helper, () => { helperChannel.Dispose(); return 0; });
-        AsParent(() =>
-        {
-            connection.Dispose();
-            registration.Dispose();
-            rendezvous.Dispose();
-        });
-        AssertNoLeaks();
+        ReleaseAndCheck(_helper, helperChannel, connection, registration, rendezvous);
     }
 
     [Fact]
@@ -128,14 +128,9 @@ public sealed unsafe class HelperRendezvousTests : InProcessTaskTests
         Assert.NotNull(connection);
         Assert.Equal(_helper.AuditToken, connection.AuditToken);
         Assert.Equal(sendTaskPort, connection.TaskPort is not null);
-        RunIn(_helper, () => { SendNote(helperChannel, 5); helperChannel.Dispose(); return 0; });
-        AsParent(() =>
-        {
-            Assert.Equal(5, ReceiveNote(connection.Channel));
-            connection.Dispose();
-            rendezvous.Dispose();
-        });
-        AssertNoLeaks();
+        RunIn(_helper, () => { SendNote(helperChannel, 5); return 0; });
+        AsParent(() => Assert.Equal(5, ReceiveNote(connection.Channel)));
+        ReleaseAndCheck(_helper, helperChannel, connection, rendezvous);
     }
 
     [Fact]
@@ -146,12 +141,7 @@ public sealed unsafe class HelperRendezvousTests : InProcessTaskTests
         var registration = Expect(rendezvous, doomed.Pid);
         doomed.Terminate();
         Assert.Null(registration.WaitForConnection(TimeSpan.FromMilliseconds(20)));
-        AsParent(() =>
-        {
-            registration.Dispose();
-            rendezvous.Dispose();
-        });
-        AssertNoLeaks();
+        ReleaseAndCheck(_helper, null, registration, rendezvous);
     }
 
     [Fact]
@@ -167,15 +157,9 @@ public sealed unsafe class HelperRendezvousTests : InProcessTaskTests
         Assert.NotNull(connection);
         MachChannel helperChannel = Finish(connecting);
         Assert.Equal(0, rendezvous.HeldCheckIns);
-        RunIn(_helper, () => { SendNote(helperChannel, 7); helperChannel.Dispose(); return 0; });
-        AsParent(() =>
-        {
-            Assert.Equal(7, ReceiveNote(connection.Channel));
-            connection.Dispose();
-            registration.Dispose();
-            rendezvous.Dispose();
-        });
-        AssertNoLeaks();
+        RunIn(_helper, () => { SendNote(helperChannel, 7); return 0; });
+        AsParent(() => Assert.Equal(7, ReceiveNote(connection.Channel)));
+        ReleaseAndCheck(_helper, helperChannel, connection, registration, rendezvous);
     }
 
     [Fact]
@@ -210,20 +194,12 @@ public sealed unsafe class HelperRendezvousTests : InProcessTaskTests
             var connection = registration.WaitForConnection(Long);
             Assert.NotNull(connection);
             Assert.Equal(reused.AuditToken, connection.AuditToken);
-            MachChannel reusedChannel = Finish(current);
-            RunIn(reused, () => { reusedChannel.Dispose(); return 0; });
-            AsParent(() =>
-            {
-                connection.Dispose();
-                registration.Dispose();
-                rendezvous.Dispose();
-            });
+            ReleaseAndCheck(reused, Finish(current), connection, registration, rendezvous);
         }
         finally
         {
             reused.Dispose();
         }
-        AssertNoLeaks();
     }
 
     [Fact]
@@ -329,12 +305,7 @@ public sealed unsafe class HelperRendezvousTests : InProcessTaskTests
         Assert.Equal((int)BootstrapReturn.NotPrivileged, result.Code);
         Assert.Null(registration.WaitForConnection(Long)); // the registration ended: nothing set up for the liar is kept
         Assert.False(registration.HasExited);
-        AsParent(() =>
-        {
-            registration.Dispose();
-            rendezvous.Dispose();
-        });
-        AssertNoLeaks();
+        ReleaseAndCheck(_helper, null, registration, rendezvous);
     }
 
     [Fact]
@@ -355,13 +326,7 @@ public sealed unsafe class HelperRendezvousTests : InProcessTaskTests
         var connection = registration.WaitForConnection(Long);
         Assert.NotNull(connection);
         AsParent(() => Assert.Equal(_helper.Pid, PidForTask(connection.TaskPort!.Name)));
-        RunIn(_helper, () => { client.Dispose(); channel.Dispose(); return 0; });
-        AsParent(() =>
-        {
-            connection.Dispose();
-            registration.Dispose();
-            rendezvous.Dispose();
-        });
-        AssertNoLeaks();
+        RunIn(_helper, () => { client.Dispose(); return 0; });
+        ReleaseAndCheck(_helper, channel, connection, registration, rendezvous);
     }
 }

@@ -107,16 +107,24 @@ public sealed unsafe class RendezvousProcessTests : ChildProcessTests
         AssertNoLeaks();
     }
 
+    /// <summary>Expects a helper that exits without checking in; returns once the registration says so.</summary>
+    private HelperRegistration ExpectAHelperThatExits(HelperRendezvous rendezvous)
+    {
+        Process helper = Start("wait");
+        HelperRegistration registration = rendezvous.Expect(helper.Id);
+        Say(helper); // exits without checking in
+        Assert.True(helper.WaitForExit(ChildTimeout));
+        Assert.Null(registration.WaitForConnection(ChildTimeout));
+        Assert.True(registration.HasExited);
+        return registration;
+    }
+
     [Fact]
     public void ARegistration_IsDropped_WhenItsProcessExitsBeforeCheckingIn()
     {
         using (var rendezvous = new HelperRendezvous(_prefix))
         {
-            Process helper = Start("wait");
-            using HelperRegistration registration = rendezvous.Expect(helper.Id);
-            Say(helper); // exits without checking in
-            Assert.Null(registration.WaitForConnection(ChildTimeout));
-            Assert.True(registration.HasExited);
+            ExpectAHelperThatExits(rendezvous).Dispose();
         }
         AssertNoLeaks();
     }
@@ -127,15 +135,10 @@ public sealed unsafe class RendezvousProcessTests : ChildProcessTests
         // Simulator-only: the process that reuses the pid is a task with that pid and the next pid version.
         using (var rendezvous = new HelperRendezvous(_prefix))
         {
-            Process helper = Start("wait");
-            using HelperRegistration registration = rendezvous.Expect(helper.Id);
-            Say(helper);
-            Assert.True(helper.WaitForExit(ChildTimeout));
-            Assert.Null(registration.WaitForConnection(ChildTimeout));
-
+            using HelperRegistration registration = ExpectAHelperThatExits(rendezvous);
             AuditToken parent = SimulatedMach.CurrentTask.AuditToken;
             var fromParent = new HelperConnectOptions { ParentPid = parent.Pid };
-            using SimulatedTask reused = SimulatedKernel.Shared.CreateTask("reused pid", helper.Id, parent.Euid, parent.Egid);
+            using SimulatedTask reused = SimulatedKernel.Shared.CreateTask("reused pid", registration.Pid, parent.Euid, parent.Egid);
             Exception? refused = null;
             var thread = new Thread(() =>
             {
