@@ -195,7 +195,7 @@ public sealed class Helpers : IDisposable
         (helper.Connection, helper.Server, helper.Handlers) = (connection, server, handlers);
     }
 
-    /// <summary>Gives up: says why and stops the helpers.</summary>
+    /// <summary>Gives up: says why (disposing then stops the helpers).</summary>
     public int Fail(string why)
     {
         Console.WriteLine(why);

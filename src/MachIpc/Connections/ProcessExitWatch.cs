@@ -11,7 +11,8 @@ namespace MachIpc.Connections;
 /// lives: on Linux a pidfd per process (it refers to that process, not to whoever gets its pid next; poll(2)
 /// finds it readable once the process has exited), on macOS a kqueue <c>EVFILT_PROC</c> filter with
 /// <c>NOTE_EXIT</c>. One thread waits for all of a watcher's processes; it starts with the first watch and is
-/// joined by <see cref="Dispose"/>. Callbacks run on that thread.
+/// joined by <see cref="Dispose"/>. Callbacks run on that thread. Watch a pid once at a time: a kqueue keys its
+/// filters by (pid, <c>EVFILT_PROC</c>), so a second watch of the same pid would replace the first.
 /// </summary>
 internal sealed unsafe class ProcessExitWatch : IDisposable
 {
