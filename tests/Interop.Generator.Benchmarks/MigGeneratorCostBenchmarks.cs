@@ -7,7 +7,7 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.Text;
 
-using MachIpc.Generator.Tests.Mig;
+using MachIpc.Tests.Shared;
 
 namespace MachIpc.Generator.Benchmarks;
 

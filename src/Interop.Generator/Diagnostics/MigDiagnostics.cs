@@ -4,7 +4,7 @@ namespace MachIpc.Generator.Diagnostics;
 
 /// <summary>
 /// Diagnostics about MIG interface (.defs) files, MACHIPC040–MACHIPC059, each reported at its line in the .defs file.
-/// Ids are tracked in AnalyzerReleases.*.md.
+/// Ids are tracked in AnalyzerReleases.*.md; each has its page, docs/diagnostics/&lt;id&gt;.md.
 /// </summary>
 internal static class MigDiagnostics
 {
@@ -33,7 +33,7 @@ internal static class MigDiagnostics
     public static readonly DiagnosticDescriptor Ignored = new("MACHIPC045",
         "MIG statement ignored",
         "{0} is ignored: {1}",
-        Category, DiagnosticSeverity.Info, isEnabledByDefault: true);
+        Category, DiagnosticSeverity.Info, isEnabledByDefault: true, helpLinkUri: MachDiagnostics.HelpLink("MACHIPC045"));
 
     public static readonly DiagnosticDescriptor InvalidSubsystem = Error("MACHIPC046",
         "Invalid MIG subsystem",
@@ -62,5 +62,5 @@ internal static class MigDiagnostics
     };
 
     private static DiagnosticDescriptor Error(string id, string title, string message) =>
-        new(id, title, message, Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+        new(id, title, message, Category, DiagnosticSeverity.Error, isEnabledByDefault: true, helpLinkUri: MachDiagnostics.HelpLink(id));
 }

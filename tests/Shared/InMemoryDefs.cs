@@ -1,11 +1,12 @@
 using System;
 using System.Collections.Generic;
 using System.Threading;
+using MachIpc.Generator;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Text;
 
-namespace MachIpc.Generator.Tests.Mig;
+namespace MachIpc.Tests.Shared;
 
 /// <summary>A .defs file handed to the generator from memory, as the build hands over an AdditionalFiles item.</summary>
 internal sealed class InMemoryDefs : AdditionalText
