@@ -18,8 +18,9 @@ internal sealed unsafe class DarwinKernel : IMachKernel
 
     internal DarwinKernel()
     {
-        // mach_task_self() is a macro reading the exported variable mach_task_self_.
-        nint lib = NativeLibrary.Load(LibSystem);
+        // mach_task_self() is a macro reading the exported variable mach_task_self_. Loaded as a DllImport of this
+        // assembly would be, so that off macOS LibSystemOnLinux's resolver answers with its library.
+        nint lib = NativeLibrary.Load(LibSystem, typeof(DarwinKernel).Assembly, null);
         _taskSelf = *(uint*)NativeLibrary.GetExport(lib, "mach_task_self_");
         // bootstrap_port is a global libSystem fills in at process start (and after fork); read it on each use,
         // as Chromium, Ladybird and ipc-channel do, rather than asking the kernel for a new right each time.
