@@ -37,12 +37,12 @@ if (args.Length == 3 && args[0] == "--helper")
 
 Console.WriteLine($"MachIpc helper pool: kernel backend {Mach.Backend}");
 bool simulated = Mach.Backend == MachKernelBackend.Simulated;
-bool processes = simulated && !args.Contains("--threads");
+// A helper is recognised by its pid, so on Darwin (one task per process) helpers are always processes; the
+// simulated kernel can also run them as tasks on threads of this process (--threads).
+bool processes = !(simulated && args.Contains("--threads"));
 Console.WriteLine(processes
-    ? "Helpers are real processes (this executable in --helper mode) joined to this process's simulated kernel; each is a task whose pid and ids come from its socket's peer credentials."
-    : simulated
-        ? "Helpers run as simulated tasks on threads of this process (each with its own port name space, pid and audit token)."
-        : "Helpers run as threads of this process (one task on the real kernel).");
+    ? "Helpers are real processes (this executable in --helper mode) that share this process's Mach kernel; each is a task whose pid comes from the kernel."
+    : "Helpers run as simulated tasks on threads of this process (each with its own port name space, pid and audit token).");
 
 KernelSnapshot? before = simulated ? SimulatedMach.Snapshot() : null;
 int parentPid = Mach.CurrentPid;
@@ -69,7 +69,7 @@ for (int i = 0; i < HelperCount; i++)
         psi.ArgumentList.Add("--helper");
         psi.ArgumentList.Add(rendezvous.ServiceName);
         psi.ArgumentList.Add(parentPid.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        SimulatedMach.ConfigureChild(psi); // MACHIPC_KERNEL_SOCKET: join this kernel
+        Mach.ConfigureChild(psi); // as a macOS child shares its parent's bootstrap server; elsewhere: join this kernel
         var child = Process.Start(psi)!;
         children[i] = child;
         registrations[i] = rendezvous.Expect(child.Id); // the OS pid: the kernel takes it from the socket
