@@ -44,17 +44,17 @@ static kern_return_t bootstrap_call(enum wire_op op, mach_port_t bp, const char 
     return rc;
 }
 
-MACHIPC_EXPORT kern_return_t bootstrap_check_in(mach_port_t bp, const name_t service_name, mach_port_t *sp)
+MACHIPC_EXPORT kern_return_t bootstrap_check_in(mach_port_t bp, const char *service_name, mach_port_t *sp)
 {
     return bootstrap_call(OP_BOOTSTRAP_CHECK_IN, bp, service_name, MACH_PORT_NULL, sp);
 }
 
-MACHIPC_EXPORT kern_return_t bootstrap_look_up(mach_port_t bp, const name_t service_name, mach_port_t *sp)
+MACHIPC_EXPORT kern_return_t bootstrap_look_up(mach_port_t bp, const char *service_name, mach_port_t *sp)
 {
     return bootstrap_call(OP_BOOTSTRAP_LOOK_UP, bp, service_name, MACH_PORT_NULL, sp);
 }
 
-MACHIPC_EXPORT kern_return_t bootstrap_register(mach_port_t bp, name_t service_name, mach_port_t sp)
+MACHIPC_EXPORT kern_return_t bootstrap_register(mach_port_t bp, char *service_name, mach_port_t sp)
 {
     return bootstrap_call(OP_BOOTSTRAP_REGISTER, bp, service_name, sp, NULL);
 }

@@ -23,9 +23,11 @@ extern "C" {
 /* The task's send right to its bootstrap server, set when the process joins a kernel host. */
 extern mach_port_t bootstrap_port;
 
-kern_return_t bootstrap_check_in(mach_port_t bp, const name_t service_name, mach_port_t *sp);
-kern_return_t bootstrap_look_up(mach_port_t bp, const name_t service_name, mach_port_t *sp);
-kern_return_t bootstrap_register(mach_port_t bp, name_t service_name, mach_port_t sp);
+/* Apple declares these names as (const) name_t; a parameter of array type is the same pointer, and spelling it as
+ * one keeps GCC's -Wstringop-overread from flagging every string literal shorter than 128 bytes. */
+kern_return_t bootstrap_check_in(mach_port_t bp, const char *service_name, mach_port_t *sp);
+kern_return_t bootstrap_look_up(mach_port_t bp, const char *service_name, mach_port_t *sp);
+kern_return_t bootstrap_register(mach_port_t bp, char *service_name, mach_port_t sp);
 
 #ifdef __cplusplus
 }
