@@ -9,15 +9,20 @@ using Xunit;
 namespace MachIpc.Generator.Tests;
 
 /// <summary>
-/// Compiles CLayout/layout_oracle.c with the system C compiler and checks that every generated SendSize and field
-/// offset equals what the C compiler computes for the same declaration.
+/// Compiles a C layout oracle with the system C compiler and checks that every generated SendSize and field offset
+/// equals what the C compiler computes for the same declaration. Two oracles declare the corpus (CLayout/layout_corpus.h)
+/// over two sources of the Mach types: the ABI fact sheet (layout_oracle.c), and the system's own
+/// <c>&lt;mach/message.h&gt;</c> (message_h_oracle.c) — Apple's on macOS, src/native's elsewhere, the header C peers
+/// of the native libSystem compile against.
 /// </summary>
 public class CLayoutOracleTests
 {
-    [Fact]
-    public void GeneratedOffsetsEqualTheCCompilers()
+    [Theory]
+    [InlineData("layout_oracle.c")]
+    [InlineData("message_h_oracle.c")]
+    public void GeneratedOffsetsEqualTheCCompilers(string oracleSource)
     {
-        Dictionary<string, Dictionary<string, int>> oracle = RunOracle();
+        Dictionary<string, Dictionary<string, int>> oracle = RunOracle(oracleSource);
         Type[] messages = typeof(CLayoutOracleTests).Assembly.GetTypes()
             .Where(t => t.Namespace == "MachIpc.Generator.Tests.Messages" && t.GetNestedType("Offsets") is not null)
             .ToArray();
@@ -43,15 +48,18 @@ public class CLayoutOracleTests
 
     private static int Constant(Type type, string name) => (int)type.GetField(name)!.GetRawConstantValue()!;
 
-    private static Dictionary<string, Dictionary<string, int>> RunOracle()
+    private static Dictionary<string, Dictionary<string, int>> RunOracle(string oracleSource)
     {
-        string source = Path.Combine(GeneratorHarness.ProjectDirectory(), "CLayout", "layout_oracle.c");
+        string source = Path.Combine(GeneratorHarness.ProjectDirectory(), "CLayout", oracleSource);
+        // Off macOS <mach/message.h> is src/native's; on macOS the SDK's own is found without help.
+        string include = OperatingSystem.IsMacOS() ? "" :
+            $"-I\"{Path.Combine(GeneratorHarness.ProjectDirectory(), "..", "..", "src", "native", "include")}\" ";
         string directory = Directory.CreateTempSubdirectory("machipc-oracle").FullName;
         try
         {
             string binary = Path.Combine(directory, "layout_oracle");
             string compiler = Environment.GetEnvironmentVariable("CC") is { Length: > 0 } cc ? cc : "cc";
-            (int compileCode, string compileOutput) = Run(compiler, $"-std=c11 -Wall -Werror -o \"{binary}\" \"{source}\"");
+            (int compileCode, string compileOutput) = Run(compiler, $"-std=c11 -Wall -Werror {include}-o \"{binary}\" \"{source}\"");
             Assert.True(compileCode == 0, $"The C layout oracle did not compile:\n{compileOutput}");
             (int runCode, string output) = Run(binary, "");
             Assert.Equal(0, runCode);
