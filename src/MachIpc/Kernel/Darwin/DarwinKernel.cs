@@ -12,15 +12,17 @@ internal sealed unsafe class DarwinKernel : IMachKernel
 {
     internal const string LibSystem = "/usr/lib/libSystem.B.dylib";
 
+    /// <summary>Off macOS, the library standing in for libSystem (set by LibSystemOnLinux before this backend is created).</summary>
+    internal static nint StandIn { get; set; }
+
     private readonly uint _taskSelf;
     private readonly uint* _bootstrapPort;
     [ThreadStatic] private static int t_lastErrno;
 
     internal DarwinKernel()
     {
-        // mach_task_self() is a macro reading the exported variable mach_task_self_. Loaded as a DllImport of this
-        // assembly would be, so that off macOS LibSystemOnLinux's resolver answers with its library.
-        nint lib = NativeLibrary.Load(LibSystem, typeof(DarwinKernel).Assembly, null);
+        // mach_task_self() is a macro reading the exported variable mach_task_self_.
+        nint lib = StandIn != 0 ? StandIn : NativeLibrary.Load(LibSystem);
         _taskSelf = *(uint*)NativeLibrary.GetExport(lib, "mach_task_self_");
         // bootstrap_port is a global libSystem fills in at process start (and after fork); read it on each use,
         // as Chromium, Ladybird and ipc-channel do, rather than asking the kernel for a new right each time.
