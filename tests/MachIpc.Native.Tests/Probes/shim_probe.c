@@ -7,7 +7,9 @@
  *               addresses of its regions so the test can match the host's vm_deallocate requests
  *   lost        one call of each kind after the host hung up; prints each result
  *   fork        in a forked child, mach_task_self_ names the child's own task; the parent's task survives
- *   unjoined    (no MACHIPC_KERNEL_SOCKET) what the calls return before any join */
+ *   unjoined    (no MACHIPC_KERNEL_SOCKET) what the calls return before any join
+ *   regions     out-of-line regions received, forwarded with deallocate = TRUE, deallocated, and mach_port_names'
+ *               arrays, one step per stdin line */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <mach/mach.h>
@@ -133,6 +135,83 @@ static int fork_child(void)
     return 0;
 }
 
+#pragma pack(push, 4)
+struct ool_message {
+    mach_msg_header_t header;
+    mach_msg_body_t body;
+    mach_msg_ool_descriptor_t data;
+};
+#pragma pack(pop)
+
+/* Sends `len` bytes at `address` to `port` out of line and receives them back; returns the received region. */
+static unsigned char *bounce(mach_port_t port, void *address, mach_msg_size_t len, int deallocate)
+{
+    union {
+        struct ool_message m;
+        char bytes[sizeof(struct ool_message) + MAX_TRAILER_SIZE];
+    } b;
+    memset(&b, 0, sizeof b);
+    b.m.header.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, 0) | MACH_MSGH_BITS_COMPLEX;
+    b.m.header.msgh_size = sizeof b.m;
+    b.m.header.msgh_remote_port = port;
+    b.m.body.msgh_descriptor_count = 1;
+    b.m.data = (mach_msg_ool_descriptor_t){ .address = address, .size = len, .deallocate = deallocate, .copy = MACH_MSG_VIRTUAL_COPY,
+                                             .type = MACH_MSG_OOL_DESCRIPTOR };
+    mach_msg_return_t mr = mach_msg(&b.m.header, MACH_SEND_MSG | MACH_RCV_MSG | MACH_RCV_TIMEOUT, sizeof b.m, sizeof b, port, 5000, MACH_PORT_NULL);
+    if (mr != MACH_MSG_SUCCESS || b.m.data.size != len || b.m.data.address == NULL) {
+        printf("fail bounce 0x%x\n", mr);
+        exit(1);
+    }
+    return b.m.data.address;
+}
+
+static void step(const char *what)
+{
+    char line[16];
+    printf("%s\n", what);
+    if (fgets(line, sizeof line, stdin) == NULL) {
+        exit(1);
+    }
+}
+
+/* Received regions, one step at a time (the test reads the host's VM accounting of this task after each). */
+static int regions(void)
+{
+    static unsigned char data[10000];
+    for (size_t i = 0; i < sizeof data; i++) {
+        data[i] = (unsigned char)(i * 13);
+    }
+    mach_port_t port;
+    if (mach_port_allocate(mach_task_self(), MACH_PORT_RIGHT_RECEIVE, &port) != KERN_SUCCESS ||
+        mach_port_insert_right(mach_task_self(), port, port, MACH_MSG_TYPE_MAKE_SEND) != KERN_SUCCESS) {
+        printf("fail port\n");
+        return 1;
+    }
+    unsigned char *first = bounce(port, data, sizeof data, 0);
+    step(memcmp(first, data, sizeof data) == 0 ? "received" : "fail received bytes");
+    /* deallocate = TRUE on a region this task received: copyin frees it in the host, and here. */
+    unsigned char *second = bounce(port, first, sizeof data, 1);
+    step(memcmp(second, data, sizeof data) == 0 ? "forwarded" : "fail forwarded bytes");
+    printf("deallocate %d\n", mach_vm_deallocate(mach_task_self(), (mach_vm_address_t)(uintptr_t)second, sizeof data));
+    step("deallocated");
+    mach_port_name_t *names;
+    mach_port_type_t *types;
+    mach_msg_type_number_t count, types_count;
+    if (mach_port_names(mach_task_self(), &names, &count, &types, &types_count) != KERN_SUCCESS || count != types_count) {
+        printf("fail names\n");
+        return 1;
+    }
+    int listed = 0;
+    for (mach_msg_type_number_t i = 0; i < count; i++) {
+        listed |= names[i] == port && types[i] == MACH_PORT_TYPE_SEND_RECEIVE;
+    }
+    step(listed ? "listed" : "fail port not listed");
+    mach_vm_deallocate(mach_task_self(), (mach_vm_address_t)(uintptr_t)names, count * sizeof *names);
+    mach_vm_deallocate(mach_task_self(), (mach_vm_address_t)(uintptr_t)types, count * sizeof *types);
+    step("names freed");
+    return 0;
+}
+
 static int unjoined(void)
 {
     printf("self 0x%x bootstrap 0x%x\n", mach_task_self(), bootstrap_port);
@@ -151,5 +230,6 @@ int main(int argc, char **argv)
          : strcmp(mode, "lost") == 0 ? lost()
          : strcmp(mode, "fork") == 0 ? fork_child()
          : strcmp(mode, "unjoined") == 0 ? unjoined()
+         : strcmp(mode, "regions") == 0 ? regions()
          : 2;
 }
