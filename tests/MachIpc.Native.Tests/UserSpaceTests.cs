@@ -100,15 +100,19 @@ public sealed class UserSpaceTests
     }
 
     [Fact]
-    public void WithoutAHost_DataSymbolsAreNull_AndCallsFailAsAfterALoss()
+    public void BeforeJoining_DataSymbolsAreNull_AndCallsFail_ThenAnExplicitJoinWorks_OnceAndForOneHost()
     {
-        var (code, output) = RunProbe("unjoined", null);
+        var (code, output) = Shim.Run(Shim.Probe, ["unjoined", SimulatedMach.ShareWithChildren()]);
         Assert.True(code == 0, output);
         var lines = Lines(output);
         Assert.Equal("0x0 bootstrap 0x0", lines["self"]);
-        Assert.Equal("16", lines["allocate"]);
-        Assert.Equal("0x10000003", lines["send"]);
+        Assert.Equal("16", lines["allocate"]);        // KERN_INVALID_TASK
+        Assert.Equal("0x10000003", lines["send"]);    // MACH_SEND_INVALID_DEST
         Assert.Contains("has not joined a kernel host", output, StringComparison.Ordinal);
+        Assert.Equal("0", lines["join"]);
+        Assert.Equal("1 0", lines["joined"]);         // data symbols set, calls served
+        Assert.Equal("0", lines["again"]);            // the same host again: nothing to do
+        Assert.Equal("-1 1", lines["other"]);         // another host: EISCONN
     }
 
     [Fact]

@@ -328,8 +328,11 @@ MACHIPC_EXPORT int machipc_libsystem_join(const char *socket_path)
     pthread_mutex_lock(&g_lock);
     int rc;
     if (g_joined) {
-        rc = strcmp(g_path, socket_path) == 0 && !host_lost() ? 0 : -1;
-        errno = strcmp(g_path, socket_path) == 0 ? ECONNREFUSED : EISCONN;
+        int same = strcmp(g_path, socket_path) == 0;
+        rc = same && !host_lost() ? 0 : -1;
+        if (rc != 0) {
+            errno = same ? ECONNREFUSED : EISCONN;
+        }
     } else {
         strcpy(g_path, socket_path);
         g_joined = 1;
@@ -384,7 +387,12 @@ static struct conn *rent(void)
     pthread_mutex_lock(&g_lock);
     if (!g_joined) {
         pthread_mutex_unlock(&g_lock);
-        host_lose("this process has not joined a kernel host: set MACHIPC_KERNEL_SOCKET or call machipc_libsystem_join");
+        /* Not lost for good: a later machipc_libsystem_join still works. */
+        static atomic_int told;
+        if (!atomic_exchange(&told, 1)) {
+            fprintf(stderr, "machipc: this process has not joined a kernel host (set MACHIPC_KERNEL_SOCKET or call "
+                            "machipc_libsystem_join); Mach calls fail until it does.\n");
+        }
         return NULL;
     }
     if (atomic_exchange(&g_rejoin, 0) && join_locked() != 0) {

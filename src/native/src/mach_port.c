@@ -294,17 +294,29 @@ MACHIPC_EXPORT kern_return_t task_get_special_port(task_inspect_t task, int whic
     return kr;
 }
 
-/* bsd/kern/kern_proc.c pid_for_task: *x is always written, -1 on failure. */
+/* bsd/kern/kern_proc.c pid_for_task: *x is always written, -1 on failure (KERN_FAILURE without a host). */
 MACHIPC_EXPORT kern_return_t pid_for_task(mach_port_name_t t, int *x)
 {
-    uint32_t out[1] = { (uint32_t)-1 };
-    kern_return_t kr = simple(OP_PID_FOR_TASK, ARGS(t), out, 1);
-    if (kr == KERN_INVALID_TASK && host_lost()) {
-        kr = KERN_FAILURE;
-        out[0] = (uint32_t)-1;
+    kern_return_t kr = KERN_FAILURE;
+    int pid = -1;
+    struct call c;
+    struct reader r;
+    if (call_begin(&c, OP_PID_FOR_TASK)) {
+        put_u32(&c, t);
+        if (call_transact(&c, &r, -1)) {
+            kern_return_t answer = (kern_return_t)rd_u32(&r);
+            int value = (int)rd_u32(&r);
+            if (rd_ok(&r)) {
+                call_end(&c);
+                kr = answer;
+                pid = value;
+            } else {
+                call_protocol_error(&c, "malformed pid_for_task reply");
+            }
+        }
     }
     if (x != NULL) {
-        *x = (int)out[0];
+        *x = pid;
     }
     return kr;
 }

@@ -7,13 +7,15 @@
  *               addresses of its regions so the test can match the host's vm_deallocate requests
  *   lost        one call of each kind after the host hung up; prints each result
  *   fork        in a forked child, mach_task_self_ names the child's own task; the parent's task survives
- *   unjoined    (no MACHIPC_KERNEL_SOCKET) what the calls return before any join
+ *   unjoined <socket>   (no MACHIPC_KERNEL_SOCKET) what the calls return before any join, then after joining
+ *               <socket> with machipc_libsystem_join
  *   regions     out-of-line regions received, forwarded with deallocate = TRUE, deallocated, and mach_port_names'
  *               arrays, one step per stdin line */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <mach/mach.h>
 #include <mach/mach_vm.h>
+#include <machipc/libsystem.h>
 #include <servers/bootstrap.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,12 +214,20 @@ static int regions(void)
     return 0;
 }
 
-static int unjoined(void)
+static int unjoined(const char *socket_path)
 {
     printf("self 0x%x bootstrap 0x%x\n", mach_task_self(), bootstrap_port);
     mach_port_t port = 0;
     printf("allocate %d\n", mach_port_allocate(mach_task_self(), MACH_PORT_RIGHT_RECEIVE, &port));
     printf("send 0x%x\n", msg(MACH_SEND_MSG));
+    /* What a .NET process does (its environment changes do not reach this library): join explicitly, later. */
+    printf("join %d\n", machipc_libsystem_join(socket_path));
+    printf("joined %d %d\n", mach_task_self() != MACH_PORT_NULL && bootstrap_port != MACH_PORT_NULL,
+           mach_port_allocate(mach_task_self(), MACH_PORT_RIGHT_RECEIVE, &port));
+    printf("again %d\n", machipc_libsystem_join(socket_path));
+    errno = 0;
+    int other = machipc_libsystem_join("/nonexistent/other.sock");
+    printf("other %d %d\n", other, errno == EISCONN);
     return 0;
 }
 
@@ -229,7 +239,7 @@ int main(int argc, char **argv)
          : strcmp(mode, "destroy") == 0 ? destroy()
          : strcmp(mode, "lost") == 0 ? lost()
          : strcmp(mode, "fork") == 0 ? fork_child()
-         : strcmp(mode, "unjoined") == 0 ? unjoined()
+         : strcmp(mode, "unjoined") == 0 ? unjoined(argc > 2 ? argv[2] : "")
          : strcmp(mode, "regions") == 0 ? regions()
          : 2;
 }
