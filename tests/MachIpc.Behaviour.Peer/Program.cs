@@ -4,13 +4,14 @@ using MachIpc.Abi;
 using MachIpc.Behaviour;
 using MachIpc.Bootstrap;
 using MachIpc.Connections;
+using MachIpc.Kernel;
 using MachIpc.Messages;
 using MachIpc.Ports;
 using Microsoft.Win32.SafeHandles;
 
 // The behaviour suite's other task. It inherits its parent's kernel through Mach.ConfigureChild, so it runs on the
 // parent's backend. Modes:
-//   send-note <service> <value>   look up <service>, send a Note, print "sent"
+//   send-note <service> <value>   look up <service>, send a Note, print "sent on <its backend>"
 //   read-file <inbox>             register an inbox, print "ready", receive a FileAttachment, print "text <contents>"
 //   channel <inbox>               register an inbox, print "ready", receive a ChannelTransfer, read two Notes from it,
 //                                 answer with their sum on it, print "ok"
@@ -36,7 +37,7 @@ static int SendNote(string service, int value)
     var note = new Note { Value = value };
     note.Prepare(send.Name);
     MachMsgReturn mr = note.Send();
-    Console.WriteLine(mr == MachMsgReturn.Success ? "sent" : "send " + mr);
+    Console.WriteLine(mr == MachMsgReturn.Success ? "sent on " + Mach.Backend : "send " + mr);
     return mr == MachMsgReturn.Success ? 0 : 1;
 }
 
