@@ -19,8 +19,10 @@ using MachIpc.ProcessHelper;
 //   stream <service>        check in, print "connected", round trips until the parent stops answering
 //   garbage                 connect raw, break the protocol twice, print "disconnected" if the host hung up each time
 //   fuzz <seed> <n>         targeted malformed requests (each must be disconnected), then n random frames after a
-//                           valid hello (each disconnected or answered); prints "survived <disconnected> <answered>"
-//   host                    share this process's kernel, print "socket <path>", wait to be killed
+//                           valid hello (each disconnected or answered); prints "progress ..." after each request
+//                           and then "survived <disconnected> <answered>"
+//   host                    share this process's kernel, print "socket <path>", wait to be killed; a stdin line
+//                           "await-blocked" prints "blocked" once a joined process's thread blocks in this kernel
 //   semantics               receive timeout, A36 pseudo-receive with a right and OOL memory, print "ok" or the failure
 //   peer-server <svc> <n>   check in <svc> with the shared bootstrap server, serve n pings, print "served <n>"
 //   peer-client <svc> <n> <server pid>   n pings to another helper process; checks both audit-token pids
@@ -210,6 +212,7 @@ internal static unsafe class Modes
                 Console.WriteLine($"not disconnected: op {words[0]}");
                 return 1;
             }
+            Console.WriteLine($"progress op {words[0]} disconnected");
         }
         // A Msg whose out-of-line region is shorter than its descriptor says (5 bytes shipped, descriptor says 100).
         {
@@ -272,6 +275,7 @@ internal static unsafe class Modes
             {
                 disconnected++;
             }
+            Console.WriteLine($"progress frame {i}");
         }
         Console.WriteLine($"survived {disconnected} {answered}");
         return 0;
@@ -554,6 +558,14 @@ internal static unsafe class Modes
     public static int Host()
     {
         Console.WriteLine("socket " + SimulatedMach.ShareWithChildren());
+        // "await-blocked": answer "blocked" once a thread of a joined process is blocked in this kernel.
+        while (Console.ReadLine() is string line)
+        {
+            if (line == "await-blocked")
+            {
+                Console.WriteLine(SpinWait.SpinUntil(() => SimulatedMach.BlockedThreads > 0, 20_000) ? "blocked" : "nothing blocked");
+            }
+        }
         Thread.Sleep(Timeout.Infinite);
         return 0;
     }
