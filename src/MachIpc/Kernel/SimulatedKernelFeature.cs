@@ -6,9 +6,10 @@ namespace MachIpc.Kernel;
 /// <summary>
 /// Whether this app carries the simulated kernel (Kernel/Simulated) and its host (Kernel/Remote). Both are reached
 /// only through this switch, so when an app is trimmed or compiled with Native AOT with the switch off, none of
-/// their code is left in it. The package's <c>build/MachIpc.targets</c> turns it off for <c>osx-*</c> runtime
-/// identifiers (the real kernel is there; <c>MachIpcSimulatedKernelSupport=true</c> keeps the simulator, for
-/// example to run tests on it on a Mac); everywhere else it is on, so Linux needs no configuration.
+/// their code is left in it. The package's <c>buildTransitive/net10.0/MachIpc.targets</c> (src/MachIpc/build)
+/// turns it off for <c>osx-*</c> runtime identifiers, in every app that gets the package, directly or through a
+/// library (the real kernel is there; <c>MachIpcSimulatedKernelSupport=true</c> keeps the simulator, for example to
+/// run tests on it on a Mac); everywhere else it is on, so Linux needs no configuration.
 /// </summary>
 internal static class SimulatedKernelFeature
 {
