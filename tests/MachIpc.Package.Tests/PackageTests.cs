@@ -328,6 +328,9 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
         // The package's build files were imported, although the client app does not reference the package itself.
         var imported = DotnetCli.Run(client, ["msbuild", "-nologo", "-getProperty:UsingMachIpcPackage"]);
         Assert.True(imported.Output.Trim() == "true", imported.Describe());
+        // And with them the simulated kernel's feature switch, off when the app is built for a Mac.
+        var osx = DotnetCli.Run(client, ["msbuild", "-nologo", "-getProperty:MachIpcSimulatedKernelSupport", "-p:RuntimeIdentifier=osx-arm64"]);
+        Assert.True(osx.Output.Trim() == "false", osx.Describe());
     }
 
     [Fact]
