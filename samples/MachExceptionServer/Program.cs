@@ -23,7 +23,7 @@ using (SendRight exceptionPort = server.MakeSend())
     // The kernel then sends exactly what the raises below send (see FaultingTask and the README).
     Console.WriteLine(simulated
         ? "A simulated task raises exceptions to the server, as XNU's exception_deliver would for a faulting thread:"
-        : "This process raises exceptions to its own server through the real kernel:");
+        : "This process raises exceptions to its own server through mach_msg (no simulated task to raise them from):");
     FaultingTask.Raise(exceptionPort, simulated);
     server.Stop();
 }

@@ -25,6 +25,10 @@ internal static class CProgram
         }
     }
 
+    /// <summary>
+    /// Compiles CLayout/<paramref name="fileName"/> and runs it. <c>&lt;mach/...&gt;</c> includes find the system's
+    /// headers: Apple's on macOS, src/native's elsewhere (the headers C peers of the native libSystem compile against).
+    /// </summary>
     public static string Run(string fileName)
     {
         string source = Path.Combine(GeneratorHarness.ProjectDirectory(), "CLayout", fileName);
@@ -33,7 +37,9 @@ internal static class CProgram
         {
             string binary = Path.Combine(directory, Path.GetFileNameWithoutExtension(fileName));
             string compiler = Environment.GetEnvironmentVariable("CC") is { Length: > 0 } cc ? cc : "cc";
-            (int compileCode, string compileOutput) = Execute(compiler, $"-std=c11 -Wall -Werror -o \"{binary}\" \"{source}\"");
+            string include = OperatingSystem.IsMacOS() ? "" :
+                $"-I\"{Path.Combine(GeneratorHarness.ProjectDirectory(), "..", "..", "src", "native", "include")}\" ";
+            (int compileCode, string compileOutput) = Execute(compiler, $"-std=c11 -Wall -Werror {include}-o \"{binary}\" \"{source}\"");
             Assert.True(compileCode == 0, $"{fileName} did not compile:\n{compileOutput}");
             (int runCode, string output) = Execute(binary, "");
             Assert.Equal(0, runCode);

@@ -3,9 +3,12 @@
  * Mig/Golden/golden_layouts.txt for the sources — and printed as "<variant> <struct> <field> <offset>" and
  * "<variant> <struct> sizeof <size>". Each variant is the interface at the THREAD_STATE_MAX its source was built with. */
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
-#include "mach_abi.h"
+/* The Mach types as C peers get them: Apple's headers on macOS, src/native's (the native libSystem's) elsewhere. */
+#include <mach/message.h>
+#include <mach/ndr.h>
 
 #define SIZE(V, T) printf("%s %s sizeof %zu\n", #V, #T, sizeof(V##T))
 #define OFF(V, T, F) printf("%s %s %s %zu\n", #V, #T, #F, offsetof(V##T, F))
