@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Text;
+using System.Threading;
 using MachIpc.Abi;
 
 namespace MachIpc.Kernel.Simulated;
@@ -99,63 +100,56 @@ public sealed class KernelSnapshot
     }
 }
 
+// Leak-check snapshots. Each task, port and space is read under its own lock, one at a time: the snapshot is
+// exact when no other thread is inside the kernel (as around a test), and a close approximation otherwise.
 internal sealed partial class SimulatedKernel
 {
     internal KernelSnapshot Snapshot()
     {
-        lock (_lock)
+        IpcPort[] ports;
+        int live;
+        using (_portsLock.EnterScope())
         {
-            int queued = 0;
-            foreach (IpcPort p in _ports)
+            ports = [.. _ports];
+            live = _livePorts;
+        }
+        int queued = 0;
+        foreach (IpcPort p in ports)
+        {
+            using (p.Lock.EnterScope())
             {
                 queued += p.Queue.Count;
             }
-            var tasks = new List<TaskSnapshot>();
-            int regions = 0;
-            foreach (SimulatedTask t in _tasks)
-            {
-                regions += t.VmRegions.Count;
-                tasks.Add(new TaskSnapshot(t.Name, t.Pid, RightsLocked(t), t.VmRegions.Count));
-            }
-            return new KernelSnapshot(_livePorts, queued, regions, tasks);
         }
+        SimulatedTask[] all;
+        using (_tasksLock.EnterScope())
+        {
+            all = [.. _tasks];
+        }
+        var tasks = new List<TaskSnapshot>();
+        int regions = 0;
+        foreach (SimulatedTask t in all)
+        {
+            int n = t.Vm.Count;
+            regions += n;
+            tasks.Add(new TaskSnapshot(t.Name, t.Pid, RightsOf(t), n));
+        }
+        return new KernelSnapshot(live, queued, regions, tasks);
     }
 
     internal IReadOnlyList<PortRightInfo> RightsOf(SimulatedTask task)
     {
-        lock (_lock)
-        {
-            return RightsLocked(task);
-        }
-    }
-
-    private static List<PortRightInfo> RightsLocked(SimulatedTask task)
-    {
         var list = new List<PortRightInfo>();
-        foreach (IpcEntry e in Snapshot(task.Space))
+        using (task.Space.Lock.EnterScope())
         {
-            CheckDead(task.Space, e); // as mach_port_names / mach_port_type would
-            list.Add(new PortRightInfo(e.Name, e.Type | (e.DnRequest ? MachPortType.DnRequest : 0), e.Urefs));
+            foreach (IpcEntry e in Snapshot(task.Space))
+            {
+                CheckDead(task.Space, e); // as mach_port_names / mach_port_type would
+                list.Add(new PortRightInfo(e.Name, e.Type | (e.DnRequest ? MachPortType.DnRequest : 0), e.Urefs));
+            }
         }
         return list;
     }
 
-    internal int BlockedThreads
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return WaitList.TotalWaiting;
-            }
-        }
-    }
-
-    internal int VmRegionCount(SimulatedTask task)
-    {
-        lock (_lock)
-        {
-            return task.VmRegions.Count;
-        }
-    }
+    internal int BlockedThreads => Volatile.Read(ref WaitList.TotalWaiting);
 }

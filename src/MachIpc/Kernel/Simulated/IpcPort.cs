@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Threading;
 
 namespace MachIpc.Kernel.Simulated;
 
@@ -21,20 +22,22 @@ internal struct DeadNameRequest
 
 /// <summary>
 /// <c>struct ipc_port</c>: one port, its message queue (<c>ipc_mqueue</c>) and the counts XNU keeps on it.
-/// Every field is guarded by the kernel lock.
+/// Every field is guarded by <see cref="Lock"/> (ip_mq_lock: the port lock is also its message queue's and
+/// wait queue's lock), except <see cref="TransitDestination"/>, which the kernel's transit lock guards.
 /// </summary>
 internal sealed class IpcPort
 {
     private static long s_nextId;
 
-    internal readonly long Id = System.Threading.Interlocked.Increment(ref s_nextId);
+    internal readonly long Id = Interlocked.Increment(ref s_nextId);
+    internal readonly KernelLock Lock = KernelLock.Create();
     internal bool Active = true;
 
     /// <summary>The space holding the receive right; null while in transit or held by the kernel.</summary>
     internal IpcSpace? Receiver;
     /// <summary>The receiver's name for the receive right (valid while <see cref="Receiver"/> is set).</summary>
     internal uint ReceiverName;
-    /// <summary>While the receive right travels in a message: that message's destination (circularity check, A26).</summary>
+    /// <summary>While the receive right travels in a message: that message's destination (circularity check, A26; ip_destination).</summary>
     internal IpcPort? TransitDestination;
 
     internal KObjectKind Kind;

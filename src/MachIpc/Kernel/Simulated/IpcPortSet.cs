@@ -1,13 +1,16 @@
 using System.Collections.Generic;
+using System.Threading;
 
 namespace MachIpc.Kernel.Simulated;
 
 /// <summary>
 /// <c>struct ipc_pset</c>: a port set. <see cref="Members"/> doubles as the prepost order: the member that
-/// was just served moves to the back, so members with messages are served round-robin (B3).
+/// was just served moves to the back, so members with messages are served round-robin (B3). Guarded by
+/// <see cref="Lock"/> (ips_mq_lock); a membership change holds the member port's lock too (port, then set).
 /// </summary>
 internal sealed class IpcPortSet
 {
+    internal readonly KernelLock Lock = KernelLock.Create();
     internal bool Active = true;
     internal readonly IpcSpace Space;
     internal uint Name;
@@ -20,7 +23,10 @@ internal sealed class IpcPortSet
         Name = name;
     }
 
-    /// <summary>The first member with a queued message in prepost order, or null.</summary>
+    /// <summary>
+    /// The first member with a queued message in prepost order, or null. Members' queues are read without their
+    /// locks: the caller locks the member and looks again (waitq_set_first_prepost does the same with its preposts).
+    /// </summary>
     internal IpcPort? FirstWithMessage()
     {
         for (int i = 0; i < Members.Count; i++)

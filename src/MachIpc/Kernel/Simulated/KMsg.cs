@@ -1,5 +1,6 @@
 using System;
-using System.Collections.Generic;
+using System.Buffers;
+using System.Threading;
 using MachIpc.Abi;
 
 namespace MachIpc.Kernel.Simulated;
@@ -29,7 +30,7 @@ internal struct KDesc
     internal MachMsgDescriptorType UserType;
     internal int Offset;          // where the user descriptor sits in KMsg.Data
     internal KRight Right;        // port descriptor
-    internal unsafe byte* Ool;    // kernel copy of OOL memory (NativeMemory), null for size 0
+    internal unsafe byte* Ool;    // the region carried (a VmMap block), null for size 0
     internal uint Size;           // OOL size / OOL-ports count
     internal MachMsgCopy Copy;
     internal MachMsgType PortsType; // OOL-ports received form
@@ -39,13 +40,26 @@ internal struct KDesc
 /// <summary>
 /// <c>ipc_kmsg</c>: a message inside the kernel. The user bytes are kept as sent (the header and descriptors
 /// are rewritten at copyout); the rights and memory it carries live in <see cref="Dest"/>, <see cref="Reply"/>
-/// and <see cref="Descs"/>. Pooled so the steady-state send/receive path allocates nothing.
+/// and <see cref="Descs"/>. Pooled, with its byte buffer sized to the message (ArrayPool above the inline
+/// size), so the send/receive path allocates nothing at any message size once warm. A message belongs to one
+/// thread at a time (the sender, the port queue under its lock, then the receiver), so it needs no lock.
 /// </summary>
 internal sealed class KMsg
 {
-    private static readonly Stack<KMsg> s_pool = new();
+    private const int InlineCapacity = 512;
+    private const int DepotSize = 1024;
 
-    internal byte[] Data = new byte[256];
+    // zalloc's shape: a per-thread cache in front of a shared depot (its lock is held for a push or a pop only).
+    // The cache is one message: enough for a thread that rents and returns in turn (a direct hand-off, a send to
+    // itself), and small enough that messages flowing from senders to receivers do not strand in one thread's
+    // cache, so the pool stops growing after a few messages per thread.
+    [ThreadStatic] private static KMsg? t_spare;
+    private static readonly KernelLock s_depotLock = KernelLock.Create();
+    private static KMsg? s_depot;
+    private static int s_depotCount;
+
+    private readonly byte[] _inline = new byte[InlineCapacity];
+    internal byte[] Data;
     internal uint Size;
     internal uint OtherBits;      // msgh_bits minus the port nibbles (COMPLEX etc.)
     internal int Id;
@@ -59,22 +73,45 @@ internal sealed class KMsg
     internal SecurityToken Security;
     internal uint Seqno;          // assigned when dequeued or handed to a receiver (B28)
     internal KMsg? Next;
+    /// <summary>The task charged for this message's kernel memory (null for kernel messages) and how much.</summary>
+    internal SimulatedTask? ChargedTask;
+    internal long Charged;
+
+    private KMsg() => Data = _inline;
 
     internal bool IsComplex => (OtherBits & MachMsgBits.Complex) != 0;
 
-    /// <summary>Takes a cleared message from the pool (kernel lock held).</summary>
+    /// <summary>A cleared message with room for <paramref name="size"/> bytes.</summary>
     internal static KMsg Rent(uint size)
     {
-        KMsg m = s_pool.Count > 0 ? s_pool.Pop() : new KMsg();
-        if (m.Data.Length < size)
+        KMsg? m = t_spare;
+        if (m is not null)
         {
-            m.Data = new byte[Math.Max(size, (uint)m.Data.Length * 2)];
+            t_spare = null;
+        }
+        else
+        {
+            using (s_depotLock.EnterScope())
+            {
+                m = s_depot;
+                if (m is not null)
+                {
+                    s_depot = m.Next;
+                    s_depotCount--;
+                }
+            }
+            m ??= new KMsg();
+        }
+        m.Next = null;
+        if (size > InlineCapacity)
+        {
+            m.Data = ArrayPool<byte>.Shared.Rent((int)size);
         }
         m.Size = size;
         return m;
     }
 
-    /// <summary>Returns a message whose rights and memory have been consumed or released (kernel lock held).</summary>
+    /// <summary>Returns a message whose rights and memory have been consumed or released (its charge is lifted).</summary>
     internal static void Return(KMsg m)
     {
         m.Dest = null;
@@ -85,11 +122,29 @@ internal sealed class KMsg
         m.DescCount = 0;
         m.OtherBits = 0;
         m.Id = 0;
-        m.Next = null;
-        if (m.Data.Length <= 64 * 1024 && s_pool.Count < 256)
+        m.ChargedTask?.Vm.Uncharge(m.Charged); // the message leaves the kernel: its sender is answerable no more
+        m.ChargedTask = null;
+        m.Charged = 0;
+        if (m.Data != m._inline)
         {
-            s_pool.Push(m);
+            ArrayPool<byte>.Shared.Return(m.Data);
+            m.Data = m._inline;
         }
+        m.Next = null;
+        if (t_spare is null)
+        {
+            t_spare = m;
+            return;
+        }
+        using (s_depotLock.EnterScope())
+        {
+            if (s_depotCount < DepotSize)
+            {
+                m.Next = s_depot;
+                s_depot = m;
+                s_depotCount++;
+            }
+        } // past DepotSize the collector has it
     }
 
     internal ref KDesc AddDesc()
@@ -104,13 +159,14 @@ internal sealed class KMsg
     }
 }
 
-/// <summary>A port's message queue (<c>ipc_kmsg_queue</c>), intrusive FIFO.</summary>
+/// <summary>A port's message queue (<c>ipc_kmsg_queue</c>), intrusive FIFO; guarded by its port's lock.</summary>
 internal sealed class KMsgQueue
 {
     private KMsg? _head, _tail;
     internal int Count;
 
-    internal bool IsEmpty => _head is null;
+    /// <summary>Also read without the port lock, as a hint (a port set scanning its members).</summary>
+    internal bool IsEmpty => Volatile.Read(ref _head) is null;
     internal KMsg? Peek => _head;
 
     internal void Enqueue(KMsg m)
@@ -118,7 +174,7 @@ internal sealed class KMsgQueue
         m.Next = null;
         if (_tail is null)
         {
-            _head = m;
+            Volatile.Write(ref _head, m);
         }
         else
         {
@@ -135,7 +191,7 @@ internal sealed class KMsgQueue
         {
             return null;
         }
-        _head = m.Next;
+        Volatile.Write(ref _head, m.Next);
         if (_head is null)
         {
             _tail = null;

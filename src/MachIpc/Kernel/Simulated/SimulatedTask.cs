@@ -24,12 +24,8 @@ public sealed class SimulatedTask : IDisposable
     internal readonly IpcSpace Space;
     internal readonly IpcPort TaskPort;
     internal readonly uint SelfName;
-    /// <summary>OOL regions this task received and has not vm_deallocate'd: address → size.</summary>
-    internal readonly Dictionary<ulong, ulong> VmRegions = new();
-    /// <summary>Joined processes: host copy of sent OOL bytes → the task's region it stands for (deallocate = TRUE).</summary>
-    internal Dictionary<ulong, ulong>? DeallocAliases;
-    /// <summary>Aliases whose region copyin deallocated.</summary>
-    internal readonly HashSet<ulong> DeallocAliasesConsumed = new();
+    /// <summary>Out-of-line regions this task was handed, and the kernel memory it is answerable for.</summary>
+    internal readonly VmMap Vm = new();
     private readonly SimulatedKernel _kernel;
 
     internal SimulatedTask(SimulatedKernel kernel, string name, int pid, uint uid, uint gid, uint pidVersion)
@@ -41,7 +37,7 @@ public sealed class SimulatedTask : IDisposable
         SecurityToken = new SecurityToken { Euid = uid, Egid = gid };
         Space = new IpcSpace(this);
         TaskPort = new IpcPort { Kind = KObjectKind.Task, KObject = this };
-        IpcEntry self = Space.Allocate();
+        IpcEntry self = Space.Allocate()!;
         self.Type = MachPortType.Send;
         self.Urefs = 1;
         self.Port = TaskPort;
@@ -100,7 +96,7 @@ public sealed class SimulatedTask : IDisposable
     public IReadOnlyList<PortRightInfo> Rights() => _kernel.RightsOf(this);
 
     /// <summary>Out-of-line regions received by this task and not yet <c>vm_deallocate</c>'d.</summary>
-    public int OutstandingVmRegions => _kernel.VmRegionCount(this);
+    public int OutstandingVmRegions => Vm.Count;
 
     /// <inheritdoc/>
     public override string ToString() => $"{Name} (pid {Pid})";
