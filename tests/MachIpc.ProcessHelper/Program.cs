@@ -26,6 +26,8 @@ using MachIpc.ProcessHelper;
 //   peer-client <svc> <n> <server pid>   n pings to another helper process; checks both audit-token pids
 //   dealloc                 receive an OOL region ("received"), send it on with deallocate = TRUE ("forwarded"),
 //                           receive and destroy it ("ok"); waits for a stdin line after each step
+//   seam                    mach_port_construct, mach_port_names (+ vm_deallocate), pid_for_task, bootstrap_port
+//                           in a joined process; prints "ok" or the failure
 //   victim                  block in a receive, then (after the host died) print what each call returned
 try
 {
@@ -38,6 +40,7 @@ try
         "host" => Modes.Host(),
         "victim" => Modes.Victim(),
         "semantics" => Modes.Semantics(),
+        "seam" => Modes.Seam(),
         "dealloc" => Modes.Dealloc(),
         "peer-server" => Modes.PeerServe(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture)),
         "peer-client" => Modes.PeerClient(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture)),
@@ -319,6 +322,59 @@ internal static unsafe class Modes
         {
             return true;
         }
+    }
+
+    public static int Seam()
+    {
+        string? failure = CheckSeam();
+        Console.WriteLine(failure ?? "ok");
+        return failure is null ? 0 : 1;
+    }
+
+    private static string? CheckSeam()
+    {
+        var options = new MachPortOptions { Flags = MachPortConstructFlags.QLimit | MachPortConstructFlags.InsertSendRight, QLimit = 9 };
+        uint port;
+        var kr = Mach.PortConstruct(Mach.TaskSelf, &options, 0, &port);
+        if (kr != KernReturn.Success)
+        {
+            return $"construct {kr}";
+        }
+        uint* names;
+        MachPortType* types;
+        uint count, typesCount;
+        kr = Mach.PortNames(Mach.TaskSelf, &names, &count, &types, &typesCount);
+        if (kr != KernReturn.Success || count != typesCount)
+        {
+            return $"names {kr}";
+        }
+        bool sawPort = false, sawBootstrap = false;
+        for (int i = 0; i < count; i++)
+        {
+            sawPort |= names[i] == port && types[i] == MachPortType.SendReceive;
+            sawBootstrap |= names[i] == Mach.BootstrapPort && types[i] == MachPortType.Send;
+        }
+        Mach.VmDeallocate(Mach.TaskSelf, (ulong)names, count * 4ul);
+        Mach.VmDeallocate(Mach.TaskSelf, (ulong)types, count * 4ul);
+        if (!sawPort || !sawBootstrap)
+        {
+            return $"names listed port={sawPort} bootstrap={sawBootstrap}";
+        }
+        int pid = 0;
+        kr = Mach.PidForTask(Mach.TaskSelf, &pid);
+        if (kr != KernReturn.Success || pid != Environment.ProcessId)
+        {
+            return $"pid_for_task {kr} {pid}";
+        }
+        kr = Mach.PidForTask(port, &pid);
+        if (kr != KernReturn.Failure || pid != -1)
+        {
+            return $"pid_for_task(port) {kr} {pid}";
+        }
+        Mach.PortDeallocate(Mach.TaskSelf, port);
+        Mach.PortModRefs(Mach.TaskSelf, port, MachPortRight.Receive, -1);
+        using var service = BootstrapServer.CheckIn($"org.machipc.tests.seam.{Environment.ProcessId}");
+        return null;
     }
 
     public static int Semantics()

@@ -117,8 +117,12 @@ public enum KernReturn
     InvalidCapability = 20,
     /// <summary><c>KERN_RIGHT_EXISTS</c>: the task already has send or receive rights for the port under another name.</summary>
     RightExists = 21,
+    /// <summary><c>KERN_NOT_SUPPORTED</c>: an empty thread activation or an unsupported option.</summary>
+    NotSupported = 46,
     /// <summary><c>KERN_OPERATION_TIMED_OUT</c>: the operation timed out.</summary>
     OperationTimedOut = 49,
+    /// <summary><c>KERN_DENIED</c>: denied by security policy.</summary>
+    Denied = 53,
 }
 
 /// <summary>MIG error codes (<c>mach/mig_errors.h</c>).</summary>

@@ -18,6 +18,12 @@ internal unsafe interface IMachKernel
     void MsgDestroy(MachMsgHeader* msg);
     uint TaskSelf();
     KernReturn PortAllocate(uint task, MachPortRight right, uint* name);
+    KernReturn PortConstruct(uint task, MachPortOptions* options, ulong context, uint* name);
+    /// <summary>
+    /// <c>mach_port_names</c>: two arrays the kernel allocated in the caller's space (free each with
+    /// <see cref="VmDeallocate"/>, <c>count * 4</c> bytes).
+    /// </summary>
+    KernReturn PortNames(uint task, uint** names, uint* namesCount, MachPortType** types, uint* typesCount);
     KernReturn PortDeallocate(uint task, uint name);
     KernReturn PortDestroy(uint task, uint name);
     KernReturn PortModRefs(uint task, uint name, MachPortRight right, int delta);
@@ -33,6 +39,10 @@ internal unsafe interface IMachKernel
     KernReturn PortMoveMember(uint task, uint member, uint after);
     KernReturn VmDeallocate(uint task, ulong address, ulong size);
     KernReturn TaskGetSpecialPort(uint task, int which, uint* port);
+    /// <summary><c>pid_for_task</c>: the pid of the task whose task (or task name) port <paramref name="task"/> names; -1 and <c>KERN_FAILURE</c> otherwise.</summary>
+    KernReturn PidForTask(uint task, int* pid);
+    /// <summary>The <c>bootstrap_port</c> global: the calling task's send right to its bootstrap server, set up once at process start.</summary>
+    uint BootstrapPort();
     int BootstrapCheckIn(uint bp, byte* serviceName, uint* sp);
     int BootstrapRegister(uint bp, byte* serviceName, uint sp);
     int BootstrapLookUp(uint bp, byte* serviceName, uint* sp);

@@ -76,6 +76,21 @@ public static unsafe class Mach
         }
     }
 
+    /// <summary>
+    /// Prepares <paramref name="startInfo"/> so that the child process it starts talks to the same Mach kernel as
+    /// this process, the way a macOS child inherits its parent's bootstrap port. On the real kernel there is
+    /// nothing to do; with the simulated kernel the child joins this process's kernel (see
+    /// <see cref="Simulated.SimulatedMach.ConfigureChild"/>).
+    /// </summary>
+    public static void ConfigureChild(System.Diagnostics.ProcessStartInfo startInfo)
+    {
+        ArgumentNullException.ThrowIfNull(startInfo);
+        if (Backend == MachKernelBackend.Simulated)
+        {
+            Simulated.SimulatedMach.ConfigureChild(startInfo);
+        }
+    }
+
     /// <summary><c>mach_msg</c>: send, receive, or both, in the current task.</summary>
     public static MachMsgReturn Msg(MachMsgHeader* msg, MachMsgOption option, uint sendSize, uint rcvSize, uint rcvName, uint timeout, uint notify) =>
         Kernel.Msg(msg, option, sendSize, rcvSize, rcvName, timeout, notify);
@@ -91,6 +106,14 @@ public static unsafe class Mach
 
     /// <summary><c>mach_port_allocate</c>.</summary>
     public static KernReturn PortAllocate(uint task, MachPortRight right, uint* name) => Kernel.PortAllocate(task, right, name);
+    /// <summary><c>mach_port_construct</c>: allocates a receive right with the options' attributes.</summary>
+    public static KernReturn PortConstruct(uint task, MachPortOptions* options, ulong context, uint* name) => Kernel.PortConstruct(task, options, context, name);
+    /// <summary>
+    /// <c>mach_port_names</c>: every name in <paramref name="task"/>'s space and its type. The two arrays were
+    /// allocated by the kernel in the caller's space: free each with <see cref="VmDeallocate"/> (<c>count * 4</c> bytes).
+    /// </summary>
+    public static KernReturn PortNames(uint task, uint** names, uint* namesCount, MachPortType** types, uint* typesCount) =>
+        Kernel.PortNames(task, names, namesCount, types, typesCount);
     /// <summary><c>mach_port_deallocate</c>.</summary>
     public static KernReturn PortDeallocate(uint task, uint name) => Kernel.PortDeallocate(task, name);
     /// <summary><c>mach_port_destroy</c>.</summary>
@@ -122,6 +145,10 @@ public static unsafe class Mach
     public static KernReturn VmDeallocate(uint task, ulong address, ulong size) => Kernel.VmDeallocate(task, address, size);
     /// <summary><c>task_get_special_port</c>.</summary>
     public static KernReturn TaskGetSpecialPort(uint task, int which, uint* port) => Kernel.TaskGetSpecialPort(task, which, port);
+    /// <summary><c>pid_for_task</c>: the pid of the task <paramref name="task"/> names a task port of (-1 and <c>KERN_FAILURE</c> otherwise).</summary>
+    public static KernReturn PidForTask(uint task, int* pid) => Kernel.PidForTask(task, pid);
+    /// <summary>The <c>bootstrap_port</c> global: the calling task's send right to its bootstrap server (owned by the process; never deallocate it).</summary>
+    public static uint BootstrapPort => Kernel.BootstrapPort();
     /// <summary><c>bootstrap_check_in</c> (<paramref name="serviceName"/> is a NUL-terminated <c>name_t</c>).</summary>
     public static int BootstrapCheckIn(uint bp, byte* serviceName, uint* sp) => Kernel.BootstrapCheckIn(bp, serviceName, sp);
     /// <summary><c>bootstrap_register</c> (deprecated in libSystem, still served).</summary>

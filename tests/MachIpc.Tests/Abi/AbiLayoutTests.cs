@@ -137,4 +137,21 @@ public class AbiLayoutTests
         Assert.Equal((65, 66, 69, 70, 71, 72), (MachNotify.PortDeleted, MachNotify.SendPossible, MachNotify.PortDestroyed, MachNotify.NoSenders, MachNotify.SendOnce, MachNotify.DeadName));
         Assert.True(MachNotify.IsReserved(64) && MachNotify.IsReserved(72) && !MachNotify.IsReserved(63) && !MachNotify.IsReserved(73));
     }
+
+    // Not on the fact sheet: mach_port_options_t from osfmk/mach/port.h (xnu-11417.101.15) — flags u32, mpl
+    // (mach_port_limits_t, one u32), then a union holding uint64_t reserved[2], so 8-aligned and 24 bytes.
+    [Fact]
+    public void PortOptions_MatchPortH()
+    {
+        Assert.Equal(24, Unsafe.SizeOf<MachPortOptions>());
+        Assert.Equal(0, Off<MachPortOptions>(nameof(MachPortOptions.Flags)));
+        Assert.Equal(4, Off<MachPortOptions>(nameof(MachPortOptions.QLimit)));
+        Assert.Equal(8, Off<MachPortOptions>(nameof(MachPortOptions.Reserved0)));
+        Assert.Equal(16, Off<MachPortOptions>(nameof(MachPortOptions.Reserved1)));
+        Assert.Equal(0x02u, (uint)MachPortConstructFlags.QLimit);
+        Assert.Equal(0x10u, (uint)MachPortConstructFlags.InsertSendRight);
+        Assert.Equal(0x1000u, (uint)MachPortConstructFlags.ReplyPort);
+        Assert.Equal(0x4000u, (uint)MachPortConstructFlags.ProvisionalReplyPort);
+        Assert.Equal(0x8000u, (uint)MachPortConstructFlags.ExceptionPort);
+    }
 }

@@ -160,7 +160,7 @@ public sealed class CrossProcessTests : IDisposable
         psi.Environment.Remove(Mach.KernelSocketVariable);
         if (join)
         {
-            SimulatedMach.ConfigureChild(psi);
+            Mach.ConfigureChild(psi); // as a macOS child inherits the bootstrap port: here, join this kernel
         }
         else if (socket is not null)
         {
@@ -414,6 +414,15 @@ public sealed class CrossProcessTests : IDisposable
     public void JoinedProcess_TimeoutsAndPseudoReceiveBehaveAsInProcess()
     {
         Process p = Start(true, null, "semantics");
+        Assert.Equal("ok", Finish(p));
+        Assert.Equal(0, p.ExitCode);
+        AssertNoLeaks();
+    }
+
+    [Fact]
+    public void JoinedProcess_PortConstructNamesPidForTaskAndBootstrapPort()
+    {
+        Process p = Start(true, null, "seam");
         Assert.Equal("ok", Finish(p));
         Assert.Equal(0, p.ExitCode);
         AssertNoLeaks();

@@ -190,7 +190,9 @@ public unsafe class BootstrapAndFileportTests
         uint b2 = BootstrapPort();
         Assert.Equal(b1, b2);
         Assert.Equal(MachPortType.Send, Type(b1));
-        Assert.Equal(2u, Refs(b1, MachPortRight.Send));
+        // Each call adds a uref to the name the task was born with (bootstrap_port's right).
+        Assert.Equal(Mach.BootstrapPort, b1);
+        Assert.Equal(3u, Refs(b1, MachPortRight.Send));
         uint x;
         Assert.Equal(KernReturn.InvalidArgument, Mach.TaskGetSpecialPort(Mach.TaskSelf, 77, &x));
         Dealloc(b1);

@@ -13,6 +13,7 @@ internal sealed unsafe class DarwinKernel : IMachKernel
     internal const string LibSystem = "/usr/lib/libSystem.B.dylib";
 
     private readonly uint _taskSelf;
+    private readonly uint* _bootstrapPort;
     [ThreadStatic] private static int t_lastErrno;
 
     internal DarwinKernel()
@@ -20,7 +21,12 @@ internal sealed unsafe class DarwinKernel : IMachKernel
         // mach_task_self() is a macro reading the exported variable mach_task_self_.
         nint lib = NativeLibrary.Load(LibSystem);
         _taskSelf = *(uint*)NativeLibrary.GetExport(lib, "mach_task_self_");
+        // bootstrap_port is a global libSystem fills in at process start (and after fork); read it on each use,
+        // as Chromium, Ladybird and ipc-channel do, rather than asking the kernel for a new right each time.
+        _bootstrapPort = (uint*)NativeLibrary.GetExport(lib, "bootstrap_port");
     }
+
+    public uint BootstrapPort() => *_bootstrapPort;
 
     public int CurrentPid() => Environment.ProcessId;
 
@@ -37,6 +43,14 @@ internal sealed unsafe class DarwinKernel : IMachKernel
     public void MsgDestroy(MachMsgHeader* msg) => Native.mach_msg_destroy(msg);
 
     public KernReturn PortAllocate(uint task, MachPortRight right, uint* name) => (KernReturn)Native.mach_port_allocate(task, (uint)right, name);
+    public KernReturn PortConstruct(uint task, MachPortOptions* options, ulong context, uint* name) =>
+        (KernReturn)Native.mach_port_construct(task, options, context, name);
+
+    public KernReturn PortNames(uint task, uint** names, uint* namesCount, MachPortType** types, uint* typesCount) =>
+        (KernReturn)Native.mach_port_names(task, names, namesCount, (uint**)types, typesCount);
+
+    public KernReturn PidForTask(uint task, int* pid) => (KernReturn)Native.pid_for_task(task, pid);
+
     public KernReturn PortDeallocate(uint task, uint name) => (KernReturn)Native.mach_port_deallocate(task, name);
     public KernReturn PortDestroy(uint task, uint name) => (KernReturn)Native.mach_port_destroy(task, name);
     public KernReturn PortModRefs(uint task, uint name, MachPortRight right, int delta) => (KernReturn)Native.mach_port_mod_refs(task, name, (uint)right, delta);
@@ -100,6 +114,15 @@ internal sealed unsafe class DarwinKernel : IMachKernel
 
         [DllImport(LibSystem, EntryPoint = "mach_port_allocate", ExactSpelling = true)]
         internal static extern int mach_port_allocate(uint task, uint right, uint* name);
+
+        [DllImport(LibSystem, EntryPoint = "mach_port_construct", ExactSpelling = true)]
+        internal static extern int mach_port_construct(uint task, MachPortOptions* options, ulong context, uint* name);
+
+        [DllImport(LibSystem, EntryPoint = "mach_port_names", ExactSpelling = true)]
+        internal static extern int mach_port_names(uint task, uint** names, uint* namesCnt, uint** types, uint* typesCnt);
+
+        [DllImport(LibSystem, EntryPoint = "pid_for_task", ExactSpelling = true)]
+        internal static extern int pid_for_task(uint t, int* x);
 
         [DllImport(LibSystem, EntryPoint = "mach_port_deallocate", ExactSpelling = true)]
         internal static extern int mach_port_deallocate(uint task, uint name);

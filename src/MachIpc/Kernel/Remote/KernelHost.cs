@@ -194,6 +194,7 @@ internal sealed unsafe class KernelHost
             w.Begin();
             w.I32(task.Pid);
             w.U32(task.SelfName);
+            w.U32(task.BootstrapName);
             w.End();
             if (!conn.Send(w.Buffer, w.Length))
             {
@@ -442,6 +443,52 @@ internal sealed unsafe class KernelHost
                     r.End();
                     // Only regions the kernel handed out are freed; any other address is a no-op (never dereferenced).
                     w.I32((int)kernel.VmDeallocate(t, addr, size));
+                    break;
+                }
+                case Wire.Op.PortConstruct:
+                {
+                    uint t = r.U32();
+                    MachPortOptions options = default;
+                    options.Flags = (MachPortConstructFlags)r.U32();
+                    options.QLimit = r.U32();
+                    options.Reserved0 = r.U64();
+                    options.Reserved1 = r.U64();
+                    ulong context = r.U64();
+                    r.End();
+                    uint name = 0;
+                    w.I32((int)kernel.PortConstruct(t, &options, context, &name));
+                    w.U32(name);
+                    break;
+                }
+                case Wire.Op.PortNames:
+                {
+                    uint t = r.U32();
+                    r.End();
+                    uint* names = null;
+                    MachPortType* types = null;
+                    uint count = 0, typesCount = 0;
+                    KernReturn kr = kernel.PortNames(t, &names, &count, &types, &typesCount);
+                    w.I32((int)kr);
+                    if (kr != KernReturn.Success)
+                    {
+                        break;
+                    }
+                    // The arrays are regions the kernel gave this task: the client keeps local copies and frees
+                    // these through vm_deallocate, as it does for received out-of-line memory.
+                    w.U32(count);
+                    w.U64((ulong)names);
+                    w.U64((ulong)types);
+                    w.Bytes((byte*)names, (int)count * 4);
+                    w.Bytes((byte*)types, (int)count * 4);
+                    break;
+                }
+                case Wire.Op.PidForTask:
+                {
+                    uint t = r.U32();
+                    r.End();
+                    int pid = -1;
+                    w.I32((int)kernel.PidForTask(t, &pid));
+                    w.I32(pid);
                     break;
                 }
                 case Wire.Op.TaskGetSpecialPort:

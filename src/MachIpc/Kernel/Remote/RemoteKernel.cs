@@ -32,6 +32,7 @@ internal sealed unsafe class RemoteKernel : IMachKernel
     private FrameConnection? _lifeline;
     private int _pid;
     private uint _self;
+    private uint _bootstrap;
     private volatile string? _lostReason;
     [ThreadStatic] private static int t_errno;
 
@@ -49,7 +50,7 @@ internal sealed unsafe class RemoteKernel : IMachKernel
         {
             // The lifeline: the first connection makes this process a task; it carries nothing else, and its
             // end (our exit) is our task's death. A watcher learns of the host's death from it.
-            FrameConnection lifeline = Connect(out _pid, out _self);
+            FrameConnection lifeline = Connect(out _pid, out _self, out _bootstrap);
             _lifeline = lifeline;
             var watcher = new Thread(() =>
             {
@@ -86,7 +87,7 @@ internal sealed unsafe class RemoteKernel : IMachKernel
         }
     }
 
-    private FrameConnection Connect(out int pid, out uint self)
+    private FrameConnection Connect(out int pid, out uint self, out uint bootstrap)
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
@@ -118,6 +119,7 @@ internal sealed unsafe class RemoteKernel : IMachKernel
         var r = new FrameReader(reply);
         pid = r.I32();
         self = r.U32();
+        bootstrap = r.U32();
         r.End();
         return c;
     }
@@ -137,7 +139,7 @@ internal sealed unsafe class RemoteKernel : IMachKernel
         }
         try
         {
-            return new Conn(Connect(out _, out _));
+            return new Conn(Connect(out _, out _, out _));
         }
         catch (Exception ex) when (ex is SocketException or WireException or JoinException)
         {
@@ -255,13 +257,7 @@ internal sealed unsafe class RemoteKernel : IMachKernel
             {
                 throw new InvalidOperationException("kernel host protocol error: region outside the message");
             }
-            void* local = NativeMemory.Alloc(len);
-            bytes.CopyTo(new Span<byte>(local, (int)len));
-            *(ulong*)(buf + off) = (ulong)local;
-            lock (_mapLock)
-            {
-                _regions[(ulong)local] = (host, len);
-            }
+            *(ulong*)(buf + off) = (ulong)AdoptRegion(host, bytes);
         }
         // Regions copyin deallocated (deallocate = TRUE on memory we had received): free our copies too.
         uint consumed = r.U32();
@@ -479,6 +475,8 @@ internal sealed unsafe class RemoteKernel : IMachKernel
 
     public uint TaskSelf() => _self;
 
+    public uint BootstrapPort() => _bootstrap;
+
     public int CurrentPid() => _pid;
 
     public object? CaptureTask() => null;
@@ -567,6 +565,114 @@ internal sealed unsafe class RemoteKernel : IMachKernel
 
     public KernReturn PortAllocate(uint task, MachPortRight right, uint* name) =>
         SimpleOut(Wire.Op.PortAllocate, [task, (uint)right], name);
+
+    public KernReturn PortConstruct(uint task, MachPortOptions* options, ulong context, uint* name)
+    {
+        if (options is null)
+        {
+            return KernReturn.InvalidArgument;
+        }
+        if (!Begin(Wire.Op.PortConstruct, out Conn c))
+        {
+            return KernReturn.InvalidTask;
+        }
+        c.W.U32(task);
+        c.W.U32((uint)options->Flags);
+        c.W.U32(options->QLimit);
+        c.W.U64(options->Reserved0);
+        c.W.U64(options->Reserved1);
+        c.W.U64(context);
+        if (!Finish(c, out FrameReader r))
+        {
+            return KernReturn.InvalidTask;
+        }
+        var kr = (KernReturn)r.I32();
+        uint value = r.U32();
+        Return(c);
+        if (kr == KernReturn.Success && name is not null)
+        {
+            *name = value;
+        }
+        return kr;
+    }
+
+    public KernReturn PortNames(uint task, uint** names, uint* namesCount, MachPortType** types, uint* typesCount)
+    {
+        if (!Begin(Wire.Op.PortNames, out Conn c))
+        {
+            return KernReturn.InvalidTask;
+        }
+        c.W.U32(task);
+        if (!Finish(c, out FrameReader r))
+        {
+            return KernReturn.InvalidTask;
+        }
+        var kr = (KernReturn)r.I32();
+        if (kr != KernReturn.Success)
+        {
+            Return(c);
+            return kr;
+        }
+        uint count = r.U32();
+        ulong hostNames = r.U64(), hostTypes = r.U64();
+        uint* localNames = (uint*)AdoptRegion(hostNames, r.Take(checked((int)count * 4)));
+        var localTypes = (MachPortType*)AdoptRegion(hostTypes, r.Take((int)count * 4));
+        Return(c);
+        if (names is not null)
+        {
+            *names = localNames;
+        }
+        if (namesCount is not null)
+        {
+            *namesCount = count;
+        }
+        if (types is not null)
+        {
+            *types = localTypes;
+        }
+        if (typesCount is not null)
+        {
+            *typesCount = count;
+        }
+        return kr;
+    }
+
+    /// <summary>A local copy of a region the kernel gave this task at <paramref name="host"/> in the host; vm_deallocate frees both.</summary>
+    private void* AdoptRegion(ulong host, ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length == 0)
+        {
+            return null;
+        }
+        void* local = NativeMemory.Alloc((nuint)bytes.Length);
+        bytes.CopyTo(new Span<byte>(local, bytes.Length));
+        lock (_mapLock)
+        {
+            _regions[(ulong)local] = (host, (ulong)bytes.Length);
+        }
+        return local;
+    }
+
+    public KernReturn PidForTask(uint task, int* pid)
+    {
+        int value = -1;
+        var kr = KernReturn.Failure;
+        if (Begin(Wire.Op.PidForTask, out Conn c))
+        {
+            c.W.U32(task);
+            if (Finish(c, out FrameReader r))
+            {
+                kr = (KernReturn)r.I32();
+                value = r.I32();
+                Return(c);
+            }
+        }
+        if (pid is not null)
+        {
+            *pid = value;
+        }
+        return kr;
+    }
 
     public KernReturn PortDeallocate(uint task, uint name) => Simple(Wire.Op.PortDeallocate, task, name);
 

@@ -15,7 +15,7 @@ namespace MachIpc.Kernel.Remote;
 internal static class Wire
 {
     public const uint Magic = 0x4E524B4D; // "MKRN"
-    public const uint Version = 1;
+    public const uint Version = 2;
     /// <summary>Largest frame either side accepts (a message of up to 64 MiB plus its out-of-line contents).</summary>
     public const int MaxFrame = 64 * 1024 * 1024 + 64 * 1024;
     /// <summary>Largest send or receive buffer / out-of-line total a message may use over the socket.</summary>
@@ -53,6 +53,9 @@ internal static class Wire
         FileportMakePort,
         FileportMakeFd,
         MsgDestroyOps,
+        PortConstruct,
+        PortNames,
+        PidForTask,
     }
 
     /// <summary>How one out-of-line region of a sent message travels.</summary>

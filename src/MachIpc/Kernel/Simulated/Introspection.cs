@@ -139,14 +139,20 @@ internal sealed partial class SimulatedKernel
 
     internal IReadOnlyList<PortRightInfo> RightsOf(SimulatedTask task)
     {
-        var list = new List<PortRightInfo>();
         using (task.Space.Lock.EnterScope())
         {
-            foreach (IpcEntry e in Snapshot(task.Space))
-            {
-                CheckDead(task.Space, e); // as mach_port_names / mach_port_type would
-                list.Add(new PortRightInfo(e.Name, e.Type | (e.DnRequest ? MachPortType.DnRequest : 0), e.Urefs));
-            }
+            return RightsLocked(task.Space);
+        }
+    }
+
+    /// <summary>Every name in <paramref name="s"/> (locked), as mach_port_names / mach_port_type report it.</summary>
+    private static List<PortRightInfo> RightsLocked(IpcSpace s)
+    {
+        var list = new List<PortRightInfo>();
+        foreach (IpcEntry e in Snapshot(s))
+        {
+            CheckDead(s, e); // as mach_port_names / mach_port_type would
+            list.Add(new PortRightInfo(e.Name, e.Type | (e.DnRequest ? MachPortType.DnRequest : 0), e.Urefs));
         }
         return list;
     }

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using MachIpc.Abi;
 
 namespace MachIpc.Kernel.Simulated;
@@ -861,14 +862,7 @@ internal sealed unsafe partial class SimulatedKernel
         IpcPort p = e.Port!;
         using (p.Lock.EnterScope())
         {
-            uint old = p.QLimit;
-            p.QLimit = qlimit;
-            // ipc_mqueue_set_qlimit_locked: raising the limit wakes up to (new - old) senders, each with a slot.
-            for (uint i = old; i < qlimit && p.Senders.First is Waiter w; i++)
-            {
-                p.MsgCount++;
-                w.Wake(WakeReason.SlotGranted);
-            }
+            SetQLimit(p, qlimit);
         }
         return KernReturn.Success;
     }
@@ -1234,4 +1228,172 @@ internal sealed unsafe partial class SimulatedKernel
                 break;
         }
     }
+
+    /// <summary><c>ipc_mqueue_set_qlimit_locked</c> (port locked): raising the limit wakes up to (new - old) senders, each with a slot.</summary>
+    private static void SetQLimit(IpcPort p, uint qlimit)
+    {
+        uint old = p.QLimit;
+        p.QLimit = qlimit;
+        for (uint i = old; i < qlimit && p.Senders.First is Waiter w; i++)
+        {
+            p.MsgCount++;
+            w.Wake(WakeReason.SlotGranted);
+        }
+    }
+
+    /// <summary>
+    /// <c>mach_port_construct</c> (osfmk/ipc/mach_port.c): a receive right with the options' attributes. The
+    /// option checks follow XNU's order. Reply-port enforcement, guards, service/connection ports and exception
+    /// ports are not modelled: those flags fail with KERN_NOT_SUPPORTED rather than yield a port that silently
+    /// lacks the protection asked for. MPO_PROVISIONAL_REPLY_PORT is an ordinary port, as on macOS where
+    /// <c>provisional_reply_port_enforced</c> is off (IPC_PORT_INIT_PROVISIONAL_REPLY only marks the port).
+    /// </summary>
+    public KernReturn PortConstruct(uint task, MachPortOptions* options, ulong context, uint* name)
+    {
+        if (options is null)
+        {
+            return KernReturn.InvalidArgument; // the MIG stub cannot copy in a NULL options pointer
+        }
+        MachPortConstructFlags flags = options->Flags;
+        MachPortConstructFlags one = flags & (MachPortConstructFlags.ServicePort | MachPortConstructFlags.ConnectionPort | MachPortConstructFlags.TgBlockTracking);
+        if ((one & (one - 1)) != 0)
+        {
+            return KernReturn.InvalidArgument; // "at most one of the listed flags can be set"
+        }
+        one = flags & (MachPortConstructFlags.ReplyPort | MachPortConstructFlags.EnforceReplyPortSemantics
+                       | MachPortConstructFlags.ExceptionPort | MachPortConstructFlags.ProvisionalReplyPort);
+        if ((one & (one - 1)) != 0)
+        {
+            return KernReturn.InvalidArgument;
+        }
+        if ((flags & (MachPortConstructFlags.ServicePort | MachPortConstructFlags.TgBlockTracking)) != 0)
+        {
+            return KernReturn.Denied; // launchd / the window server only (release kernels)
+        }
+        const MachPortConstructFlags notModelled = MachPortConstructFlags.ContextAsGuard | MachPortConstructFlags.Strict
+            | MachPortConstructFlags.ImmovableReceive | MachPortConstructFlags.ConnectionPort | MachPortConstructFlags.ReplyPort
+            | MachPortConstructFlags.EnforceReplyPortSemantics | MachPortConstructFlags.ExceptionPort;
+        if ((flags & notModelled) != 0 || (uint)flags > 0xFFFF)
+        {
+            return KernReturn.NotSupported;
+        }
+        if ((flags & MachPortConstructFlags.QLimit) != 0 && options->QLimit > MachPortLimits.QLimitMax)
+        {
+            return KernReturn.InvalidValue;
+        }
+        uint local;
+        KernReturn kr = PortAllocate(task, MachPortRight.Receive, &local);
+        if (kr != KernReturn.Success)
+        {
+            return kr;
+        }
+        using (var call = new SpaceCall(this, task))
+        {
+            if (!call.Failed(out _) && call.Space.Lookup(local) is { Port: IpcPort p })
+            {
+                using (p.Lock.EnterScope())
+                {
+                    if ((flags & MachPortConstructFlags.QLimit) != 0)
+                    {
+                        SetQLimit(p, options->QLimit);
+                    }
+                    p.Context = context;
+                }
+            }
+        }
+        if ((flags & MachPortConstructFlags.InsertSendRight) != 0)
+        {
+            kr = PortInsertRight(task, local, local, MachMsgType.MakeSend);
+            if (kr != KernReturn.Success)
+            {
+                PortModRefs(task, local, MachPortRight.Receive, -1);
+                return kr;
+            }
+        }
+        if (name is not null)
+        {
+            *name = local;
+        }
+        return KernReturn.Success;
+    }
+
+    /// <summary>
+    /// <c>mach_port_names</c> (osfmk/ipc/mach_port.c): every name in the space with its type, in two arrays the
+    /// kernel allocates in the caller's space (out-of-line memory the caller frees with vm_deallocate).
+    /// </summary>
+    public KernReturn PortNames(uint task, uint** names, uint* namesCount, MachPortType** types, uint* typesCount)
+    {
+        List<PortRightInfo> rights;
+        using (var call = new SpaceCall(this, task))
+        {
+            if (call.Failed(out KernReturn kr))
+            {
+                return kr;
+            }
+            rights = RightsLocked(call.Space);
+        }
+        // The two arrays come back out of line: regions of the caller's, as the MIG reply's would be.
+        uint count = (uint)rights.Count;
+        SimulatedTask caller = CurrentTask;
+        uint* n = count == 0 ? null : (uint*)VmMap.AllocateBlock(count * 4);
+        var t = count == 0 ? null : (MachPortType*)VmMap.AllocateBlock(count * 4);
+        for (int i = 0; i < rights.Count; i++)
+        {
+            n[i] = rights[i].Name;
+            t[i] = rights[i].Type;
+        }
+        if (count != 0)
+        {
+            caller.Vm.Add((byte*)n, count * 4);
+            caller.Vm.Add((byte*)t, count * 4);
+        }
+        if (names is not null)
+        {
+            *names = n;
+        }
+        if (namesCount is not null)
+        {
+            *namesCount = count;
+        }
+        if (types is not null)
+        {
+            *types = t;
+        }
+        if (typesCount is not null)
+        {
+            *typesCount = count;
+        }
+        return KernReturn.Success;
+    }
+
+    /// <summary>
+    /// <c>pid_for_task</c> (bsd/kern/kern_proc.c): <c>port_name_to_task_name</c> on the caller's name; the pid is
+    /// written (-1 on failure) whatever the result.
+    /// </summary>
+    public KernReturn PidForTask(uint task, int* pid)
+    {
+        int result = -1;
+        KernReturn kr = KernReturn.Failure;
+        SimulatedTask caller = CurrentTask;
+        using (caller.Space.Lock.EnterScope())
+        {
+            if (caller.Space.Active && MachPortName.IsValid(task))
+            {
+                IpcEntry? e = LookupChecked(caller.Space, task);
+                if (e is { Port: { Kind: KObjectKind.Task, Active: true, KObject: SimulatedTask target } } && e.Has(MachPortType.Send))
+                {
+                    result = target.Pid;
+                    kr = KernReturn.Success;
+                }
+            }
+        }
+        if (pid is not null)
+        {
+            *pid = result;
+        }
+        return kr;
+    }
+
+    /// <summary>The task's <c>bootstrap_port</c>: the send right it was born with (<see cref="SimulatedTask.BootstrapName"/>).</summary>
+    public uint BootstrapPort() => CurrentTask.BootstrapName;
 }

@@ -31,6 +31,9 @@ internal sealed unsafe partial class SimulatedKernel : IMachKernel
     internal readonly SimulatedTask MainTask;
     private readonly IpcPort _bootstrapPort;
 
+    /// <summary>The bootstrap server's port (held by the kernel: launchd is served in-kernel here).</summary>
+    internal IpcPort BootstrapKernelPort => _bootstrapPort;
+
     private SimulatedKernel()
     {
         int realPid = Environment.ProcessId;

@@ -44,7 +44,22 @@ public sealed class SimulatedTask : IDisposable
         TaskPort.SRights = 1;
         Space.IndexPort(self);
         SelfName = self.Name;
+        // A process is born with a send right to its bootstrap server, which libSystem keeps in the global
+        // bootstrap_port (libsyscall/mach/mach_init.c declares it; it is filled in from TASK_BOOTSTRAP_PORT at start).
+        IpcEntry boot = Space.Allocate()!;
+        boot.Type = MachPortType.Send;
+        boot.Urefs = 1;
+        boot.Port = kernel.BootstrapKernelPort;
+        using (boot.Port.Lock.EnterScope())
+        {
+            boot.Port.SRights++;
+        }
+        Space.IndexPort(boot);
+        BootstrapName = boot.Name;
     }
+
+    /// <summary>The task's name for its bootstrap send right (what <c>bootstrap_port</c> holds in it).</summary>
+    internal readonly uint BootstrapName;
 
     /// <summary>The current thread's task (<see cref="SimulatedMach.MainTask"/> unless one was entered).</summary>
     internal static SimulatedTask? CurrentOrNull => t_current;
