@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Text;
+using System.Threading;
 using MachIpc.Abi;
 
 namespace MachIpc.Kernel.Simulated;
@@ -175,10 +176,7 @@ internal sealed unsafe partial class SimulatedKernel
                 }
                 port = svc.Port;
             }
-            using (port.Lock.EnterScope())
-            {
-                port.SRights++; // look_up2 returns a COPY_SEND of launchd's right (F2, B14 merge on copyout)
-            }
+            Interlocked.Increment(ref port.SRights); // look_up2 returns a COPY_SEND of launchd's right (F2, B14 merge on copyout)
             if (CopyoutToSpace(task.Space, new KRight { Port = port, Type = MachMsgType.PortSend }, out uint got) != KernReturn.Success)
             {
                 return (int)MachMsgReturn.RcvBodyError | MachMsgIpcSpace;
@@ -223,10 +221,7 @@ internal sealed unsafe partial class SimulatedKernel
                 gone++;
             }
         }
-        using (p.Lock.EnterScope())
-        {
-            p.SRights -= (uint)gone; // launchd deallocates its (now dead) names
-        }
+        Interlocked.Add(ref p.SRights, unchecked((uint)-gone)); // launchd deallocates its (now dead) names
     }
 
     /// <summary>F6: the anonymous job's removal deletes its services; launchd's send rights are released.</summary>

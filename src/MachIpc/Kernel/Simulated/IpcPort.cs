@@ -23,7 +23,10 @@ internal struct DeadNameRequest
 /// <summary>
 /// <c>struct ipc_port</c>: one port, its message queue (<c>ipc_mqueue</c>) and the counts XNU keeps on it.
 /// Every field is guarded by <see cref="Lock"/> (ip_mq_lock: the port lock is also its message queue's and
-/// wait queue's lock), except <see cref="TransitDestination"/>, which the kernel's transit lock guards.
+/// wait queue's lock), except <see cref="TransitDestination"/>, which the kernel's transit lock guards, and the
+/// right counts <see cref="SRights"/> and <see cref="SoRights"/>, which change atomically (Interlocked) so that
+/// copying a send or send-once right in or out needs no port lock: a count only reaches zero, where no-senders
+/// fires, through <c>ReleaseSendLocked</c> under the lock, or on a dead port, where nothing fires.
 /// </summary>
 internal sealed class IpcPort
 {
@@ -31,7 +34,8 @@ internal sealed class IpcPort
 
     internal readonly long Id = Interlocked.Increment(ref s_nextId);
     internal readonly KernelLock Lock = KernelLock.Create();
-    internal bool Active = true;
+    /// <summary>Only ever goes from true to false, so it is also read without the lock: seen true, the port was alive then.</summary>
+    internal volatile bool Active = true;
 
     /// <summary>The space holding the receive right; null while in transit or held by the kernel.</summary>
     internal IpcSpace? Receiver;
@@ -43,8 +47,8 @@ internal sealed class IpcPort
     internal KObjectKind Kind;
     internal object? KObject; // SimulatedTask / Fileport / bootstrap marker
 
-    internal uint SRights;   // send rights: one per entry holding SEND, plus each in flight
-    internal uint SoRights;  // send-once rights anywhere
+    internal uint SRights;   // send rights: one per entry holding SEND, plus each in flight (Interlocked)
+    internal uint SoRights;  // send-once rights anywhere (Interlocked)
     internal uint MsCount;
     internal uint QLimit = Abi.MachPortLimits.QLimitDefault;
     internal uint MsgCount;  // queued messages + slots handed to woken senders (E4)

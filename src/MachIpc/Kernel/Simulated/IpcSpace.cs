@@ -88,14 +88,19 @@ internal sealed class IpcSpace
 
     internal int EntryCount => _inUse;
 
+    /// <summary>
+    /// <c>ipc_entry_lookup</c>. Also used without the lock by a receive resolving its name, which confirms what it
+    /// found with the port's own lock (the table array is only ever replaced by a larger copy).
+    /// </summary>
     internal IpcEntry? Lookup(uint name)
     {
+        IpcEntry?[] table = _table;
         uint index = name >> 8;
-        if (index == 0 || index >= (uint)_table.Length || !MachPortName.IsValid(name))
+        if (index == 0 || index >= (uint)table.Length || !MachPortName.IsValid(name))
         {
             return null;
         }
-        IpcEntry? e = _table[index];
+        IpcEntry? e = table[index];
         if (e is null || e.IsFree || e.Name != name)
         {
             return null;

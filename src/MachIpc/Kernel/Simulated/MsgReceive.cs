@@ -1,4 +1,5 @@
 using System;
+using System.Threading;
 using MachIpc.Abi;
 
 namespace MachIpc.Kernel.Simulated;
@@ -19,29 +20,9 @@ internal sealed unsafe partial class SimulatedKernel
         {
             rcvSize = 0;
         }
-        IpcPort? port = null;
-        IpcPortSet? set = null;
-        using (s.Lock.EnterScope())
+        if (!TryLockReceiveRight(s, rcvName, out IpcPort? port, out IpcPortSet? set))
         {
-            IpcEntry? e = s.Active ? s.Lookup(rcvName) : null;
-            if (e is not null)
-            {
-                CheckDead(s, e);
-            }
-            if (e?.PortSet is IpcPortSet ps)
-            {
-                set = ps;
-                set.Lock.Enter();
-            }
-            else if (e is not null && e.Has(MachPortType.Receive))
-            {
-                port = e.Port!;
-                port.Lock.Enter(); // held from here: the receive right cannot move away before we look
-            }
-            else
-            {
-                return MachMsgReturn.RcvInvalidName; // B1
-            }
+            return MachMsgReturn.RcvInvalidName; // B1
         }
         uint trailerSize = (uint)MachTrailerRequest.SizeOf(option);
         bool hasTimeout = (option & MachMsgOption.RcvTimeout) != 0;
@@ -49,6 +30,60 @@ internal sealed unsafe partial class SimulatedKernel
         return port is not null
             ? ReceiveOnPort(task, port, buf, option, rcvSize, trailerSize, hasTimeout, deadline)
             : ReceiveOnSet(task, set!, buf, option, rcvSize, trailerSize, hasTimeout, deadline);
+    }
+
+    /// <summary>
+    /// <c>ipc_mqueue_copyin</c>: the port or port set <paramref name="name"/> denotes in <paramref name="s"/>,
+    /// returned locked. The entry is first read without the space lock and the object, once locked, confirms it is
+    /// still this space's under this name: a port's receiver and its name there change only under the port's lock
+    /// (a set's name and space never change; it only dies). Otherwise the lookup is done again under the space lock.
+    /// </summary>
+    private static bool TryLockReceiveRight(IpcSpace s, uint name, out IpcPort? port, out IpcPortSet? set)
+    {
+        port = null;
+        set = null;
+        IpcEntry? e = s.Lookup(name);
+        if (e?.Port is IpcPort p && e.Has(MachPortType.Receive))
+        {
+            p.Lock.Enter();
+            if (p.Receiver == s && p.ReceiverName == name && p.Active)
+            {
+                port = p;
+                return true;
+            }
+            p.Lock.Exit();
+        }
+        else if (e?.PortSet is IpcPortSet ps)
+        {
+            ps.Lock.Enter();
+            if (ps.Active && ps.Space == s && ps.Name == name)
+            {
+                set = ps;
+                return true;
+            }
+            ps.Lock.Exit();
+        }
+        using (s.Lock.EnterScope())
+        {
+            e = s.Active ? s.Lookup(name) : null;
+            if (e is not null)
+            {
+                CheckDead(s, e);
+            }
+            if (e?.PortSet is IpcPortSet locked)
+            {
+                set = locked;
+                set.Lock.Enter();
+                return true;
+            }
+            if (e is not null && e.Has(MachPortType.Receive))
+            {
+                port = e.Port!;
+                port.Lock.Enter(); // held from here: the receive right cannot move away before we look
+                return true;
+            }
+            return false;
+        }
     }
 
     /// <summary>Receive on a port, which is locked on entry and unlocked on return.</summary>
@@ -302,7 +337,7 @@ internal sealed unsafe partial class SimulatedKernel
         }
         else if (m.DestType == MachMsgType.PortSendOnce)
         {
-            p.SoRights--;
+            Interlocked.Decrement(ref p.SoRights);
         }
         m.Dest = null;
     }
@@ -316,17 +351,20 @@ internal sealed unsafe partial class SimulatedKernel
         }
         // The bytes go to the receiver's buffer with no lock held; only the rights need its space locked.
         new ReadOnlySpan<byte>(m.Data, 0, (int)m.Size).CopyTo(new Span<byte>(buf, (int)m.Size));
-        uint reply = 0;
-        bool headerFits, bodyFits = true;
-        using (s.Lock.EnterScope())
+        uint reply = m.Reply.Passthrough;
+        bool headerFits = true, bodyFits = true;
+        if (m.Reply.Port is not null || m.DescCount > 0)
         {
-            headerFits = s.Active && TryCopyoutRight(s, m.Reply, out reply); // B11, B14, B15
-            if (headerFits)
+            using (s.Lock.EnterScope())
             {
-                m.Reply.Port = null; // now the receiver's
-                if (m.DescCount > 0)
+                headerFits = s.Active && TryCopyoutRight(s, m.Reply, out reply); // B11, B14, B15
+                if (headerFits)
                 {
-                    bodyFits = CopyoutDescriptorRights(s, m, buf, option);
+                    m.Reply.Port = null; // now the receiver's
+                    if (m.DescCount > 0)
+                    {
+                        bodyFits = CopyoutDescriptorRights(s, m, buf, option);
+                    }
                 }
             }
         }

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Threading;
 using MachIpc.Abi;
 
 namespace MachIpc.Kernel.Simulated;
@@ -203,7 +204,7 @@ internal sealed unsafe partial class SimulatedKernel
                         {
                             // The send right becomes a dead name under the same name (+1 for a dead-name request).
                             s.UnindexPort(e);
-                            p.SRights--;
+                            Interlocked.Decrement(ref p.SRights);
                             e.Type = MachPortType.DeadName;
                             if (e.DnRequest && e.Urefs < UrefsMax)
                             {
@@ -381,7 +382,7 @@ internal sealed unsafe partial class SimulatedKernel
                 p.MsCount++;
                 if (!e.Has(MachPortType.Send))
                 {
-                    p.SRights++;
+                    Interlocked.Increment(ref p.SRights);
                     e.Type |= MachPortType.Send;
                     e.Urefs = 1;
                 }
@@ -461,7 +462,7 @@ internal sealed unsafe partial class SimulatedKernel
                     {
                         e.Urefs++;
                     }
-                    p.SRights--;
+                    Interlocked.Decrement(ref p.SRights);
                 }
                 else
                 {
@@ -1129,10 +1130,7 @@ internal sealed unsafe partial class SimulatedKernel
             {
                 return KernReturn.InvalidArgument;
             }
-            using (target.Lock.EnterScope())
-            {
-                target.SRights++;
-            }
+            Interlocked.Increment(ref target.SRights);
             kr = CopyoutToSpace(CurrentTask.Space, new KRight { Port = target, Type = MachMsgType.PortSend }, out uint name);
             if (kr != KernReturn.Success)
             {

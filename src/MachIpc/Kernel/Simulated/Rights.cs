@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Threading;
 using MachIpc.Abi;
 
 namespace MachIpc.Kernel.Simulated;
@@ -25,18 +26,15 @@ internal sealed unsafe partial class SimulatedKernel
         }
         s.UnindexPort(e);
         uint urefs;
-        using (p.Lock.EnterScope())
+        if (e.Has(MachPortType.SendOnce))
         {
-            if (e.Has(MachPortType.SendOnce))
-            {
-                p.SoRights--;
-                urefs = 1;
-            }
-            else
-            {
-                p.SRights--;
-                urefs = e.Urefs;
-            }
+            Interlocked.Decrement(ref p.SoRights);
+            urefs = 1;
+        }
+        else
+        {
+            Interlocked.Decrement(ref p.SRights); // a dead port: nothing fires on its last send right
+            urefs = e.Urefs;
         }
         if (e.DnRequest && urefs < UrefsMax)
         {
@@ -71,8 +69,7 @@ internal sealed unsafe partial class SimulatedKernel
     /// <summary><c>ipc_port_release_send</c>: one send right fewer; the last one fires an armed no-senders request (D3).</summary>
     private void ReleaseSendLocked(IpcPort p)
     {
-        p.SRights--;
-        if (p.SRights != 0 || !p.Active)
+        if (Interlocked.Decrement(ref p.SRights) != 0 || !p.Active)
         {
             return;
         }
@@ -104,7 +101,7 @@ internal sealed unsafe partial class SimulatedKernel
         }
         else
         {
-            p.SoRights--;
+            Interlocked.Decrement(ref p.SoRights);
         }
     }
 
@@ -431,31 +428,23 @@ internal sealed unsafe partial class SimulatedKernel
                 using (p.Lock.EnterScope())
                 {
                     p.MsCount++;
-                    p.SRights++;
+                    Interlocked.Increment(ref p.SRights);
                 }
                 r = new KRight { Port = p, Type = MachMsgType.PortSend };
                 break;
             case MachMsgType.MakeSendOnce:
-                using (p.Lock.EnterScope())
-                {
-                    p.SoRights++;
-                }
+                Interlocked.Increment(ref p.SoRights); // the receive right is ours: the port cannot die meanwhile
                 r = new KRight { Port = p, Type = MachMsgType.PortSendOnce };
                 break;
             case MachMsgType.CopySend:
-                using (p.Lock.EnterScope())
-                {
-                    p.SRights++;
-                }
+                // The entry keeps its own send right, so the count cannot be passing through zero here.
+                Interlocked.Increment(ref p.SRights);
                 r = new KRight { Port = p, Type = MachMsgType.PortSend };
                 break;
             case MachMsgType.MoveSend:
                 if (e.Urefs == UrefsMax)
                 {
-                    using (p.Lock.EnterScope())
-                    {
-                        p.SRights++; // pegged urefs stay pegged (A21)
-                    }
+                    Interlocked.Increment(ref p.SRights); // pegged urefs stay pegged (A21)
                 }
                 else if (--e.Urefs == 0)
                 {
@@ -471,10 +460,7 @@ internal sealed unsafe partial class SimulatedKernel
                 }
                 else
                 {
-                    using (p.Lock.EnterScope())
-                    {
-                        p.SRights++;
-                    }
+                    Interlocked.Increment(ref p.SRights);
                 }
                 r = new KRight { Port = p, Type = MachMsgType.PortSend };
                 break;
@@ -502,65 +488,66 @@ internal sealed unsafe partial class SimulatedKernel
         switch (r.Type)
         {
             case MachMsgType.PortSend:
-                using (p.Lock.EnterScope())
+            {
+                // No port lock: the right being copied out keeps the count above zero until it is merged, and a
+                // port that dies right after it is seen alive leaves a send right that lookups turn into a dead
+                // name (ipc_right_check).
+                if (!p.Active)
                 {
-                    if (!p.Active)
+                    Interlocked.Decrement(ref p.SRights);
+                    name = MachPortName.Dead;
+                    return true;
+                }
+                IpcEntry? e = s.LookupPort(p);
+                if (e is not null)
+                {
+                    if (e.Has(MachPortType.Send))
                     {
-                        p.SRights--;
-                        name = MachPortName.Dead;
-                        return true;
-                    }
-                    IpcEntry? e = s.LookupPort(p);
-                    if (e is not null)
-                    {
-                        if (e.Has(MachPortType.Send))
+                        if (e.Urefs < UrefsMax)
                         {
-                            if (e.Urefs < UrefsMax)
-                            {
-                                e.Urefs++;
-                            }
-                            p.SRights--; // the entry already accounts for one send right
+                            e.Urefs++;
                         }
-                        else
-                        {
-                            e.Type |= MachPortType.Send;
-                            e.Urefs = 1;
-                        }
-                        name = e.Name;
-                        return true;
+                        Interlocked.Decrement(ref p.SRights); // the entry already accounts for one send right
                     }
-                    e = s.Allocate();
-                    if (e is null)
+                    else
                     {
-                        return false;
+                        e.Type |= MachPortType.Send;
+                        e.Urefs = 1;
                     }
-                    e.Type = MachPortType.Send;
-                    e.Urefs = 1;
-                    e.Port = p;
-                    s.IndexPort(e);
                     name = e.Name;
                     return true;
                 }
+                e = s.Allocate();
+                if (e is null)
+                {
+                    return false;
+                }
+                e.Type = MachPortType.Send;
+                e.Urefs = 1;
+                e.Port = p;
+                s.IndexPort(e);
+                name = e.Name;
+                return true;
+            }
             case MachMsgType.PortSendOnce:
-                using (p.Lock.EnterScope())
+            {
+                if (!p.Active)
                 {
-                    if (!p.Active)
-                    {
-                        p.SoRights--;
-                        name = MachPortName.Dead;
-                        return true;
-                    }
-                    IpcEntry? e = s.Allocate();
-                    if (e is null)
-                    {
-                        return false;
-                    }
-                    e.Type = MachPortType.SendOnce;
-                    e.Urefs = 1;
-                    e.Port = p;
-                    name = e.Name;
+                    Interlocked.Decrement(ref p.SoRights);
+                    name = MachPortName.Dead;
                     return true;
                 }
+                IpcEntry? e = s.Allocate();
+                if (e is null)
+                {
+                    return false;
+                }
+                e.Type = MachPortType.SendOnce;
+                e.Urefs = 1;
+                e.Port = p;
+                name = e.Name;
+                return true;
+            }
             case MachMsgType.PortReceive:
             {
                 IpcEntry? e = s.LookupPort(p);

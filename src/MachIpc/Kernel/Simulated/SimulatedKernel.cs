@@ -105,7 +105,7 @@ internal sealed unsafe partial class SimulatedKernel : IMachKernel
                 {
                     return MachPortName.Dead;
                 }
-                target.TaskPort.SRights++;
+                Interlocked.Increment(ref target.TaskPort.SRights);
             }
             return CopyoutToSpace(holder.Space, new KRight { Port = target.TaskPort, Type = MachMsgType.PortSend }, out uint name) == KernReturn.Success
                 ? name : MachPortName.Dead;

@@ -50,10 +50,7 @@ public sealed class SimulatedTask : IDisposable
         boot.Type = MachPortType.Send;
         boot.Urefs = 1;
         boot.Port = kernel.BootstrapKernelPort;
-        using (boot.Port.Lock.EnterScope())
-        {
-            boot.Port.SRights++;
-        }
+        Interlocked.Increment(ref boot.Port.SRights);
         Space.IndexPort(boot);
         BootstrapName = boot.Name;
     }
