@@ -12,6 +12,7 @@ public static class Program
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --large     [--reps 5] [--pairs 1,4,16,64]
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --scaling   [--reps 5] [--threads 2,4,16]
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --xproc     [--reps 5] [--helpers 1,4,16]
+    //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --hostile   [--reps 5] [--pairs 4]
     // BenchmarkDotNet (the SDK's server stack against the raw seam):
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --filter '*ServerBenchmarks*'
     // build/run-benchmarks.sh runs them all and rewrites RESULTS.md.
@@ -32,6 +33,9 @@ public static class Program
                 return 0;
             case "--xproc":
                 Console.WriteLine(CrossProcessBenchmark.Run(reps, Option(args, "--helpers", [1, 4, 16])));
+                return 0;
+            case "--hostile":
+                Console.WriteLine(HostileTaskBenchmark.Run(reps, Option(args, "--pairs", [4])[0]));
                 return 0;
             case "--xproc-child":
                 return CrossProcessBenchmark.Child(args);

@@ -32,6 +32,7 @@ internal static unsafe class ScalingBenchmark
         {
             n => new SimulatorLoop(n, taskPerThread: true),
             n => new SimulatorLoop(n, taskPerThread: false),
+            n => new SimulatorLoop(n, taskPerThread: false, spin: 0),
             n => new SocketLoop(n),
         };
         var single = new List<double>[rows.Length];
@@ -78,6 +79,7 @@ internal static unsafe class ScalingBenchmark
             }
             Console.Error.WriteLine($"  scaling, {threads} threads done");
         }
+        KernelLock.SpinLimit = KernelLock.SpinLimitDefault;
         return table.ToString();
     }
 
@@ -98,6 +100,11 @@ internal static unsafe class ScalingBenchmark
         protected abstract void Op(int index);
 
         protected abstract void Teardown(int index);
+
+        /// <summary>Called before each run (a row may change a kernel setting for its own runs).</summary>
+        protected virtual void BeforeRun()
+        {
+        }
 
         public void Start()
         {
@@ -138,6 +145,7 @@ internal static unsafe class ScalingBenchmark
 
         private void RunOnce(int count)
         {
+            BeforeRun();
             _count = count;
             _done.Reset();
             _go.Release(_threads.Length);
@@ -168,14 +176,17 @@ internal static unsafe class ScalingBenchmark
         }
     }
 
-    private sealed class SimulatorLoop(int threads, bool taskPerThread) : Loop(threads)
+    private sealed class SimulatorLoop(int threads, bool taskPerThread, int spin = 20) : Loop(threads)
     {
         private readonly SimulatedTask[] _tasks = new SimulatedTask[taskPerThread ? threads : 1];
         private readonly uint[] _ports = new uint[threads];
         private readonly nint[] _bufs = new nint[threads];
         private readonly IDisposable?[] _scopes = new IDisposable?[threads];
 
-        public override string Name => taskPerThread ? "simulated Mach, a task per thread" : "simulated Mach, one task";
+        public override string Name => (taskPerThread ? "simulated Mach, a task per thread" : "simulated Mach, one task")
+            + (spin == KernelLock.SpinLimitDefault ? "" : ", no lock spin");
+
+        protected override void BeforeRun() => KernelLock.SpinLimit = spin;
 
         protected override void Setup(int index)
         {

@@ -22,6 +22,8 @@ internal static unsafe class Native
     [DllImport("libc", EntryPoint = "shutdown", SetLastError = true)] public static extern int shutdown(int fd, int how);
     [DllImport("libc", EntryPoint = "poll", SetLastError = true)] public static extern int poll(PollFd* fds, nuint nfds, int timeout);
     [DllImport("libc", EntryPoint = "syscall", ExactSpelling = true)] private static extern long syscall(long number, int* addr, int op, int val, void* timeout, int* addr2, int val3);
+    // The same fast path the simulator's waker uses: FUTEX_WAKE does not block, so no GC transition.
+    [DllImport("libc", EntryPoint = "syscall", ExactSpelling = true), SuppressGCTransition] private static extern long syscall_wake(long number, int* addr, int op, int val, void* timeout, int* addr2, int val3);
 
     public static (int A, int B) SocketPair()
     {
@@ -78,7 +80,7 @@ internal static unsafe class Native
     {
         if (Interlocked.Exchange(ref *word, 1) == 2)
         {
-            syscall(s_sysFutex, word, shared ? 1 : 128 | 1 /* FUTEX_WAKE(_PRIVATE) */, 1, null, null, 0);
+            syscall_wake(s_sysFutex, word, shared ? 1 : 128 | 1 /* FUTEX_WAKE(_PRIVATE) */, 1, null, null, 0);
         }
     }
 

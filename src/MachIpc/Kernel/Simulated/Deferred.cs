@@ -10,7 +10,7 @@ namespace MachIpc.Kernel.Simulated;
 // destroyed once the port that caused them is unlocked.
 internal sealed unsafe partial class SimulatedKernel
 {
-    private enum DeferredKind : byte
+    internal enum DeferredKind : byte
     {
         /// <summary>A kernel-generated message to its notify port (ipc_notify_*).</summary>
         Notify,
@@ -24,7 +24,8 @@ internal sealed unsafe partial class SimulatedKernel
         BootstrapPortDied,
     }
 
-    private struct DeferredOp
+    /// <summary>One piece of deferred work (kept in the thread's <see cref="Waiter.Ops"/>).</summary>
+    internal struct DeferredOp
     {
         internal DeferredKind Kind;
         internal IpcPort? Port;
@@ -33,19 +34,14 @@ internal sealed unsafe partial class SimulatedKernel
         internal KRight Right;
     }
 
-    [ThreadStatic] private static DeferredOp[]? t_ops;
-    [ThreadStatic] private static int t_opCount;
-    [ThreadStatic] private static bool t_flushing;
-
     private static void Defer(in DeferredOp op)
     {
-        DeferredOp[] ops = t_ops ??= new DeferredOp[16];
-        if (t_opCount == ops.Length)
+        Waiter self = Waiter.Current;
+        if (self.OpCount == self.Ops.Length)
         {
-            Array.Resize(ref t_ops, ops.Length * 2);
-            ops = t_ops;
+            Array.Resize(ref self.Ops, self.Ops.Length * 2);
         }
-        ops[t_opCount++] = op;
+        self.Ops[self.OpCount++] = op;
     }
 
     private static void DeferNotify(IpcPort notify, KMsg m) => Defer(new DeferredOp { Kind = DeferredKind.Notify, Port = notify, Msg = m });
@@ -65,34 +61,35 @@ internal sealed unsafe partial class SimulatedKernel
     private static void DeferBootstrapPortDied(IpcPort p) => Defer(new DeferredOp { Kind = DeferredKind.BootstrapPortDied, Port = p });
 
     /// <summary>Runs this thread's deferred work, in order (work it causes runs too). No kernel lock may be held.</summary>
-    private void Flush()
+    private void Flush() => Flush(Waiter.Current);
+
+    private void Flush(Waiter self)
     {
-        if (t_ops is null)
+        if (self.OpCount == 0)
         {
-            t_ops = new DeferredOp[16]; // this thread's first kernel call: nothing later allocates
-            Waiter.PrepareThread();
+            self.FlushWakes();
+            return;
         }
-        if (t_flushing)
+        if (self.Flushing)
         {
             return; // a nested entry point: the outer flush is already draining the queue
         }
-        t_flushing = true;
+        self.Flushing = true;
         try
         {
-            for (int i = 0; i < t_opCount; i++)
+            for (int i = 0; i < self.OpCount; i++)
             {
-                DeferredOp op = t_ops![i];
-                t_ops[i] = default;
+                DeferredOp op = self.Ops[i];
+                self.Ops[i] = default;
                 Run(op);
-                Waiter.FlushDeferredWakes(); // a receiver that was just handed its message runs at once
+                self.FlushWakes(); // a receiver that was just handed its message runs at once
             }
-            Waiter.FlushDeferredWakes();
         }
         finally
         {
-            Array.Clear(t_ops!, 0, t_opCount); // only non-empty if an operation threw: drop the rest, never rerun it
-            t_opCount = 0;
-            t_flushing = false;
+            Array.Clear(self.Ops, 0, self.OpCount); // only non-empty if an operation threw: drop the rest, never rerun it
+            self.OpCount = 0;
+            self.Flushing = false;
         }
     }
 

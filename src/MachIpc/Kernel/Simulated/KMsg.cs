@@ -50,10 +50,9 @@ internal sealed class KMsg
     private const int DepotSize = 1024;
 
     // zalloc's shape: a per-thread cache in front of a shared depot (its lock is held for a push or a pop only).
-    // The cache is one message: enough for a thread that rents and returns in turn (a direct hand-off, a send to
-    // itself), and small enough that messages flowing from senders to receivers do not strand in one thread's
-    // cache, so the pool stops growing after a few messages per thread.
-    [ThreadStatic] private static KMsg? t_spare;
+    // The cache is one message (Waiter.SpareKMsg): enough for a thread that rents and returns in turn (a direct
+    // hand-off, a send to itself), and small enough that messages flowing from senders to receivers do not strand
+    // in one thread's cache, so the pool stops growing after a few messages per thread.
     private static readonly KernelLock s_depotLock = KernelLock.Create();
     private static KMsg? s_depot;
     private static int s_depotCount;
@@ -82,12 +81,15 @@ internal sealed class KMsg
     internal bool IsComplex => (OtherBits & MachMsgBits.Complex) != 0;
 
     /// <summary>A cleared message with room for <paramref name="size"/> bytes.</summary>
-    internal static KMsg Rent(uint size)
+    internal static KMsg Rent(uint size) => Rent(size, Waiter.Current);
+
+    /// <summary><see cref="Rent(uint)"/> for a caller that already holds its thread's <see cref="Waiter"/>.</summary>
+    internal static KMsg Rent(uint size, Waiter self)
     {
-        KMsg? m = t_spare;
+        KMsg? m = self.SpareKMsg;
         if (m is not null)
         {
-            t_spare = null;
+            self.SpareKMsg = null;
         }
         else
         {
@@ -118,8 +120,11 @@ internal sealed class KMsg
         m.DestType = 0;
         m.Reply = default;
         m.Voucher = 0;
-        Array.Clear(m.Descs, 0, m.DescCount);
-        m.DescCount = 0;
+        if (m.DescCount > 0)
+        {
+            Array.Clear(m.Descs, 0, m.DescCount);
+            m.DescCount = 0;
+        }
         m.OtherBits = 0;
         m.Id = 0;
         m.ChargedTask?.Vm.Uncharge(m.Charged); // the message leaves the kernel: its sender is answerable no more
@@ -131,9 +136,10 @@ internal sealed class KMsg
             m.Data = m._inline;
         }
         m.Next = null;
-        if (t_spare is null)
+        Waiter self = Waiter.Current;
+        if (self.SpareKMsg is null)
         {
-            t_spare = m;
+            self.SpareKMsg = m;
             return;
         }
         using (s_depotLock.EnterScope())

@@ -13,15 +13,18 @@ namespace MachIpc.Kernel.Simulated;
 /// woken waiter costs one futex wake. Not recursive. Where futexes are unavailable it falls back to a monitor.
 /// </summary>
 /// <remarks>
-/// Before sleeping, a contended <see cref="Enter"/> spins briefly (<see cref="SpinLimit"/> pause rounds, well
-/// under a microsecond): critical sections here are tens of nanoseconds long, so a holder running on the other
-/// core is usually gone by then, and a futex sleep and wake-up costs several microseconds on both sides. The
-/// spin is bounded, never yields, and a preempted holder costs at most that bound before the thread sleeps.
+/// Before sleeping, a contended <see cref="Enter"/> spins briefly (<see cref="SpinLimit"/> rounds of a few pause
+/// instructions, about a microsecond at most): critical sections here are tens of nanoseconds long, so a holder
+/// running on the other core is usually gone by then, while a futex sleep and wake-up costs several microseconds
+/// on both sides. The spin is bounded and a preempted holder costs at most that bound before the thread sleeps;
+/// the scaling benchmark measures it against no spin at all (tests/MachIpc.Benchmarks/RESULTS.md).
 /// </remarks>
 internal readonly unsafe struct KernelLock
 {
     private const int Free = 0, Held = 1, Contended = 2;
-    private const int SpinLimit = 20;
+    /// <summary>Pause rounds before a contended <see cref="Enter"/> sleeps (the scaling benchmark also runs with 0).</summary>
+    internal static int SpinLimit = SpinLimitDefault;
+    internal const int SpinLimitDefault = 20;
     private static readonly bool s_futex = OperatingSystem.IsLinux() && Futex.Available;
 
     private readonly int[] _word;

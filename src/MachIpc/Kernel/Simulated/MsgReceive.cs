@@ -13,7 +13,7 @@ internal sealed unsafe partial class SimulatedKernel
     private const MachMsgOption RcvGuardedDesc = (MachMsgOption)0x1000;
     private const int MachMsgIpcSpace = 0x00002000; // MACH_MSG_IPC_SPACE: no room in the space for a right
 
-    private MachMsgReturn Receive(SimulatedTask task, byte* buf, MachMsgOption option, uint rcvSize, uint rcvName, uint timeout)
+    private MachMsgReturn Receive(SimulatedTask task, Waiter self, byte* buf, MachMsgOption option, uint rcvSize, uint rcvName, uint timeout)
     {
         IpcSpace s = task.Space;
         if (buf is null)
@@ -28,8 +28,8 @@ internal sealed unsafe partial class SimulatedKernel
         bool hasTimeout = (option & MachMsgOption.RcvTimeout) != 0;
         long deadline = Deadline(hasTimeout, timeout);
         return port is not null
-            ? ReceiveOnPort(task, port, buf, option, rcvSize, trailerSize, hasTimeout, deadline)
-            : ReceiveOnSet(task, set!, buf, option, rcvSize, trailerSize, hasTimeout, deadline);
+            ? ReceiveOnPort(task, self, port, buf, option, rcvSize, trailerSize, hasTimeout, deadline)
+            : ReceiveOnSet(task, self, set!, buf, option, rcvSize, trailerSize, hasTimeout, deadline);
     }
 
     /// <summary>
@@ -87,7 +87,7 @@ internal sealed unsafe partial class SimulatedKernel
     }
 
     /// <summary>Receive on a port, which is locked on entry and unlocked on return.</summary>
-    private MachMsgReturn ReceiveOnPort(SimulatedTask task, IpcPort p, byte* buf, MachMsgOption option, uint rcvSize, uint trailerSize, bool hasTimeout, long deadline)
+    private MachMsgReturn ReceiveOnPort(SimulatedTask task, Waiter w, IpcPort p, byte* buf, MachMsgOption option, uint rcvSize, uint trailerSize, bool hasTimeout, long deadline)
     {
         if (p.Queue.Peek is KMsg head)
         {
@@ -105,7 +105,6 @@ internal sealed unsafe partial class SimulatedKernel
             p.Lock.Exit();
             return MachMsgReturn.RcvTimedOut; // B4
         }
-        Waiter w = Waiter.Current;
         PrepareToWait(w, task, buf, option, rcvSize);
         p.Receivers.Add(w);
         p.Lock.Exit();
@@ -116,9 +115,8 @@ internal sealed unsafe partial class SimulatedKernel
     /// Receive on a port set, which is locked on entry and unlocked on return. A member's lock comes before the
     /// set's: it is tried while holding the set's, and if that fails taken in order (waitq_set_first_prepost).
     /// </summary>
-    private MachMsgReturn ReceiveOnSet(SimulatedTask task, IpcPortSet set, byte* buf, MachMsgOption option, uint rcvSize, uint trailerSize, bool hasTimeout, long deadline)
+    private MachMsgReturn ReceiveOnSet(SimulatedTask task, Waiter w, IpcPortSet set, byte* buf, MachMsgOption option, uint rcvSize, uint trailerSize, bool hasTimeout, long deadline)
     {
-        Waiter w = Waiter.Current;
         while (true)
         {
             if (!set.Active)

@@ -9,19 +9,19 @@ namespace MachIpc.Kernel.Simulated;
 // delivery takes the destination port's lock alone.
 internal sealed unsafe partial class SimulatedKernel
 {
-    private MachMsgReturn Send(SimulatedTask task, byte* msg, MachMsgOption option, uint sendSize, uint timeout)
+    private MachMsgReturn Send(SimulatedTask task, Waiter self, byte* msg, MachMsgOption option, uint sendSize, uint timeout)
     {
-        MachMsgReturn mr = Copyin(task, msg, sendSize, out KMsg? m);
+        MachMsgReturn mr = Copyin(task, self, msg, sendSize, out KMsg? m);
         if (mr != MachMsgReturn.Success)
         {
             return mr;
         }
-        return Deliver(task, m!, msg, option, timeout);
+        return Deliver(task, self, m!, msg, option, timeout);
     }
 
     // ---- A1-A19: validation, then the header, then the body ------------------------------------------
 
-    private MachMsgReturn Copyin(SimulatedTask task, byte* msg, uint sendSize, out KMsg? kmsg)
+    private MachMsgReturn Copyin(SimulatedTask task, Waiter self, byte* msg, uint sendSize, out KMsg? kmsg)
     {
         kmsg = null;
         // A2 / A3
@@ -35,7 +35,7 @@ internal sealed unsafe partial class SimulatedKernel
         }
         // ipc_kmsg_get_from_user: the message is copied into the kernel once, before any lock is taken, and
         // everything after reads that copy (a sender rewriting its buffer meanwhile changes nothing).
-        KMsg m = KMsg.Rent(sendSize);
+        KMsg m = KMsg.Rent(sendSize, self);
         MachMsgReturn mr;
         fixed (byte* k = m.Data)
         {
@@ -445,7 +445,7 @@ internal sealed unsafe partial class SimulatedKernel
 
     // ---- A26, A33-A37: delivery ------------------------------------------------------------------
 
-    private MachMsgReturn Deliver(SimulatedTask task, KMsg m, byte* userMsg, MachMsgOption option, uint timeout)
+    private MachMsgReturn Deliver(SimulatedTask task, Waiter self, KMsg m, byte* userMsg, MachMsgOption option, uint timeout)
     {
         IpcPort dest = m.Dest!;
         if (HasCircularRight(m))
@@ -454,7 +454,7 @@ internal sealed unsafe partial class SimulatedKernel
             return MachMsgReturn.Success;
         }
         bool hasTimeout = (option & MachMsgOption.SendTimeout) != 0;
-        Waiter w = Waiter.Current;
+        Waiter w = self;
         bool wait;
         using (dest.Lock.EnterScope())
         {

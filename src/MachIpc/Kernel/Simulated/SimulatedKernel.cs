@@ -225,6 +225,7 @@ internal sealed unsafe partial class SimulatedKernel : IMachKernel
     public MachMsgReturn Msg(MachMsgHeader* msg, MachMsgOption option, uint sendSize, uint rcvSize, uint rcvName, uint timeout, uint notify)
     {
         SimulatedTask task = CurrentTask;
+        Waiter self = Waiter.Current; // this thread's kernel state, read once
         try
         {
             if (!task.Space.Active)
@@ -233,22 +234,22 @@ internal sealed unsafe partial class SimulatedKernel : IMachKernel
             }
             if ((option & MachMsgOption.SendMsg) != 0)
             {
-                MachMsgReturn mr = msg is null ? MachMsgReturn.SendInvalidData : Send(task, (byte*)msg, option, sendSize, timeout);
+                MachMsgReturn mr = msg is null ? MachMsgReturn.SendInvalidData : Send(task, self, (byte*)msg, option, sendSize, timeout);
                 if (mr != MachMsgReturn.Success)
                 {
                     return mr; // B6: the receive half is skipped
                 }
-                Flush(); // hand the message over before this thread receives (and perhaps blocks)
+                Flush(self); // hand the message over before this thread receives (and perhaps blocks)
             }
             if ((option & MachMsgOption.RcvMsg) != 0)
             {
-                return Receive(task, (byte*)msg, option, rcvSize, rcvName, timeout);
+                return Receive(task, self, (byte*)msg, option, rcvSize, rcvName, timeout);
             }
             return MachMsgReturn.Success;
         }
         finally
         {
-            Flush();
+            Flush(self);
         }
     }
 
@@ -262,7 +263,7 @@ internal sealed unsafe partial class SimulatedKernel : IMachKernel
     /// </summary>
     private bool Block(Waiter w, KernelLock owner, long deadline)
     {
-        Flush(); // nothing may wait behind this thread's sleep
+        Flush(w); // nothing may wait behind this thread's sleep (w is this thread's own waiter)
         w.Sleep(deadline);
         if (w.Done)
         {

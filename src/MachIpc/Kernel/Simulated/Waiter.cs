@@ -27,11 +27,22 @@ internal enum WakeReason
 /// running while the waker fills in its results. The thread sleeps on its own futex word (Linux) or monitor
 /// (elsewhere), so a wake-up disturbs no other thread.
 /// </summary>
+/// <remarks>
+/// It is also the rest of the thread's kernel state (XNU keeps its ith_* IPC fields in thread_t): the work the
+/// thread deferred until it holds no lock (<see cref="Ops"/>, wake-ups) and its spare <see cref="KMsg"/>. One
+/// thread-static read reaches all of it; each such read costs a TLS lookup, so entry points take it once.
+/// </remarks>
 internal sealed unsafe class Waiter
 {
     [System.ThreadStatic] private static Waiter? t_current;
 
     internal static Waiter Current => t_current ??= new Waiter();
+
+    // Deferred work (SimulatedKernel.Flush), this thread's spare message (KMsg.Rent/Return).
+    internal SimulatedKernel.DeferredOp[] Ops = new SimulatedKernel.DeferredOp[16];
+    internal int OpCount;
+    internal bool Flushing;
+    internal KMsg? SpareKMsg;
 
     private const int Waiting = 0, Woken = 1, Sleeping = 2;
     private static readonly bool s_futex = System.OperatingSystem.IsLinux() && Futex.Available;
@@ -75,33 +86,27 @@ internal sealed unsafe class Waiter
 
     // Futex wake-ups are issued after the thread has released every kernel lock (SimulatedKernel.Flush), so no
     // lock is held across a syscall and the woken thread does not immediately contend for one.
-    [System.ThreadStatic] private static Waiter?[]? t_deferred;
-    [System.ThreadStatic] private static int t_deferredCount;
+    private Waiter?[] _wakes = new Waiter?[16];
+    private int _wakeCount;
 
-    /// <summary>Allocates this thread's deferred-wake list (on its first kernel call, so no later wake allocates).</summary>
-    internal static void PrepareThread() => t_deferred ??= new Waiter?[16];
-
-    private static void Defer(Waiter w)
+    private void DeferWake(Waiter w)
     {
-        Waiter?[] list = t_deferred ??= new Waiter?[16];
-        if (t_deferredCount == list.Length)
+        if (_wakeCount == _wakes.Length)
         {
-            System.Array.Resize(ref t_deferred, list.Length * 2);
-            list = t_deferred;
+            System.Array.Resize(ref _wakes, _wakes.Length * 2);
         }
-        list[t_deferredCount++] = w;
+        _wakes[_wakeCount++] = w;
     }
 
-    /// <summary>Issues the wake-ups deferred by this thread; call with no kernel lock held.</summary>
-    internal static void FlushDeferredWakes()
+    /// <summary>Issues the wake-ups this thread deferred; call with no kernel lock held.</summary>
+    internal void FlushWakes()
     {
-        Waiter?[]? list = t_deferred;
-        for (int i = 0; i < t_deferredCount; i++)
+        for (int i = 0; i < _wakeCount; i++)
         {
-            Futex.WakeOne(list![i]!._word);
-            list[i] = null;
+            Futex.WakeOne(_wakes[i]!._word);
+            _wakes[i] = null;
         }
-        t_deferredCount = 0;
+        _wakeCount = 0;
     }
 
     /// <summary>
@@ -116,7 +121,7 @@ internal sealed unsafe class Waiter
         {
             if (Interlocked.Exchange(ref *_word, Woken) == Sleeping)
             {
-                Defer(this);
+                Current.DeferWake(this);
             }
             return;
         }
@@ -240,7 +245,13 @@ internal static unsafe class Futex
         syscall(s_sysFutex, addr, FutexWaitPrivate, expected, &ts, null, 0);
     }
 
-    internal static void WakeOne(int* addr) => syscall(s_sysFutex, addr, FutexWakePrivate, 1, null, null, 0);
+    // FUTEX_WAKE never blocks and returns within microseconds, so it skips the GC transition, as
+    // SuppressGCTransition allows for short non-blocking calls (a wait must not: it blocks).
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "syscall", ExactSpelling = true)]
+    [System.Runtime.InteropServices.SuppressGCTransition]
+    private static extern long syscall_wake(long number, int* addr, int op, int val, Timespec* timeout, int* addr2, int val3);
+
+    internal static void WakeOne(int* addr) => syscall_wake(s_sysFutex, addr, FutexWakePrivate, 1, null, null, 0);
 }
 
 /// <summary>A FIFO of blocked threads (<c>waitq</c>), intrusive so it never allocates; guarded by its port's or set's lock.</summary>
