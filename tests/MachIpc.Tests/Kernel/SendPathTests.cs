@@ -511,6 +511,12 @@ public unsafe class SendPathTests
         // ... and is not even looked at for a NULL name.
         Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p).Port(MachPortName.Null, (MachMsgType)99)));
         Assert.Equal(MachPortName.Null, Rcv(p).PortDesc(0).Name);
+        // A NULL or DEAD name whose disposition reads as a receive right carries no right: nothing moves (A26's
+        // circularity check has nothing to look at).
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p).Port(MachPortName.Null, MachMsgType.PortReceive).Port(MachPortName.Dead, MachMsgType.MoveReceive)));
+        r = Rcv(p);
+        Assert.Equal(MachPortName.Null, r.PortDesc(0).Name);
+        Assert.Equal(MachPortName.Dead, r.PortDesc(1).Name);
     }
 
     [Fact]

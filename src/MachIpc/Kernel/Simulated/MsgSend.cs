@@ -520,7 +520,7 @@ internal sealed unsafe partial class SimulatedKernel
             for (int i = 0; i < m.DescCount; i++)
             {
                 ref KDesc d = ref m.Descs[i];
-                if (d.Kind == KDescKind.Port && d.Right.Type == MachMsgType.PortReceive && IsCircular(m.Dest!, d.Right.Port!))
+                if (d.Kind == KDescKind.Port && d.Right is { Type: MachMsgType.PortReceive, Port: IpcPort moved } && IsCircular(m.Dest!, moved))
                 {
                     return true;
                 }
@@ -538,9 +538,9 @@ internal sealed unsafe partial class SimulatedKernel
             for (int i = 0; i < m.DescCount; i++)
             {
                 ref KDesc d = ref m.Descs[i];
-                if (d.Kind == KDescKind.Port && d.Right.Type == MachMsgType.PortReceive)
+                if (d.Kind == KDescKind.Port && d.Right is { Type: MachMsgType.PortReceive, Port: IpcPort moved })
                 {
-                    d.Right.Port!.TransitDestination = m.Dest;
+                    moved.TransitDestination = m.Dest;
                 }
                 else if (d.Kind == KDescKind.OolPorts && d.PortsType == MachMsgType.PortReceive && d.Ports is { } ps)
                 {
@@ -562,7 +562,7 @@ internal sealed unsafe partial class SimulatedKernel
         for (int i = 0; i < m.DescCount; i++)
         {
             ref KDesc d = ref m.Descs[i];
-            if ((d.Kind == KDescKind.Port && d.Right.Type == MachMsgType.PortReceive)
+            if ((d.Kind == KDescKind.Port && d.Right is { Type: MachMsgType.PortReceive, Port: not null })
                 || (d.Kind == KDescKind.OolPorts && d.PortsType == MachMsgType.PortReceive && d.Ports is not null))
             {
                 return true;
