@@ -1,5 +1,6 @@
 using System;
-using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Threading;
 using MachIpc.Abi;
 
@@ -40,25 +41,31 @@ internal struct KDesc
 /// <summary>
 /// <c>ipc_kmsg</c>: a message inside the kernel. The user bytes are kept as sent (the header and descriptors
 /// are rewritten at copyout); the rights and memory it carries live in <see cref="Dest"/>, <see cref="Reply"/>
-/// and <see cref="Descs"/>. Pooled, with its byte buffer sized to the message (ArrayPool above the inline
-/// size), so the send/receive path allocates nothing at any message size once warm. A message belongs to one
-/// thread at a time (the sender, the port queue under its lock, then the receiver), so it needs no lock.
+/// and <see cref="Descs"/>. Pooled, with a buffer sized to the message (its own 2 KiB, pinned, or a block from the
+/// kernel's block pool above that), so the send/receive path allocates nothing at any message size once warm. A
+/// message belongs to one thread at a time (the sender, the port queue under its lock, then the receiver), so it
+/// needs no lock.
 /// </summary>
-internal sealed class KMsg
+internal sealed unsafe class KMsg
 {
-    private const int InlineCapacity = 512;
-    private const int DepotSize = 1024;
+    private const int InlineCapacity = 2048;
+    private const int DepotCapacity = 4096;
 
-    // zalloc's shape: a per-thread cache in front of a shared depot (its lock is held for a push or a pop only).
-    // The cache is one message (Waiter.SpareKMsg): enough for a thread that rents and returns in turn (a direct
-    // hand-off, a send to itself), and small enough that messages flowing from senders to receivers do not strand
-    // in one thread's cache, so the pool stops growing after a few messages per thread.
-    private static readonly KernelLock s_depotLock = KernelLock.Create();
-    private static KMsg? s_depot;
-    private static int s_depotCount;
+    // zalloc's shape: a per-thread cache in front of a shared depot. The cache is one message
+    // (Waiter.SpareKMsg): enough for a thread that rents and returns in turn (a direct hand-off, a send to itself),
+    // and small enough that messages flowing from senders to receivers do not strand in one thread's cache. The
+    // depot is a lock-free stack of indices into s_all (Treiber's, with a tag against ABA): with many more threads
+    // than cores, a lock here would be preempted while held.
+    private static readonly KMsg?[] s_all = new KMsg?[DepotCapacity];
+    private static int s_registered;
+    private static long s_depot; // (tag << 32) | (index + 1), 0 when empty
 
-    private readonly byte[] _inline = new byte[InlineCapacity];
-    internal byte[] Data;
+    private readonly byte[] _inline = GC.AllocateUninitializedArray<byte>(InlineCapacity, pinned: true);
+    private readonly byte* _inlineData;
+    private readonly int _index = -1; // its slot in s_all, or -1: not pooled
+    private int _nextFree;
+    private uint _capacity;
+    internal byte* Data;
     internal uint Size;
     internal uint OtherBits;      // msgh_bits minus the port nibbles (COMPLEX etc.)
     internal int Id;
@@ -76,9 +83,22 @@ internal sealed class KMsg
     internal SimulatedTask? ChargedTask;
     internal long Charged;
 
-    private KMsg() => Data = _inline;
+    private KMsg()
+    {
+        _inlineData = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_inline));
+        Data = _inlineData;
+        int index = Interlocked.Increment(ref s_registered) - 1;
+        if (index < DepotCapacity)
+        {
+            _index = index;
+            s_all[index] = this;
+        }
+    }
 
     internal bool IsComplex => (OtherBits & MachMsgBits.Complex) != 0;
+
+    /// <summary>The message's bytes.</summary>
+    internal Span<byte> Bytes => new(Data, (int)Size);
 
     /// <summary>A cleared message with room for <paramref name="size"/> bytes.</summary>
     internal static KMsg Rent(uint size) => Rent(size, Waiter.Current);
@@ -93,21 +113,13 @@ internal sealed class KMsg
         }
         else
         {
-            using (s_depotLock.EnterScope())
-            {
-                m = s_depot;
-                if (m is not null)
-                {
-                    s_depot = m.Next;
-                    s_depotCount--;
-                }
-            }
-            m ??= new KMsg();
+            m = Pop() ?? new KMsg();
         }
         m.Next = null;
         if (size > InlineCapacity)
         {
-            m.Data = ArrayPool<byte>.Shared.Rent((int)size);
+            m.Data = VmMap.AllocateBlock(size);
+            m._capacity = size;
         }
         m.Size = size;
         return m;
@@ -130,10 +142,10 @@ internal sealed class KMsg
         m.ChargedTask?.Vm.Uncharge(m.Charged); // the message leaves the kernel: its sender is answerable no more
         m.ChargedTask = null;
         m.Charged = 0;
-        if (m.Data != m._inline)
+        if (m.Data != m._inlineData)
         {
-            ArrayPool<byte>.Shared.Return(m.Data);
-            m.Data = m._inline;
+            VmMap.FreeBlock(m.Data, m._capacity);
+            m.Data = m._inlineData;
         }
         m.Next = null;
         Waiter self = Waiter.Current;
@@ -142,15 +154,44 @@ internal sealed class KMsg
             self.SpareKMsg = m;
             return;
         }
-        using (s_depotLock.EnterScope())
+        if (m._index >= 0)
         {
-            if (s_depotCount < DepotSize)
+            Push(m);
+        } // a message past the depot's capacity goes to the collector
+    }
+
+    private static void Push(KMsg m)
+    {
+        while (true)
+        {
+            long head = Volatile.Read(ref s_depot);
+            m._nextFree = (int)head; // the index part
+            long next = ((head >> 32) + 1) << 32 | (uint)(m._index + 1);
+            if (Interlocked.CompareExchange(ref s_depot, next, head) == head)
             {
-                m.Next = s_depot;
-                s_depot = m;
-                s_depotCount++;
+                return;
             }
-        } // past DepotSize the collector has it
+        }
+    }
+
+    private static KMsg? Pop()
+    {
+        while (true)
+        {
+            long head = Volatile.Read(ref s_depot);
+            int top = (int)head;
+            if (top == 0)
+            {
+                return null;
+            }
+            KMsg m = s_all[top - 1]!;
+            // Read while m may be popped and pushed again by another thread: the tag then differs and the CAS fails.
+            long next = ((head >> 32) + 1) << 32 | (uint)Volatile.Read(ref m._nextFree);
+            if (Interlocked.CompareExchange(ref s_depot, next, head) == head)
+            {
+                return m;
+            }
+        }
     }
 
     internal ref KDesc AddDesc()

@@ -5,8 +5,8 @@ using MachIpc.Abi;
 namespace MachIpc.Kernel.Simulated;
 
 // mach_msg receive half: ipc_mqueue_receive / ipc_mqueue_post / ipc_kmsg_copyout (section B).
-// Locks: the name is resolved under the receiver's space lock, which is dropped once the port (or set) is
-// locked (ipc_mqueue_copyin); a message leaves its queue under the port lock alone; it is copied out into the
+// Locks: the name is resolved to a port (or set) that is then locked and confirms it (ipc_mqueue_copyin; see
+// TryLockReceiveRight); a message leaves its queue under the port lock alone; it is copied out into the
 // receiver's buffer with no lock held, and its rights into the receiver's space under that space's lock.
 internal sealed unsafe partial class SimulatedKernel
 {
@@ -348,7 +348,7 @@ internal sealed unsafe partial class SimulatedKernel
             return BareHeader(m, destName, context, buf, rcvSize, trailerSize, MachMsgReturn.RcvTooLarge); // B9
         }
         // The bytes go to the receiver's buffer with no lock held; only the rights need its space locked.
-        new ReadOnlySpan<byte>(m.Data, 0, (int)m.Size).CopyTo(new Span<byte>(buf, (int)m.Size));
+        Buffer.MemoryCopy(m.Data, buf, m.Size, m.Size);
         uint reply = m.Reply.Passthrough;
         bool headerFits = true, bodyFits = true;
         if (m.Reply.Port is not null || m.DescCount > 0)

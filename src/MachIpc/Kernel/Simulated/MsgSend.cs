@@ -36,12 +36,8 @@ internal sealed unsafe partial class SimulatedKernel
         // ipc_kmsg_get_from_user: the message is copied into the kernel once, before any lock is taken, and
         // everything after reads that copy (a sender rewriting its buffer meanwhile changes nothing).
         KMsg m = KMsg.Rent(sendSize, self);
-        MachMsgReturn mr;
-        fixed (byte* k = m.Data)
-        {
-            Buffer.MemoryCopy(msg, k, sendSize, sendSize);
-            mr = Copyin(task, m, k, sendSize);
-        }
+        Buffer.MemoryCopy(msg, m.Data, sendSize, sendSize);
+        MachMsgReturn mr = Copyin(task, m, m.Data, sendSize);
         if (mr != MachMsgReturn.Success)
         {
             return mr; // the message was destroyed or returned to the pool

@@ -12,7 +12,7 @@ internal sealed unsafe partial class SimulatedKernel
     private static KMsg RentNotification(uint size, int id, uint otherBits = 0)
     {
         KMsg m = KMsg.Rent(size);
-        System.Array.Clear(m.Data, 0, (int)size);
+        m.Bytes.Clear();
         m.Id = id;
         m.OtherBits = otherBits;
         m.Audit = default;
@@ -23,12 +23,8 @@ internal sealed unsafe partial class SimulatedKernel
 
     private static void WriteNdrAndWord(KMsg m, uint word)
     {
-        NdrRecord ndr = NdrRecord.Native;
-        fixed (byte* d = m.Data)
-        {
-            *(NdrRecord*)(d + MachMsgHeader.SizeOf) = ndr;
-        }
-        BinaryPrimitives.WriteUInt32LittleEndian(m.Data.AsSpan(MachMsgHeader.SizeOf + NdrRecord.SizeOf), word);
+        *(NdrRecord*)(m.Data + MachMsgHeader.SizeOf) = NdrRecord.Native;
+        BinaryPrimitives.WriteUInt32LittleEndian(m.Bytes.Slice(MachMsgHeader.SizeOf + NdrRecord.SizeOf), word);
     }
 
     /// <summary>
@@ -97,7 +93,7 @@ internal sealed unsafe partial class SimulatedKernel
     private static void NotifyPortDestroyed(IpcPort notify, IpcPort port)
     {
         KMsg m = RentNotification(MachPortDestroyedNotification.SizeOf, MachNotify.PortDestroyed, MachMsgBits.Complex);
-        BinaryPrimitives.WriteUInt32LittleEndian(m.Data.AsSpan(MachMsgHeader.SizeOf), 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(m.Bytes.Slice(MachMsgHeader.SizeOf), 1);
         m.Data[MachMsgBase.SizeOf + 10] = (byte)MachMsgType.MoveReceive;
         m.Data[MachMsgBase.SizeOf + 11] = (byte)MachMsgDescriptorType.Port;
         ref KDesc d = ref m.AddDesc();
