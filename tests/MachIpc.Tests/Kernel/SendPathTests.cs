@@ -619,6 +619,32 @@ public unsafe class SendPathTests
     }
 
     [Fact]
+    public void A30_ForwardingAHeldRegionWithoutDeallocate_SendsASnapshot_AndKeepsTheRegion()
+    {
+        using var k = new K();
+        uint p = k.PortWithSend();
+        byte[] data = [1, 2, 3];
+        fixed (byte* d = data)
+        {
+            Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p).Ool((nint)d, 3)));
+        }
+        Received r = Rcv(p);
+        var held = MemoryMarshal.Read<MachMsgOolDescriptor>(r.Buffer.AsSpan(28));
+        ((byte*)held.Address)[0] = 42;
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p).Ool((nint)held.Address, held.Size)));
+        ((byte*)held.Address)[0] = 99; // after the send: not seen by the receiver (A30)
+        Assert.Equal(1, k.Task.OutstandingVmRegions); // still ours
+        Received again = Rcv(p);
+        var copy = MemoryMarshal.Read<MachMsgOolDescriptor>(again.Buffer.AsSpan(28));
+        Assert.NotEqual(held.Address, copy.Address);
+        Assert.Equal(42, ((byte*)copy.Address)[0]);
+        Assert.Equal(3, ((byte*)copy.Address)[2]);
+        Destroy(again);
+        Destroy(r);
+        Assert.Equal(0, k.Task.OutstandingVmRegions);
+    }
+
+    [Fact]
     public void A31_BodyFailureDestroysHeaderRightsAndEarlierDescriptors()
     {
         using var k = new K();

@@ -100,15 +100,7 @@ internal sealed unsafe partial class SimulatedKernel
             }
             return ReceiveHead(task, p, buf, option, rcvSize, trailerSize);
         }
-        if (hasTimeout && Environment.TickCount64 >= deadline)
-        {
-            p.Lock.Exit();
-            return MachMsgReturn.RcvTimedOut; // B4
-        }
-        PrepareToWait(w, task, buf, option, rcvSize);
-        p.Receivers.Add(w);
-        p.Lock.Exit();
-        return Block(w, p.Lock, deadline) ? AfterWake(w, buf, option, rcvSize) : MachMsgReturn.RcvTimedOut;
+        return WaitOn(p.Receivers, p.Lock, w, task, buf, option, rcvSize, hasTimeout, deadline);
     }
 
     /// <summary>
@@ -149,25 +141,29 @@ internal sealed unsafe partial class SimulatedKernel
                 set.Lock.Exit();
                 return ReceiveHead(task, src, buf, option, rcvSize, trailerSize);
             }
-            if (hasTimeout && Environment.TickCount64 >= deadline)
-            {
-                set.Lock.Exit();
-                return MachMsgReturn.RcvTimedOut; // B4
-            }
-            PrepareToWait(w, task, buf, option, rcvSize);
-            set.Receivers.Add(w);
-            set.Lock.Exit();
-            return Block(w, set.Lock, deadline) ? AfterWake(w, buf, option, rcvSize) : MachMsgReturn.RcvTimedOut;
+            return WaitOn(set.Receivers, set.Lock, w, task, buf, option, rcvSize, hasTimeout, deadline);
         }
     }
 
-    private static void PrepareToWait(Waiter w, SimulatedTask task, byte* buf, MachMsgOption option, uint rcvSize)
+    /// <summary>
+    /// Nothing to receive on the locked port or set (<paramref name="owner"/>): B4's immediate timeout, or wait on its
+    /// <paramref name="list"/> with the receive parameters a sender needs to copy a message out to us. Returns unlocked.
+    /// </summary>
+    private MachMsgReturn WaitOn(WaitList list, KernelLock owner, Waiter w, SimulatedTask task, byte* buf, MachMsgOption option, uint rcvSize, bool hasTimeout, long deadline)
     {
+        if (hasTimeout && Environment.TickCount64 >= deadline)
+        {
+            owner.Exit();
+            return MachMsgReturn.RcvTimedOut; // B4
+        }
         w.Reset();
         w.Option = option;
         w.RcvSize = rcvSize;
         w.RcvTask = task;
         w.RcvBuf = buf;
+        list.Add(w);
+        owner.Exit();
+        return Block(w, owner, deadline) ? AfterWake(w, buf, option, rcvSize) : MachMsgReturn.RcvTimedOut;
     }
 
     private static MachMsgReturn AfterWake(Waiter w, byte* buf, MachMsgOption option, uint rcvSize)

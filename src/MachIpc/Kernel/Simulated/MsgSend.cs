@@ -360,10 +360,12 @@ internal sealed unsafe partial class SimulatedKernel
                         d.Ool = deallocate ? task.Vm.TryMove(addr, size) : null;
                         if (d.Ool is null)
                         {
-                            // A30: a snapshot taken now, with no lock held; later writes by the sender are not seen.
-                            // An unreadable source is MACH_SEND_INVALID_MEMORY, never a crash.
+                            // A30: a snapshot taken now, with no space or port lock held; later writes by the sender
+                            // are not seen. A region the kernel handed the task is known to be readable and is copied
+                            // directly (under the task's own map lock, so it cannot be freed meanwhile); any other
+                            // address goes through the checked copy: unreadable is MACH_SEND_INVALID_MEMORY, never a crash.
                             d.Ool = VmMap.AllocateBlock(size);
-                            if (!UserMemory.TryCopyIn(addr, d.Ool, size))
+                            if (!task.Vm.TryCopy(addr, size, new Span<byte>(d.Ool, (int)size)) && !UserMemory.TryCopyIn(addr, d.Ool, size))
                             {
                                 VmMap.FreeBlock(d.Ool, size);
                                 d.Ool = null;

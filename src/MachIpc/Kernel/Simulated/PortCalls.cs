@@ -721,16 +721,11 @@ internal sealed unsafe partial class SimulatedKernel
                 {
                     return KernReturn.InvalidRight;
                 }
-                IpcEntry? e = LookupChecked(s, name);
-                if (e is null)
+                KernReturn kr = TranslateReceive(s, name, out IpcPort p);
+                if (kr != KernReturn.Success)
                 {
-                    return KernReturn.InvalidName;
+                    return kr;
                 }
-                if (!e.Has(MachPortType.Receive))
-                {
-                    return KernReturn.InvalidRight;
-                }
-                IpcPort p = e.Port!;
                 using (p.Lock.EnterScope())
                 {
                     if (p.PdRequest is not null)
@@ -747,16 +742,11 @@ internal sealed unsafe partial class SimulatedKernel
                 {
                     return KernReturn.InvalidRight; // D2
                 }
-                IpcEntry? e = LookupChecked(s, name);
-                if (e is null)
+                KernReturn kr = TranslateReceive(s, name, out IpcPort p);
+                if (kr != KernReturn.Success)
                 {
-                    return KernReturn.InvalidName;
+                    return kr;
                 }
-                if (!e.Has(MachPortType.Receive))
-                {
-                    return KernReturn.InvalidRight;
-                }
-                IpcPort p = e.Port!;
                 using (p.Lock.EnterScope())
                 {
                     previous = p.NsRequest;
@@ -851,16 +841,11 @@ internal sealed unsafe partial class SimulatedKernel
         {
             return KernReturn.InvalidRight;
         }
-        IpcEntry? e = LookupChecked(call.Space, name);
-        if (e is null)
+        kr = TranslateReceive(call.Space, name, out IpcPort p);
+        if (kr != KernReturn.Success)
         {
-            return KernReturn.InvalidName;
+            return kr;
         }
-        if (!e.Has(MachPortType.Receive))
-        {
-            return KernReturn.InvalidRight;
-        }
-        IpcPort p = e.Port!;
         using (p.Lock.EnterScope())
         {
             SetQLimit(p, qlimit);
@@ -902,16 +887,11 @@ internal sealed unsafe partial class SimulatedKernel
             }
             return KernReturn.InvalidRight;
         }
-        IpcEntry? e = LookupChecked(call.Space, name);
-        if (e is null)
+        kr = TranslateReceive(call.Space, name, out IpcPort p);
+        if (kr != KernReturn.Success)
         {
-            return KernReturn.InvalidName;
+            return kr;
         }
-        if (!e.Has(MachPortType.Receive))
-        {
-            return KernReturn.InvalidRight;
-        }
-        IpcPort p = e.Port!;
         using (p.Lock.EnterScope())
         {
             if (flavor == MachPortLimits.LimitsInfoFlavor)
@@ -933,6 +913,26 @@ internal sealed unsafe partial class SimulatedKernel
             }
         }
         *portInfoCount = need;
+        return KernReturn.Success;
+    }
+
+    /// <summary>
+    /// <c>ipc_port_translate_receive</c> (space locked): the port whose receive right <paramref name="name"/> names;
+    /// KERN_INVALID_NAME for an unknown name, KERN_INVALID_RIGHT for any other right.
+    /// </summary>
+    private static KernReturn TranslateReceive(IpcSpace s, uint name, out IpcPort p)
+    {
+        p = null!;
+        IpcEntry? e = LookupChecked(s, name);
+        if (e is null)
+        {
+            return KernReturn.InvalidName;
+        }
+        if (!e.Has(MachPortType.Receive))
+        {
+            return KernReturn.InvalidRight;
+        }
+        p = e.Port!;
         return KernReturn.Success;
     }
 
@@ -1032,16 +1032,11 @@ internal sealed unsafe partial class SimulatedKernel
         {
             return KernReturn.InvalidRight;
         }
-        IpcEntry? e = LookupChecked(s, member);
-        if (e is null)
+        kr = TranslateReceive(s, member, out IpcPort p);
+        if (kr != KernReturn.Success)
         {
-            return KernReturn.InvalidName;
+            return kr;
         }
-        if (!e.Has(MachPortType.Receive))
-        {
-            return KernReturn.InvalidRight;
-        }
-        IpcPort p = e.Port!;
         IpcPortSet? target = null;
         if (after != MachPortName.Null)
         {

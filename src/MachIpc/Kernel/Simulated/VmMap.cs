@@ -199,7 +199,7 @@ internal sealed unsafe class VmMap
         var classes = new BlockStack[MaxClass + 1];
         for (int k = MinClass; k <= MaxClass; k++)
         {
-            classes[k] = new BlockStack((int)Math.Clamp((64L << 20) >> k, 2, 256));
+            classes[k] = new BlockStack((int)Math.Clamp(PoolBudget >> k, 4, 1024));
         }
         return classes;
     }
