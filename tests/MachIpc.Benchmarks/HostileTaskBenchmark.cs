@@ -13,149 +13,219 @@ namespace MachIpc.Benchmarks;
 
 /// <summary>
 /// One task attacking its own IPC space while other tasks exchange messages: does the attack cost the attacker an
-/// error, and the others nothing? The attacker's thread loops over the issue's high-name insert
-/// (<c>mach_port_insert_right</c> at 0xFFFFFE03), an insert at the last name the table allows (which grows its
-/// table to XNU's full 305,834 entries once), allocating ports until KERN_NO_SPACE and freeing them, and flooding
-/// a port of its own with out-of-line messages until MACH_SEND_NO_BUFFER. Victims are independent pairs (as in
-/// the RoundTrip table); their round-trip latency is measured side by side with and without the attacker, in
-/// alternating repetitions. Reports medians with [min–max]; "max" is the slowest single victim round trip.
+/// error, and the others nothing? Victims are independent pairs (as in the RoundTrip table); their round trips are
+/// measured with no attacker and under each attack, in alternating repetitions, and the table gives medians with
+/// [min–max], "max" being the slowest single victim round trip of a repetition. The attacks, each a thread of one
+/// hostile task looping as fast as it can:
+/// <list type="bullet">
+/// <item>high names: <c>mach_port_insert_right</c> at 0xFFFFFE03 (the issue's 16M-entry table) and at the last
+/// index XNU's table allows (the table does grow to 305,834 entries, once);</item>
+/// <item>table fill: <c>mach_port_allocate</c> until KERN_NO_SPACE, then free everything, again and again;</item>
+/// <item>queue flood: 64 KiB out-of-line messages to a port of its own until its memory quota (16 MiB here) answers
+/// MACH_SEND_NO_BUFFER, then drain.</item>
+/// </list>
+/// On two cores the attacker also takes CPU time from the victims; what must not happen is a victim's call waiting
+/// on the attacker (the issue measured stalls of up to 1 s). The GC column shows the stop-the-world pauses of the
+/// collector, which every task in the process shares.
 /// </summary>
 internal static unsafe class HostileTaskBenchmark
 {
+    private enum Attack
+    {
+        HighNames,
+        TableFill,
+        QueueFlood,
+    }
+
     public static string Run(int reps, int pairs)
     {
         var table = new Table("victims", "attacker", "victim p50 µs", "victim p99 µs", "victim max µs", "victim round trips/s",
-            "attacker calls/s", "attacker results");
+            "GC pauses ms", "attacker calls/s", "attacker results");
         using var victims = new SimulatorPairs(16);
         victims.Start(pairs);
         victims.Measure(200);
         int perPair = Calibrate.PerPair(victims.Seconds, Math.Max(2, 400 / pairs), 2, 200_000);
-        var quiet = new List<(Sample S, double Max)>();
-        var attacked = new List<(Sample S, double Max)>();
-        var attacks = new List<double>();
-        var codes = new SortedDictionary<string, long>(StringComparer.Ordinal);
-        for (int rep = 0; rep < reps; rep++)
+        Attack[] attacks = [Attack.HighNames, Attack.TableFill, Attack.QueueFlood];
+        var attackers = attacks.Select(a => new Attacker(a)).ToArray();
+        var quiet = new List<Rep>();
+        var attacked = attacks.Select(_ => new List<Rep>()).ToArray();
+        try
         {
-            quiet.Add(Measure(victims, perPair));
-            using var attacker = new Attacker();
-            attacker.Start();
-            attacked.Add(Measure(victims, perPair));
-            attacks.Add(attacker.Stop(codes));
+            for (int rep = 0; rep < reps; rep++)
+            {
+                quiet.Add(Measure(victims, perPair, null));
+                for (int a = 0; a < attacks.Length; a++)
+                {
+                    attacked[a].Add(Measure(victims, perPair, attackers[a]));
+                }
+            }
         }
-        string results = string.Join(", ", codes.Select(kv => $"{kv.Key} ×{kv.Value}"));
-        table.Row(pairs.ToString(CultureInfo.InvariantCulture), "none",
-            Spread.Of(quiet.Select(x => x.S.P50Us)).Format("F2"), Spread.Of(quiet.Select(x => x.S.P99Us)).Format("F1"),
-            Spread.Of(quiet.Select(x => x.Max)).Format("F0"), Spread.Of(quiet.Select(x => x.S.PerSecond)).Format("F0"), "", "");
-        table.Row(pairs.ToString(CultureInfo.InvariantCulture), "attacking its own space",
-            Spread.Of(attacked.Select(x => x.S.P50Us)).Format("F2"), Spread.Of(attacked.Select(x => x.S.P99Us)).Format("F1"),
-            Spread.Of(attacked.Select(x => x.Max)).Format("F0"), Spread.Of(attacked.Select(x => x.S.PerSecond)).Format("F0"),
-            Spread.Of(attacks).Format("F0"), results);
+        finally
+        {
+            foreach (Attacker a in attackers)
+            {
+                a.Dispose();
+            }
+        }
+        Row(table, pairs, "none", quiet, "");
+        for (int a = 0; a < attacks.Length; a++)
+        {
+            Row(table, pairs, attackers[a].Name, attacked[a], attackers[a].Results());
+        }
         Console.Error.WriteLine($"  hostile task, {pairs} victim pairs done");
         return table.ToString();
     }
 
-    private static (Sample, double) Measure(SimulatorPairs victims, int perPair)
+    private readonly record struct Rep(Sample Victims, double MaxUs, double GcMs, double AttackerCalls);
+
+    private static void Row(Table table, int pairs, string attacker, List<Rep> reps, string results) =>
+        table.Row(pairs.ToString(CultureInfo.InvariantCulture), attacker,
+            Spread.Of(reps.Select(x => x.Victims.P50Us)).Format("F2"), Spread.Of(reps.Select(x => x.Victims.P99Us)).Format("F1"),
+            Spread.Of(reps.Select(x => x.MaxUs)).Format("F0"), Spread.Of(reps.Select(x => x.Victims.PerSecond)).Format("F0"),
+            Spread.Of(reps.Select(x => x.GcMs)).Format("F1"),
+            results.Length == 0 ? "" : Spread.Of(reps.Select(x => x.AttackerCalls)).Format("F0"), results);
+
+    /// <summary>One repetition, with <paramref name="attacker"/> running throughout (or none).</summary>
+    private static Rep Measure(SimulatorPairs victims, int perPair, Attacker? attacker)
     {
         var lat = new long[(long)perPair * victims.Count];
+        attacker?.Start();
+        TimeSpan gc0 = GC.GetTotalPauseDuration();
         Sample s = Sample.Take(lat.Length, lat, () => victims.Run(perPair, lat));
-        return (s, lat[^1] * 1e6 / Stopwatch.Frequency);
+        double gc = (GC.GetTotalPauseDuration() - gc0).TotalMilliseconds;
+        double calls = attacker?.Stop() ?? 0;
+        return new Rep(s, lat[^1] * 1e6 / Stopwatch.Frequency, gc, calls);
     }
 
-    /// <summary>The hostile task: its own thread, its own space, every call checked for the error XNU would give.</summary>
+    /// <summary>The hostile task: its own thread, its own space, every result counted by the code XNU would give.</summary>
     private sealed class Attacker : IDisposable
     {
+        private const int Region = 64 * 1024;
+        private readonly Attack _attack;
         private readonly SimulatedTask _task = SimulatedMach.CreateTask("attacker");
-        private readonly Dictionary<string, long> _codes = new(StringComparer.Ordinal);
+        private readonly SortedDictionary<string, long> _codes = new(StringComparer.Ordinal);
+        private readonly List<uint> _names = new(IpcSpace.TableCountMax);
+        private readonly byte* _region = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(Region);
+        private uint _port;
         private Thread? _thread;
         private volatile bool _stop;
         private long _calls;
         private readonly Stopwatch _clock = new();
 
-        public void Start()
+        public Attacker(Attack attack)
         {
-            _thread = new Thread(Loop) { IsBackground = true, Name = "attacker" };
-            _clock.Start();
-            _thread.Start();
-        }
-
-        private void Count(string what, int code)
-        {
-            string key = what + " " + (code == 0 ? "ok" : "0x" + code.ToString("x", CultureInfo.InvariantCulture));
-            _codes[key] = _codes.GetValueOrDefault(key) + 1;
-            _calls++;
-        }
-
-        private void Loop()
-        {
+            _attack = attack;
+            _task.Vm.Quota = 16L << 20; // small, so the flood reaches it quickly
             using var scope = _task.Enter();
             uint port;
             Mach.PortAllocate(Mach.TaskSelf, MachPortRight.Receive, &port);
             Mach.PortInsertRight(Mach.TaskSelf, port, port, MachMsgType.MakeSend);
             int q = (int)MachPortLimits.QLimitMax;
             Mach.PortSetAttributes(Mach.TaskSelf, port, MachPortLimits.LimitsInfoFlavor, &q, 1);
-            _task.Vm.Quota = 64L << 20; // a smaller quota so the flood reaches it quickly
-            uint last = (uint)(IpcSpace.TableCountMax - 1) << 8 | 3;
-            byte* region = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc(1 << 20);
-            byte* msg = stackalloc byte[64];
-            byte* buf = stackalloc byte[256];
-            var names = new List<uint>();
-            while (!_stop)
-            {
-                Count("insert_right 0xFFFFFE03", (int)Mach.PortInsertRight(Mach.TaskSelf, 0xFFFFFE03, port, MachMsgType.MakeSendOnce));
-                KernReturn kr = Mach.PortInsertRight(Mach.TaskSelf, last, port, MachMsgType.MakeSendOnce);
-                Count("insert_right at the last index", (int)kr);
-                if (kr == KernReturn.Success)
-                {
-                    Mach.PortDeallocate(Mach.TaskSelf, last);
-                }
-                // Allocate until the table is full (a burst at a time, so the loop stays responsive).
-                for (int i = 0; i < 5000; i++)
-                {
-                    uint n;
-                    kr = Mach.PortAllocate(Mach.TaskSelf, MachPortRight.DeadName, &n);
-                    if (kr != KernReturn.Success)
-                    {
-                        Count("port_allocate", (int)kr);
-                        foreach (uint d in names)
-                        {
-                            Mach.PortDeallocate(Mach.TaskSelf, d);
-                        }
-                        names.Clear();
-                        break;
-                    }
-                    names.Add(n);
-                }
-                // Queue 1 MiB regions on its own port until the quota says no, then drain them.
-                while (true)
-                {
-                    var h = (MachMsgHeader*)msg;
-                    *h = new MachMsgHeader { Bits = MachMsgBits.Make(MachMsgType.CopySend, 0) | MachMsgBits.Complex, Size = 44, RemotePort = port, Id = 1 };
-                    *(uint*)(msg + 24) = 1;
-                    *(MachMsgOolDescriptor*)(msg + 28) = new MachMsgOolDescriptor { Address = (ulong)region, Size = 1 << 20, Copy = MachMsgCopy.Virtual, Type = MachMsgDescriptorType.Ool };
-                    MachMsgReturn mr = Mach.Msg(h, MachMsgOption.SendMsg | MachMsgOption.SendTimeout, 44, 0, 0, 0, 0);
-                    if (mr != MachMsgReturn.Success)
-                    {
-                        Count("send 1 MiB OOL", (int)mr);
-                        break;
-                    }
-                }
-                while (Mach.Msg((MachMsgHeader*)buf, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout, 0, 256, port, 0, 0) == MachMsgReturn.Success)
-                {
-                    Mach.MsgDestroy((MachMsgHeader*)buf);
-                }
-            }
-            System.Runtime.InteropServices.NativeMemory.Free(region);
+            _port = port;
         }
 
-        public double Stop(SortedDictionary<string, long> codes)
+        public string Name => _attack switch
+        {
+            Attack.HighNames => "high names (insert_right)",
+            Attack.TableFill => "table fill (port_allocate)",
+            _ => "queue flood (64 KiB OOL)",
+        };
+
+        public string Results() => string.Join(", ", _codes.Select(kv => $"{kv.Key} ×{kv.Value}"));
+
+        public void Start()
+        {
+            _stop = false;
+            _calls = 0;
+            _thread = new Thread(Loop) { IsBackground = true, Name = "attacker" };
+            _clock.Restart();
+            _thread.Start();
+        }
+
+        /// <summary>Stops the loop; returns its calls per second.</summary>
+        public double Stop()
         {
             _stop = true;
             _thread?.Join();
-            foreach (KeyValuePair<string, long> kv in _codes)
-            {
-                codes[kv.Key] = codes.GetValueOrDefault(kv.Key) + kv.Value;
-            }
             return _calls / _clock.Elapsed.TotalSeconds;
+        }
+
+        private void Count(string what, int code)
+        {
+            string key = what + " " + (code == 0 ? "ok" : "0x" + code.ToString("x", CultureInfo.InvariantCulture));
+            _codes[key] = _codes.GetValueOrDefault(key) + 1;
+        }
+
+        private void Loop()
+        {
+            using var scope = _task.Enter();
+            uint last = (uint)(IpcSpace.TableCountMax - 1) << 8 | 3;
+            byte* msg = stackalloc byte[64];
+            byte* buf = stackalloc byte[256];
+            while (!_stop)
+            {
+                switch (_attack)
+                {
+                    case Attack.HighNames:
+                    {
+                        KernReturn high = Mach.PortInsertRight(Mach.TaskSelf, 0xFFFFFE03, _port, MachMsgType.MakeSendOnce);
+                        KernReturn kr = Mach.PortInsertRight(Mach.TaskSelf, last, _port, MachMsgType.MakeSendOnce);
+                        if (kr == KernReturn.Success)
+                        {
+                            Mach.PortDeallocate(Mach.TaskSelf, last);
+                        }
+                        // Each refused send-once right came back as a notification: drain them.
+                        while (Mach.Msg((MachMsgHeader*)buf, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout, 0, 256, _port, 0, 0) == MachMsgReturn.Success)
+                        {
+                        }
+                        _calls += 2;
+                        if (_calls % 20_000 < 2)
+                        {
+                            Count("insert_right 0xFFFFFE03", (int)high);
+                            Count("insert_right at the last index", (int)kr);
+                        }
+                        break;
+                    }
+                    case Attack.TableFill:
+                    {
+                        uint n;
+                        KernReturn kr = Mach.PortAllocate(Mach.TaskSelf, MachPortRight.DeadName, &n);
+                        _calls++;
+                        if (kr == KernReturn.Success)
+                        {
+                            _names.Add(n);
+                            break;
+                        }
+                        Count("port_allocate past the table limit", (int)kr);
+                        foreach (uint d in _names)
+                        {
+                            Mach.PortDeallocate(Mach.TaskSelf, d);
+                        }
+                        _names.Clear();
+                        break;
+                    }
+                    default:
+                    {
+                        var h = (MachMsgHeader*)msg;
+                        *h = new MachMsgHeader { Bits = MachMsgBits.Make(MachMsgType.CopySend, 0) | MachMsgBits.Complex, Size = 44, RemotePort = _port, Id = 1 };
+                        *(uint*)(msg + 24) = 1;
+                        *(MachMsgOolDescriptor*)(msg + 28) = new MachMsgOolDescriptor { Address = (ulong)_region, Size = Region, Copy = MachMsgCopy.Virtual, Type = MachMsgDescriptorType.Ool };
+                        MachMsgReturn mr = Mach.Msg(h, MachMsgOption.SendMsg | MachMsgOption.SendTimeout, 44, 0, 0, 0, 0);
+                        _calls++;
+                        if (mr == MachMsgReturn.Success)
+                        {
+                            break;
+                        }
+                        Count("send 64 KiB OOL past the quota", (int)mr);
+                        while (Mach.Msg((MachMsgHeader*)buf, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout, 0, 256, _port, 0, 0) == MachMsgReturn.Success)
+                        {
+                            Mach.MsgDestroy((MachMsgHeader*)buf);
+                        }
+                        break;
+                    }
+                }
+            }
         }
 
         public void Dispose()
@@ -163,6 +233,7 @@ internal static unsafe class HostileTaskBenchmark
             _stop = true;
             _thread?.Join();
             _task.Terminate();
+            System.Runtime.InteropServices.NativeMemory.Free(_region);
         }
     }
 }
