@@ -1,8 +1,6 @@
-/* C layout oracle for the generator tests. Declares the test messages with C fixed-width types, written from
- * the ABI fact sheet (not copied from XNU headers), and prints sizeof and offsetof for every field as
- * "<Message> <Field> <offset>" and "<Message> sizeof <size>". Messages declared Pack4 in C# are declared under
- * #pragma pack(push, 4) here; messages declared Natural are declared without any pragma. The Mach ABI structs
- * themselves are always declared under pack(4), as <mach/message.h> does. */
+/* C layout oracle for the generator tests: the Mach ABI structs declared with C fixed-width types, written from the
+ * ABI fact sheet (not copied from XNU headers), always under pack(4) as <mach/message.h> does; the corpus and the
+ * printing are in layout_corpus.h. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,54 +11,7 @@ typedef struct { uint32_t descriptor_count; } mach_msg_body_t;
 typedef struct { uint32_t name, pad1; uint16_t pad2; uint8_t disposition, type; } mach_msg_port_descriptor_t;
 typedef struct { uint64_t address; uint8_t deallocate, copy, pad1, type; uint32_t size; } mach_msg_ool_descriptor_t;
 typedef struct { uint64_t address; uint8_t deallocate, copy, disposition, type; uint32_t count; } mach_msg_ool_ports_descriptor_t;
+typedef struct { uint32_t type, size, seqno; uint32_t sender[2]; uint32_t audit[8]; } mach_msg_audit_trailer_t;
 #pragma pack(pop)
 
-typedef struct { int32_t x; int64_t y; } point64_t; /* a plain C struct, naturally aligned */
-
-#pragma pack(push, 4)
-typedef struct { mach_msg_header_t Header; mach_msg_body_t Body; mach_msg_port_descriptor_t TaskPort; } TaskPortCheckIn;
-typedef struct { mach_msg_header_t Header; mach_msg_body_t Body; mach_msg_port_descriptor_t ReceivePort, SendPort; } PortPairReply;
-typedef struct {
-    mach_msg_header_t Header; mach_msg_body_t Body; mach_msg_port_descriptor_t Surface, Metadata;
-    uint64_t SurfaceId; uint32_t Width, Height;
-} SurfacePortsPack4;
-typedef struct { mach_msg_header_t Header; mach_msg_body_t Body; mach_msg_ool_descriptor_t Data; int32_t Flags; } OolData;
-typedef struct { mach_msg_header_t Header; mach_msg_body_t Body; mach_msg_ool_ports_descriptor_t Ports; } OolPortArray;
-typedef struct { mach_msg_header_t Header; } Ping;
-typedef struct { mach_msg_header_t Header; uint32_t Length; uint8_t Text[64]; } VarText;
-typedef struct {
-    mach_msg_header_t Header; uint8_t Kind; uint16_t Flags; int32_t State; point64_t Origin; uint8_t Tail; uint16_t Name[3];
-} MixedPack4;
-#pragma pack(pop)
-
-typedef struct {
-    mach_msg_header_t Header; mach_msg_body_t Body; mach_msg_port_descriptor_t Surface, Metadata;
-    uint64_t SurfaceId; uint32_t Width, Height;
-} SurfacePortsNatural;
-typedef struct { mach_msg_header_t Header; mach_msg_body_t Body; mach_msg_ool_descriptor_t Data; uint64_t Cookie; } OolNatural;
-typedef struct {
-    mach_msg_header_t Header; uint8_t Kind; uint16_t Flags; int32_t State; point64_t Origin; uint8_t Tail; uint16_t Name[3];
-} MixedNatural;
-
-#define SIZE(T) printf("%s sizeof %zu\n", #T, sizeof(T))
-#define OFF(T, F) printf("%s %s %zu\n", #T, #F, offsetof(T, F))
-
-int main(void)
-{
-    SIZE(TaskPortCheckIn); OFF(TaskPortCheckIn, Header); OFF(TaskPortCheckIn, Body); OFF(TaskPortCheckIn, TaskPort);
-    SIZE(PortPairReply); OFF(PortPairReply, Header); OFF(PortPairReply, Body); OFF(PortPairReply, ReceivePort); OFF(PortPairReply, SendPort);
-    SIZE(SurfacePortsPack4); OFF(SurfacePortsPack4, Header); OFF(SurfacePortsPack4, Body); OFF(SurfacePortsPack4, Surface);
-    OFF(SurfacePortsPack4, Metadata); OFF(SurfacePortsPack4, SurfaceId); OFF(SurfacePortsPack4, Width); OFF(SurfacePortsPack4, Height);
-    SIZE(SurfacePortsNatural); OFF(SurfacePortsNatural, Header); OFF(SurfacePortsNatural, Body); OFF(SurfacePortsNatural, Surface);
-    OFF(SurfacePortsNatural, Metadata); OFF(SurfacePortsNatural, SurfaceId); OFF(SurfacePortsNatural, Width); OFF(SurfacePortsNatural, Height);
-    SIZE(OolData); OFF(OolData, Header); OFF(OolData, Body); OFF(OolData, Data); OFF(OolData, Flags);
-    SIZE(OolPortArray); OFF(OolPortArray, Header); OFF(OolPortArray, Body); OFF(OolPortArray, Ports);
-    SIZE(OolNatural); OFF(OolNatural, Header); OFF(OolNatural, Body); OFF(OolNatural, Data); OFF(OolNatural, Cookie);
-    SIZE(Ping); OFF(Ping, Header);
-    SIZE(VarText); OFF(VarText, Header); OFF(VarText, Length); OFF(VarText, Text);
-    SIZE(MixedPack4); OFF(MixedPack4, Header); OFF(MixedPack4, Kind); OFF(MixedPack4, Flags); OFF(MixedPack4, State);
-    OFF(MixedPack4, Origin); OFF(MixedPack4, Tail); OFF(MixedPack4, Name);
-    SIZE(MixedNatural); OFF(MixedNatural, Header); OFF(MixedNatural, Kind); OFF(MixedNatural, Flags); OFF(MixedNatural, State);
-    OFF(MixedNatural, Origin); OFF(MixedNatural, Tail); OFF(MixedNatural, Name);
-    return 0;
-}
+#include "layout_corpus.h"

@@ -158,4 +158,42 @@ internal sealed partial class SimulatedKernel
     }
 
     internal int BlockedThreads => Volatile.Read(ref WaitList.TotalWaiting);
+
+    /// <summary>
+    /// Threads blocked receiving on <paramref name="name"/> (a receive right or a port set) in
+    /// <paramref name="task"/>'s space. A wake-up takes the thread off the wait queue under the queue owner's lock,
+    /// so tests can tell "still blocked" from "woken" at once instead of sleeping and checking a thread's state.
+    /// </summary>
+    internal int ReceiversBlockedOn(SimulatedTask task, uint name)
+    {
+        using (task.Space.Lock.EnterScope())
+        {
+            IpcEntry? e = task.Space.Lookup(name);
+            if (e?.PortSet is IpcPortSet set)
+            {
+                using (set.Lock.EnterScope())
+                {
+                    return Count(set.Receivers);
+                }
+            }
+            if (e is { Port: { } port } && e.Has(MachPortType.Receive))
+            {
+                using (port.Lock.EnterScope())
+                {
+                    return Count(port.Receivers);
+                }
+            }
+            return 0;
+        }
+
+        static int Count(WaitList queue)
+        {
+            int n = 0;
+            for (Waiter? w = queue.First; w is not null; w = w.Next)
+            {
+                n++;
+            }
+            return n;
+        }
+    }
 }
