@@ -70,9 +70,9 @@ public sealed unsafe class MachRpcClient : IDisposable
             {
                 // A send error (B6: the receive never ran). After a send timeout the kernel pseudo-received the
                 // request's rights back into our buffer (A36); release them there.
-                if (mr is MachMsgReturn.SendTimedOut or MachMsgReturn.SendInterrupted or MachMsgReturn.SendNoBuffer)
+                if (mr.IsPseudoReceived())
                 {
-                    Mach.MsgDestroy(header);
+                    ReceivedMessage.DestroyUnsent(header);
                 }
                 return new MachRpcResult(MachRpcStatus.SendFailed, (int)mr);
             }
@@ -91,13 +91,13 @@ public sealed unsafe class MachRpcClient : IDisposable
         if (header->Id == TRequest.MsgId + MigReplyError.ReplyIdOffset && header->Size == MigReplyError.SizeOf && !header->IsComplex)
         {
             int retCode = ((MigReplyError*)header)->RetCode;
-            Mach.MsgDestroy(header);
+            ReceivedMessage.Destroy(header);
             return new MachRpcResult(MachRpcStatus.RemoteError, retCode);
         }
         var error = TReply.TryRead(received, out var view);
         if (error != MachValidationError.None)
         {
-            Mach.MsgDestroy(header);
+            ReceivedMessage.Destroy(header);
             return new MachRpcResult(MachRpcStatus.InvalidReply, (int)MigReturn.ReplyMismatch, error);
         }
         reply = view.Message;

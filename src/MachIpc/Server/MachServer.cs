@@ -4,6 +4,7 @@ using System.Threading;
 using MachIpc.Abi;
 using MachIpc.Bootstrap;
 using MachIpc.Kernel;
+using MachIpc.Messages;
 using MachIpc.Ports;
 using Microsoft.Extensions.Logging;
 
@@ -17,7 +18,7 @@ namespace MachIpc.Server;
 /// </summary>
 /// <remarks>
 /// Ownership follows MIG: a handler that returns normally owns every right the message carried; in every
-/// other case the server destroys the message with <c>mach_msg_destroy</c>.
+/// other case the server destroys the message with <see cref="ReceivedMessage.Destroy"/>.
 /// </remarks>
 public sealed unsafe class MachServer : IDisposable
 {
@@ -286,7 +287,7 @@ public sealed unsafe class MachServer : IDisposable
             if (IsLogging(LogLevel.Error)) Log(LogLevel.Error, "notification handler threw: {0}", ex);
         }
         // A port-destroyed notification carries a receive right: nobody adopted it, so release it.
-        Mach.MsgDestroy(header);
+        ReceivedMessage.Destroy(header);
     }
 
     private void Reject(MachMsgHeader* header, string reason, MigReturn code, bool handlerFailed)
@@ -297,7 +298,7 @@ public sealed unsafe class MachServer : IDisposable
         {
             MigReply.TrySendError(header, (int)code);
         }
-        Mach.MsgDestroy(header);
+        ReceivedMessage.Destroy(header);
     }
 
     private int ReceivedLength(MachMsgHeader* header)

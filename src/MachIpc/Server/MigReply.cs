@@ -1,5 +1,6 @@
 using MachIpc.Abi;
 using MachIpc.Kernel;
+using MachIpc.Messages;
 
 namespace MachIpc.Server;
 
@@ -9,7 +10,7 @@ public static unsafe class MigReply
     /// <summary>
     /// Sends a <c>mig_reply_error_t</c> carrying <paramref name="code"/> to the reply right of the received message
     /// at <paramref name="request"/>, consuming that right; the header is updated so that a later
-    /// <c>mach_msg_destroy</c> of the request does not release it again. Returns false when the message has
+    /// <see cref="ReceivedMessage.Destroy"/> of the request does not release it again. Returns false when the message has
     /// no usable reply right or the reply could not be sent (the right then stays in the header).
     /// </summary>
     public static bool TrySendError(MachMsgHeader* request, int code)
@@ -28,10 +29,10 @@ public static unsafe class MigReply
         reply.RetCode = code;
         // Timeout 0: a server never blocks on a client's full queue (send-once replies bypass it anyway, A34).
         var mr = Mach.Msg(&reply.Header, MachMsgOption.SendMsg | MachMsgOption.SendTimeout, MigReplyError.SizeOf, 0, MachPortName.Null, 0, MachPortName.Null);
-        if (mr is MachMsgReturn.SendTimedOut or MachMsgReturn.SendInterrupted or MachMsgReturn.SendNoBuffer)
+        if (mr.IsPseudoReceived())
         {
             // The kernel pseudo-received the reply right back into our buffer (A36): release it from there.
-            Mach.MsgDestroy(&reply.Header);
+            ReceivedMessage.DestroyUnsent(&reply.Header);
         }
         else if (mr != MachMsgReturn.Success)
         {

@@ -1077,8 +1077,12 @@ internal sealed unsafe partial class SimulatedKernel
     }
 
     /// <summary>
-    /// libsyscall's <c>mach_msg_destroy</c>: a user-level walk of a received message that releases each right
-    /// by its received type and vm_deallocates every out-of-line region, through the ordinary calls.
+    /// libsyscall's <c>mach_msg_destroy</c> (libsyscall/mach/mach_msg.c), a user-level walk through the ordinary
+    /// calls: each right is released by its type (<c>mach_msg_destroy_port</c>, lines 331-364), an out-of-line
+    /// region or port array is freed only when its descriptor says <c>deallocate</c> (lines 434 and 470), a
+    /// volatile region is skipped ("Just skip it", line 446), and <c>msgh_local_port</c> is left alone ("The
+    /// msgh_local_port field doesn't hold a port right", line 397). The walk stops at <c>msgh_size</c> and at an
+    /// unknown descriptor type, where libsyscall would read past the message.
     /// </summary>
     public void MsgDestroy(MachMsgHeader* msg)
     {
@@ -1089,7 +1093,6 @@ internal sealed unsafe partial class SimulatedKernel
         uint self = TaskSelf();
         lock (_lock)
         {
-            // msgh_local_port holds no right: the receive consumed the destination right.
             DestroyPortByType(self, msg->RemotePort, msg->RemoteDisposition);
             DestroyPortByType(self, msg->VoucherPort, msg->VoucherDisposition);
             if (!msg->IsComplex || msg->Size < MachMsgBase.SizeOf)
@@ -1102,6 +1105,7 @@ internal sealed unsafe partial class SimulatedKernel
             for (uint i = 0; i < count && off + 12 <= msg->Size; i++)
             {
                 var type = (MachMsgDescriptorType)b[off + 11];
+                bool deallocate = b[off + 8] != 0;
                 switch (type)
                 {
                     case MachMsgDescriptorType.Port:
@@ -1112,23 +1116,27 @@ internal sealed unsafe partial class SimulatedKernel
                         DestroyPortByType(self, *(uint*)(b + off + 12), (MachMsgType)b[off + 10]);
                         break;
                     case MachMsgDescriptorType.Ool:
-                    case MachMsgDescriptorType.OolVolatile:
-                        if (*(uint*)(b + off + 12) != 0)
+                        if (deallocate && *(uint*)(b + off + 12) != 0)
                         {
                             VmDeallocate(self, *(ulong*)(b + off), *(uint*)(b + off + 12));
                         }
+                        break;
+                    case MachMsgDescriptorType.OolVolatile:
                         break;
                     case MachMsgDescriptorType.OolPorts:
                     {
                         uint n = *(uint*)(b + off + 12);
                         var names = (uint*)*(ulong*)(b + off);
-                        if (names is not null && n != 0)
+                        if (names is not null)
                         {
                             for (uint k = 0; k < n; k++)
                             {
                                 DestroyPortByType(self, names[k], (MachMsgType)b[off + 10]);
                             }
-                            VmDeallocate(self, (ulong)names, n * 4ul);
+                            if (deallocate && n != 0)
+                            {
+                                VmDeallocate(self, (ulong)names, n * 4ul);
+                            }
                         }
                         break;
                     }
@@ -1140,6 +1148,12 @@ internal sealed unsafe partial class SimulatedKernel
         }
     }
 
+    /// <summary>
+    /// libsyscall's <c>mach_msg_destroy_port</c> (libsyscall/mach/mach_msg.c, lines 331-364): MOVE_SEND /
+    /// MOVE_SEND_ONCE deallocate, MOVE_RECEIVE drops the receive right, and MAKE_SEND / MAKE_SEND_ONCE (a message
+    /// that was never sent) make the right and destroy it, so the side effects of a send happen (a send-once
+    /// notification, a no-senders request firing).
+    /// </summary>
     internal void DestroyPortByType(uint self, uint name, MachMsgType type)
     {
         if (!MachPortName.IsValid(name))
@@ -1148,13 +1162,27 @@ internal sealed unsafe partial class SimulatedKernel
         }
         switch (type)
         {
-            case MachMsgType.PortReceive:
+            case MachMsgType.MoveReceive:
                 PortModRefs(self, name, MachPortRight.Receive, -1);
                 break;
-            case MachMsgType.PortSend:
-            case MachMsgType.PortSendOnce:
+            case MachMsgType.MoveSend:
+            case MachMsgType.MoveSendOnce:
                 PortDeallocate(self, name);
                 break;
+            case MachMsgType.MakeSend:
+                PortInsertRight(self, name, name, MachMsgType.MakeSend);
+                PortDeallocate(self, name);
+                break;
+            case MachMsgType.MakeSendOnce:
+            {
+                uint sendOnce;
+                MachMsgType made;
+                if (PortExtractRight(self, name, MachMsgType.MakeSendOnce, &sendOnce, &made) == KernReturn.Success)
+                {
+                    PortDeallocate(self, sendOnce);
+                }
+                break;
+            }
         }
     }
 

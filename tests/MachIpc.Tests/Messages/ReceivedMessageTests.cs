@@ -1,0 +1,88 @@
+using System.Runtime.InteropServices;
+using MachIpc.Abi;
+using MachIpc.Kernel;
+using MachIpc.Messages;
+using MachIpc.Tests.Kernel;
+using Xunit;
+using static MachIpc.Tests.Kernel.K;
+
+namespace MachIpc.Tests.Messages;
+
+/// <summary>The SDK's destroy routine: the receiver owns every right and region a received message carries.</summary>
+[Collection("Kernel")]
+public unsafe class ReceivedMessageTests
+{
+    [Fact]
+    public void Destroy_ReleasesEveryRightAndFreesEveryRegion_WhateverItsDeallocateFlag_AndTwiceIsOnce()
+    {
+        using var k = new K();
+        uint p = k.PortWithSend();
+        var baseline = k.Task.Rights();
+        uint carried = k.Port();
+        uint moved = k.Port();
+        uint reply = k.Port();
+        long value = 42;
+        uint* names = stackalloc uint[2] { carried, carried };
+        var volatileRegion = new byte[16];
+        MemoryMarshal.Write(volatileRegion, (ulong)(nint)(&value));
+        MemoryMarshal.Write(volatileRegion.AsSpan(12), 8u);
+        volatileRegion[11] = (byte)MachMsgDescriptorType.OolVolatile;
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p, MachMsgType.CopySend, reply, MachMsgType.MakeSendOnce)
+            .Port(carried, MachMsgType.MakeSend)
+            .Port(moved, MachMsgType.MoveReceive)
+            .Ool((nint)(&value), 8, copy: MachMsgCopy.Physical)
+            .Raw(volatileRegion)
+            .OolPorts((nint)names, 2, MachMsgType.MakeSend)));
+        Received r = Rcv(p);
+        Assert.Equal(MachMsgReturn.Success, r.Result);
+        Assert.Equal(3, k.Task.OutstandingVmRegions);
+        uint movedName = r.PortDesc(1).Name;
+        Assert.Equal(3u, Refs(carried, MachPortRight.Send));
+        fixed (byte* b = r.Buffer)
+        {
+            ReceivedMessage.Destroy((MachMsgHeader*)b);
+            Assert.Equal(0, k.Task.OutstandingVmRegions);
+            Assert.Equal(KernReturn.InvalidName, TypeResult(movedName));
+            Assert.Equal(MachPortType.Receive, Type(carried));
+            // Every name and region it released is cleared, so a second destroy releases nothing twice.
+            var h = (MachMsgHeader*)b;
+            Assert.Equal(MachPortName.Null, h->RemotePort);
+            Assert.Equal(MachPortName.Null, ((MachMsgPortDescriptor*)(b + 28))->Name);
+            Assert.Equal(0ul, ((MachMsgOolDescriptor*)(b + 52))->Address);
+            uint extra = k.SendTo(carried); // a right the buffer's stale name would now hit
+            ReceivedMessage.Destroy((MachMsgHeader*)b);
+            Assert.Equal(1u, Refs(extra, MachPortRight.Send));
+            Dealloc(extra);
+        }
+        RcvAndDestroy(reply); // the reply right was destroyed: the kernel says so with a send-once notification
+        DestroyReceive(carried);
+        DestroyReceive(reply);
+        Assert.Equal(baseline, k.Task.Rights());
+    }
+
+    [Fact]
+    public void ScopedMachMsgDestroy_DestroysUnlessDisarmed()
+    {
+        using var k = new K();
+        uint p = k.PortWithSend();
+        uint carried = k.Port();
+        for (int disarm = 0; disarm < 2; disarm++)
+        {
+            Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p).Port(carried, MachMsgType.MakeSend)));
+            Received r = Rcv(p);
+            fixed (byte* b = r.Buffer)
+            {
+                using (var scope = new ScopedMachMsgDestroy((MachMsgHeader*)b))
+                {
+                    if (disarm == 1)
+                    {
+                        scope.Disarm();
+                    }
+                }
+            }
+            Assert.Equal(disarm == 1 ? MachPortType.SendReceive : MachPortType.Receive, Type(carried));
+        }
+        Dealloc(carried);
+        DestroyReceive(carried);
+    }
+}
