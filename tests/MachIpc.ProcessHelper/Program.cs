@@ -29,6 +29,7 @@ using MachIpc.ProcessHelper;
 //   seam                    mach_port_construct, mach_port_names (+ vm_deallocate), pid_for_task, bootstrap_port
 //                           in a joined process; prints "ok" or the failure
 //   victim                  block in a receive, then (after the host died) print what each call returned
+//   task-port <service>     send a copy of this task's task port to <service>, print "sent", wait to be killed
 try
 {
     return args[0] switch
@@ -39,6 +40,7 @@ try
         "fuzz" => Modes.Fuzz(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture)),
         "host" => Modes.Host(),
         "victim" => Modes.Victim(),
+        "task-port" => Modes.TaskPort(args[1]),
         "semantics" => Modes.Semantics(),
         "seam" => Modes.Seam(),
         "dealloc" => Modes.Dealloc(),
@@ -555,6 +557,26 @@ internal static unsafe class Modes
     {
         Console.WriteLine("socket " + SimulatedMach.ShareWithChildren());
         Thread.Sleep(Timeout.Infinite);
+        return 0;
+    }
+
+    public static int TaskPort(string service)
+    {
+        using var server = BootstrapServer.LookUp(service);
+        byte* buf = stackalloc byte[MachMsgBase.SizeOf + MachMsgPortDescriptor.SizeOf];
+        var header = (MachMsgHeader*)buf;
+        header->Bits = MachMsgBits.Make(MachMsgType.CopySend, MachMsgType.None, MachMsgType.None, complex: true);
+        header->Size = MachMsgBase.SizeOf + MachMsgPortDescriptor.SizeOf;
+        header->RemotePort = server.Name;
+        header->Id = 5303;
+        ((MachMsgBase*)buf)->Body.DescriptorCount = 1;
+        var port = (MachMsgPortDescriptor*)(buf + MachMsgBase.SizeOf);
+        port->Name = Mach.TaskSelf;
+        port->Disposition = MachMsgType.CopySend;
+        port->Type = MachMsgDescriptorType.Port;
+        var mr = Mach.Msg(header, MachMsgOption.SendMsg, header->Size, 0, 0, 0, 0);
+        Console.WriteLine(mr == MachMsgReturn.Success ? "sent" : $"send failed {new MachError((int)mr)}");
+        Console.ReadLine(); // until killed
         return 0;
     }
 

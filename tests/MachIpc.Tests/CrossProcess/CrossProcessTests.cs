@@ -334,6 +334,40 @@ public sealed class CrossProcessTests : IDisposable
     }
 
     [Fact]
+    public unsafe void KilledHelper_FiresTheDeadNameRequestArmedOnItsTaskPort()
+    {
+        // A parent that watches a helper's task port (kernel-semantics I4): when the process dies, its task's
+        // kernel ports are destroyed (osfmk/kern/ipc_tt.c ipc_task_terminate -> ipc_port_destroy) and the armed
+        // dead-name request fires, with the extra uref D5 describes.
+        using var service = BootstrapServer.CheckIn(_prefix + ".task");
+        Process child = Start(true, null, "task-port", _prefix + ".task");
+        Assert.Equal("sent", ReadLine(child));
+        byte* buf = stackalloc byte[256];
+        var header = (MachMsgHeader*)buf;
+        Assert.Equal(MachMsgReturn.Success, Mach.Msg(header, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout, 0, 256, service.Name, 20_000, 0));
+        uint task = ((MachMsgPortDescriptor*)(buf + MachMsgBase.SizeOf))->Name;
+        int pid;
+        Assert.Equal(KernReturn.Success, Mach.PidForTask(task, &pid));
+        Assert.Equal(child.Id, pid);
+        using var notify = ReceiveRight.Allocate();
+        uint previous;
+        Assert.Equal(KernReturn.Success, Mach.PortRequestNotification(Mach.TaskSelf, task, MachNotify.DeadName, 0, notify.Name, MachMsgType.MakeSendOnce, &previous));
+        child.Kill();
+        Assert.Equal(MachMsgReturn.Success, Mach.Msg(header, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout, 0, 256, notify.Name, 20_000, 0));
+        Assert.Equal(MachNotify.DeadName, header->Id);
+        Assert.Equal(task, ((MachPortNameNotification*)header)->NotPort);
+        uint refs;
+        Assert.Equal(KernReturn.Success, Mach.PortGetRefs(Mach.TaskSelf, task, MachPortRight.DeadName, &refs));
+        Assert.Equal(2u, refs);
+        Assert.Equal(KernReturn.Success, Mach.PortDeallocate(Mach.TaskSelf, task));
+        Assert.Equal(KernReturn.Success, Mach.PortDeallocate(Mach.TaskSelf, task));
+        child.WaitForExit(5000);
+        service.Dispose();
+        notify.Dispose();
+        AssertNoLeaks();
+    }
+
+    [Fact]
     public void GarbageOnTheKernelSocket_DisconnectsThatClientOnly()
     {
         using var rendezvous = new HelperRendezvous(_prefix);

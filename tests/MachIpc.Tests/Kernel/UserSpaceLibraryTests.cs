@@ -113,4 +113,76 @@ public unsafe class UserSpaceLibraryTests
         Assert.Equal(KernReturn.InvalidName, TypeResult(sendOnce));
         RcvAndDestroy(reply); // the released send-once right's notification
     }
+
+    [Fact]
+    public void I4_TaskDeath_FiresADeadNameRequestArmedOnTheTaskPort()
+    {
+        // osfmk/kern/ipc_tt.c ipc_task_terminate: ipc_kobject_dealloc_port(kport, 0, IKOT_TASK_CONTROL) ->
+        // ipc_kobject.c ipc_kobject_dealloc_port_and_unlock -> ipc_port.c ipc_port_dealloc_special_and_unlock ->
+        // ipc_port_destroy, which generates the dead-name notifications (ipc_port_dnnotify).
+        using var k = new K();
+        var child = k.NewTask("child");
+        uint task = child.TaskPortNameIn(k.Task);
+        uint notify = k.Port();
+        Assert.Equal(KernReturn.Success, Request(task, MachNotify.DeadName, 0, notify, MachMsgType.MakeSendOnce, out _));
+        child.Terminate();
+        Received n = Rcv(notify);
+        Assert.Equal(MachMsgReturn.Success, n.Result);
+        Assert.Equal(MachNotify.DeadName, n.Header.Id);
+        Assert.Equal(task, n.U32(32)); // not_port
+        Assert.True(n.AuditTrailer.Audit.IsKernel);
+        // D5: the name is a dead name with the notification's extra uref; the notified task releases both.
+        Assert.Equal(MachPortType.DeadName, Type(task));
+        Assert.Equal(2u, Refs(task, MachPortRight.DeadName));
+        Dealloc(task);
+        Dealloc(task);
+        DestroyReceive(notify);
+    }
+
+    [Fact]
+    public void I5_APortSetRotatesOnATooLargeResult_AndLargeIdentityNamesTheMemberHoldingIt()
+    {
+        // osfmk/ipc/ipc_mqueue.c ipc_mqueue_receive_on_thread_and_unlock: "Put the message at the back of the prepost
+        // list if it's not a PEEK" -> osfmk/kern/waitq.c waitq_set_first_prepost, circle_queue_rotate_head_forward,
+        // before ipc_mqueue_select_on_thread_locked finds the message too large and leaves it queued
+        // (MACH_RCV_LARGE). osfmk/ipc/mach_msg.c mach_msg_receive_too_large: with MACH64_RCV_LARGE_IDENTITY the
+        // member's name goes to msgh_local_port, the needed size to msgh_size.
+        using var k = new K();
+        uint a = k.PortWithSend(), b = k.PortWithSend();
+        uint set = k.Set();
+        Assert.Equal(KernReturn.Success, Mach.PortInsertMember(Mach.TaskSelf, a, set));
+        Assert.Equal(KernReturn.Success, Mach.PortInsertMember(Mach.TaskSelf, b, set));
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(a, id: 1).WithInline(512)));
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(b, id: 2)));
+        Received large = Rcv(set, size: 64, extra: MachMsgOption.RcvTimeout | MachMsgOption.RcvLarge | MachMsgOption.RcvLargeIdentity);
+        Assert.Equal(MachMsgReturn.RcvTooLarge, large.Result);
+        Assert.Equal(24u + 512u, large.Header.Size);
+        Assert.Equal(a, large.Header.LocalPort);
+        // The set rotated: a second receive on it serves b, not the message that was too large.
+        Received next = Rcv(set, size: 128);
+        Assert.Equal(MachMsgReturn.Success, next.Result);
+        Assert.Equal(2, next.Header.Id);
+        Assert.Equal(b, next.Header.LocalPort);
+        // The large message is still queued on the member the identity named.
+        Received held = Rcv(a, size: 1024);
+        Assert.Equal(MachMsgReturn.Success, held.Result);
+        Assert.Equal(1, held.Header.Id);
+        Assert.Equal(MachMsgReturn.RcvTimedOut, Rcv(set).Result);
+    }
+
+    [Fact]
+    public void I5_AMemberThatGotAMessageFirstIsServedFirst_WhateverItsPlaceInTheSet()
+    {
+        // osfmk/kern/waitq.c: a port that gets a message with no thread waiting is appended to the set's prepost
+        // queue (circle_enqueue_tail(&wqset->wqset_preposts, ...)); receives serve that queue from its head.
+        using var k = new K();
+        uint a = k.PortWithSend(), b = k.PortWithSend();
+        uint set = k.Set();
+        Assert.Equal(KernReturn.Success, Mach.PortInsertMember(Mach.TaskSelf, a, set));
+        Assert.Equal(KernReturn.Success, Mach.PortInsertMember(Mach.TaskSelf, b, set));
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(b, id: 2)));
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(a, id: 1)));
+        Assert.Equal(2, Rcv(set).Header.Id);
+        Assert.Equal(1, Rcv(set).Header.Id);
+    }
 }

@@ -40,7 +40,10 @@ internal sealed unsafe partial class SimulatedKernel
         }
         while (true)
         {
-            IpcPort? src = port is not null ? (port.Queue.IsEmpty ? null : port) : set!.FirstWithMessage();
+            // I5: on a set, the served member moves to the back of the prepost queue before its message is even
+            // looked at, so a MACH_RCV_LARGE too-large result rotates the set too (ipc_mqueue.c
+            // ipc_mqueue_receive_on_thread_and_unlock, then ipc_mqueue_select_on_thread_locked).
+            IpcPort? src = port is not null ? (port.Queue.IsEmpty ? null : port) : set!.FirstPrepost();
             if (src is not null)
             {
                 KMsg head = src.Queue.Peek!;
@@ -50,7 +53,6 @@ internal sealed unsafe partial class SimulatedKernel
                     return MachMsgReturn.RcvTooLarge;
                 }
                 KMsg m = Dequeue(src);
-                set?.Rotate(src); // B3
                 return CopyoutToUser(task, m, src, buf, option, rcvSize, trailerSize);
             }
             if (hasTimeout && Environment.TickCount64 >= deadline)
@@ -202,6 +204,13 @@ internal sealed unsafe partial class SimulatedKernel
         if (!reserved)
         {
             p.MsgCount++;
+        }
+        if (p.Sets is { } sets)
+        {
+            foreach (IpcPortSet set in sets)
+            {
+                set.Prepost(p); // no thread took it: prepost every set the port is in (waitq.c, I5)
+            }
         }
     }
 

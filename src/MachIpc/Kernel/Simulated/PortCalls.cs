@@ -931,6 +931,10 @@ internal sealed unsafe partial class SimulatedKernel
             }
             HandOff(p, Dequeue(p), w);
         }
+        if (!p.Queue.IsEmpty)
+        {
+            set.Prepost(p); // ipc_mqueue_add_locked: "Didn't find a thread to wake up but messages are enqueued, prepost the set"
+        }
     }
 
     public KernReturn PortExtractMember(uint task, uint name, uint pset)
@@ -947,7 +951,7 @@ internal sealed unsafe partial class SimulatedKernel
                     {
                         return KernReturn.NotInSet;
                     }
-                    set!.Members.Remove(p);
+                    set!.RemoveMember(p);
                 }
             }
             return kr;
@@ -1009,7 +1013,7 @@ internal sealed unsafe partial class SimulatedKernel
                         wasInTarget = true;
                         continue;
                     }
-                    old.Members.Remove(p);
+                    old.RemoveMember(p);
                 }
                 sets.Clear();
                 if (wasInTarget)

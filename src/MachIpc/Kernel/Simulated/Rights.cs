@@ -119,7 +119,7 @@ internal sealed unsafe partial class SimulatedKernel
         {
             foreach (IpcPortSet set in sets)
             {
-                set.Members.Remove(p);
+                set.RemoveMember(p);
             }
             sets.Clear();
         }
@@ -146,9 +146,21 @@ internal sealed unsafe partial class SimulatedKernel
             NotifyPortDestroyed(pd, p);
             return;
         }
-        p.Active = false;
         _livePorts--;
         _ports.Remove(p);
+        KillPort(p);
+        BootstrapPortDied(p);
+    }
+
+    /// <summary>
+    /// The end of <c>ipc_port_destroy</c> (osfmk/ipc/ipc_port.c) once no port-destroyed request claims the port:
+    /// it goes inactive, blocked senders fail, queued messages are destroyed, an armed no-senders request's
+    /// send-once right is destroyed, and every dead-name request fires (<c>ipc_port_dnnotify</c>). Kernel-object
+    /// ports reach it too, through <c>ipc_port_dealloc_special_and_unlock</c>.
+    /// </summary>
+    private void KillPort(IpcPort p)
+    {
+        p.Active = false;
         p.Senders.WakeAll(WakeReason.PortDied);
         while (p.Queue.Dequeue() is KMsg m)
         {
@@ -170,7 +182,6 @@ internal sealed unsafe partial class SimulatedKernel
                 NotifyDeadName(r.Notify, r.Name); // C10d: immediately; the entry gets +1 uref when converted
             }
         }
-        BootstrapPortDied(p);
     }
 
     /// <summary>Cancels the dead-name request on an entry that loses its right while the port lives (D7).</summary>
@@ -249,7 +260,7 @@ internal sealed unsafe partial class SimulatedKernel
         {
             m.Sets?.Remove(set);
         }
-        set.Members.Clear();
+        set.Clear();
         set.Receivers.WakeAll(WakeReason.PortChanged); // B5
         s.Free(e);
     }

@@ -266,7 +266,10 @@ internal sealed unsafe partial class SimulatedKernel : IMachKernel
                 System.Runtime.InteropServices.NativeMemory.Free((void*)r.Key);
             }
             task.VmRegions.Clear();
-            task.TaskPort.Active = false;
+            // I4: ipc_task_terminate (osfmk/kern/ipc_tt.c) destroys the task's kernel ports with
+            // ipc_kobject_dealloc_port -> ipc_port_dealloc_special_and_unlock -> ipc_port_destroy
+            // (osfmk/ipc/ipc_port.c), so a dead-name request armed on the task port fires as the task dies.
+            KillPort(task.TaskPort);
             BootstrapTaskDied(task);
             _tasks.Remove(task);
         }
