@@ -590,12 +590,42 @@ internal static unsafe class Modes
             received = Mach.Msg((MachMsgHeader*)buf, MachMsgOption.RcvMsg, 0, 256, port.Name, 0, MachPortName.Null);
         }) { IsBackground = true };
         receiver.Start();
+        // A request/reply call waiting for an answer that the host's death interrupts: a result, never an exception.
+        using var silent = ReceiveRight.Allocate();
+        using var client = new MachRpcClient(silent.MakeSend());
+        string call = "none";
+        var caller = new Thread(() =>
+        {
+            var ping = new XPing();
+            ping.Prepare(MachPortName.Null, MachPortName.Null);
+            try
+            {
+                call = client.Call<XPing, XPong>(ping, out _, out _, timeoutMs: 60_000).Status.ToString();
+            }
+            catch (Exception ex)
+            {
+                call = "threw " + ex.GetType().Name + ": " + ex.Message;
+            }
+        }) { IsBackground = true };
+        caller.Start();
         Console.WriteLine("ready");
         var clock = Stopwatch.StartNew();
-        if (!receiver.Join(20_000))
+        if (!receiver.Join(20_000) || !caller.Join(20_000))
         {
             Console.WriteLine("receive still blocked");
             return 1;
+        }
+        string call2;
+        try
+        {
+            var ping = new XPing();
+            ping.Prepare(MachPortName.Null, MachPortName.Null);
+            var result = client.Call<XPing, XPong>(ping, out _, out _);
+            call2 = $"{result.Status}:{result.Code}";
+        }
+        catch (Exception ex)
+        {
+            call2 = "threw " + ex.GetType().Name + ": " + ex.Message;
         }
         double blockedMs = clock.Elapsed.TotalMilliseconds;
         clock.Restart();
@@ -605,7 +635,7 @@ internal static unsafe class Modes
         var allocated = Mach.PortAllocate(Mach.TaskSelf, MachPortRight.Receive, &name);
         var lookup = BootstrapServer.TryLookUp("anything", out _);
         double callsMs = clock.Elapsed.TotalMilliseconds;
-        Console.WriteLine($"receive=0x{(int)received:x} send=0x{(int)sent:x} allocate={(int)allocated} lookup=0x{(int)lookup:x} callsMs={callsMs:F0} reason={SimulatedMach.KernelHostLostReason}");
+        Console.WriteLine($"receive=0x{(int)received:x} send=0x{(int)sent:x} allocate={(int)allocated} lookup=0x{(int)lookup:x} call={call} call2={call2} callsMs={callsMs:F0} reason={SimulatedMach.KernelHostLostReason}");
         return 0;
     }
 }

@@ -478,6 +478,8 @@ public sealed class CrossProcessTests : IDisposable
         // MACH_RCV_PORT_CHANGED, MACH_SEND_INVALID_DEST, KERN_INVALID_TASK; BootstrapServer.TryLookUp fails first in task_get_special_port (KERN_INVALID_TASK)
         Assert.True(result.Contains("receive=0x10004006 send=0x10000003 allocate=16 lookup=0x10", StringComparison.Ordinal), result);
         Assert.True(result.Contains("reason=the kernel host closed the connection", StringComparison.Ordinal), result);
+        // MachRpcClient: the call in flight and the next one end in results, like every other call (KERN_INVALID_TASK = 16).
+        Assert.True(result.Contains("call=ReceiveFailed call2=SendFailed:16", StringComparison.Ordinal), result);
         AssertNoLeaks();
     }
 }

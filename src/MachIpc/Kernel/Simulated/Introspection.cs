@@ -151,6 +151,18 @@ internal sealed partial class SimulatedKernel
         }
     }
 
+    /// <summary>
+    /// Whether <paramref name="name"/> names a receive right made with MPO_PROVISIONAL_REPLY_PORT. XNU marks such a
+    /// port (ipc_port.c ipc_port_init) but shows the mark to no user call, so only tests ask.
+    /// </summary>
+    internal bool IsProvisionalReplyPort(SimulatedTask task, uint name)
+    {
+        lock (_lock)
+        {
+            return task.Space.Lookup(name) is { Port: { ProvisionalReplyPort: true } } e && e.Has(MachPortType.Receive);
+        }
+    }
+
     internal int VmRegionCount(SimulatedTask task)
     {
         lock (_lock)

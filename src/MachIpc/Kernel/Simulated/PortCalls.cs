@@ -1257,6 +1257,7 @@ internal sealed unsafe partial class SimulatedKernel
                     SetQLimit(p, options->QLimit);
                 }
                 p.Context = context;
+                p.ProvisionalReplyPort = (flags & MachPortConstructFlags.ProvisionalReplyPort) != 0;
             }
         }
         if ((flags & MachPortConstructFlags.InsertSendRight) != 0)
