@@ -649,8 +649,8 @@ internal sealed partial class PeerServer
     private void OnXPing(MachIpc.Messages.MachReceived<XPing> request)
     {
         var reply = new XPong { Result = request.Message.Operand * request.Message.Operand, Sequence = request.Message.Sequence, SeenPid = request.SenderPid ?? -1 };
-        reply.Prepare(request.ReplyPort);
-        var mr = reply.Send();
+        reply.Prepare(MachPortName.Null);
+        var mr = request.Reply(ref reply);
         if (mr != MachMsgReturn.Success)
         {
             throw new MachException("pong", mr);

@@ -243,10 +243,10 @@ public sealed class HelperRendezvous : IDisposable
 
     internal unsafe void OnCheckIn(MachReceived<HelperCheckInRequest> request)
     {
-        // The handler owns the task port and the reply right from here on (MIG's rule).
+        // The handler takes the task port; the server destroys whatever else is left when it returns.
         int pid = request.SenderPid ?? -1;
         var token = request.AuditToken ?? default;
-        var taskPort = SendRight.Adopt(request.Message.TaskPort.Name);
+        var taskPort = request.TakeSendRight(in request.Message.TaskPort);
         HelperRegistration? registration;
         lock (_expected)
         {
@@ -255,7 +255,7 @@ public sealed class HelperRendezvous : IDisposable
 
         if (registration is not null && registration.TryClaim(out uint helperReceive, out uint sendToParent))
         {
-            if (Reply(request.ReplyPort, helperReceive, sendToParent))
+            if (Reply(request, helperReceive, sendToParent))
             {
                 registration.Complete(token, taskPort);
                 return;
@@ -266,7 +266,7 @@ public sealed class HelperRendezvous : IDisposable
         if (registration is null && _policy == UnexpectedHelperPolicy.CreateChannel)
         {
             var (parentEnd, helperEnd) = MachChannel.CreatePair();
-            if (Reply(request.ReplyPort, helperEnd.Receive.TakeName(), helperEnd.Send.TakeName()))
+            if (Reply(request, helperEnd.Receive.TakeName(), helperEnd.Send.TakeName()))
             {
                 lock (_unexpected)
                 {
@@ -281,29 +281,28 @@ public sealed class HelperRendezvous : IDisposable
         }
         // Refused: an unexpected pid, or one whose channel was already claimed.
         taskPort.Dispose();
-        MachMsgHeader header = request.Header;
-        if (!MigReply.TrySendError(&header, (int)BootstrapReturn.NotPrivileged) && MachPortName.IsValid(header.RemotePort))
-        {
-            Mach.PortDeallocate(Mach.TaskSelf, header.RemotePort);
-        }
+        request.ReplyError((int)BootstrapReturn.NotPrivileged);
     }
 
-    private static bool Reply(uint replyPort, uint helperReceive, uint sendToParent)
+    private static bool Reply(MachReceived<HelperCheckInRequest> request, uint helperReceive, uint sendToParent)
     {
         var reply = new HelperCheckInReply();
-        reply.Prepare(replyPort);
+        reply.Prepare(MachPortName.Null);
         reply.ChannelReceive.Name = helperReceive;
         reply.ChannelSend.Name = sendToParent;
-        var mr = reply.Send(MachMsgOption.SendTimeout, 0);
+        var mr = request.Reply(ref reply); // consumes the reply right whatever happens
         if (mr == MachMsgReturn.Success)
         {
             return true;
         }
-        // Not delivered. A send-once destination never blocks on a queue limit (A34), so this is a header error:
-        // nothing was copied in and the rights are still ours under the same names (A18). Release them.
-        ReceiveRight.Adopt(helperReceive).Dispose();
-        SendRight.Adopt(sendToParent).Dispose();
-        Mach.PortDeallocate(Mach.TaskSelf, replyPort);
+        // Not delivered. A send-once destination never blocks on a queue limit (A34); after a header error nothing
+        // was copied in and the channel's rights are still ours under the same names (A18): release them. (A
+        // pseudo-received reply was destroyed whole by Reply.)
+        if (mr.WithoutResourceBits() is MachMsgReturn.SendInvalidData or MachMsgReturn.SendInvalidDest or MachMsgReturn.SendInvalidHeader)
+        {
+            ReceiveRight.Adopt(helperReceive).Dispose();
+            SendRight.Adopt(sendToParent).Dispose();
+        }
         return false;
     }
 }

@@ -58,6 +58,7 @@ public sealed class ReceiveRight : MachRight
     }
 
     /// <summary>Takes ownership of a receive right already held under <paramref name="name"/> (e.g. received in a message).</summary>
+    /// <exception cref="System.ArgumentException"><paramref name="name"/> is MACH_PORT_NULL or MACH_PORT_DEAD, which name no right.</exception>
     public static ReceiveRight Adopt(uint name) => new(name);
 
     /// <summary>

@@ -30,8 +30,8 @@ public sealed partial class XServer
     {
         Interlocked.Increment(ref Pings);
         var reply = new XPong { Result = request.Message.Operand * request.Message.Operand, Sequence = request.Message.Sequence, SeenPid = request.SenderPid ?? -1 };
-        reply.Prepare(request.ReplyPort);
-        var mr = reply.Send();
+        reply.Prepare(MachPortName.Null);
+        var mr = request.Reply(ref reply);
         if (mr != MachMsgReturn.Success)
         {
             throw new MachException("pong", mr);
@@ -40,7 +40,7 @@ public sealed partial class XServer
 
     private void OnXFile(MachReceived<XFile> request)
     {
-        using var fileport = SendRight.Adopt(request.Message.File.Name);
+        using var fileport = request.TakeSendRight(in request.Message.File);
         int fd = Fileport.MakeFd(fileport);
         string text;
         using (var stream = new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Read))
@@ -50,8 +50,8 @@ public sealed partial class XServer
         }
         FileText = text;
         var reply = new XFileReply { BytesRead = Encoding.UTF8.GetByteCount(text) };
-        reply.Prepare(request.ReplyPort);
-        var mr = reply.Send();
+        reply.Prepare(MachPortName.Null);
+        var mr = request.Reply(ref reply);
         if (mr != MachMsgReturn.Success)
         {
             throw new MachException("file reply", mr);
@@ -78,10 +78,10 @@ internal sealed unsafe class XDispatcher(XServer inner) : IMachDispatcher
         {
             return MachDispatchResult.Rejected("bad OOL request");
         }
+        // The server destroys the request (the region included) after this returns.
         var data = new ReadOnlySpan<byte>((void*)m->Data.Address, (int)m->Data.Size);
         byte[] reversed = data.ToArray();
         Array.Reverse(reversed);
-        Mach.VmDeallocate(Mach.TaskSelf, m->Data.Address, m->Data.Size);
         fixed (byte* p = reversed)
         {
             XOol reply = default;
@@ -95,6 +95,9 @@ internal sealed unsafe class XDispatcher(XServer inner) : IMachDispatcher
             reply.Data.Copy = MachMsgCopy.Virtual;
             reply.Data.Type = MachMsgDescriptorType.Ool;
             var mr = Mach.Msg(&reply.Header, MachMsgOption.SendMsg | MachMsgOption.SendTimeout, (uint)sizeof(XOol), 0, 0, 1000, 0);
+            // The send consumed the reply right: clear it so that destroying the request does not release it again.
+            message->RemotePort = MachPortName.Null;
+            message->Bits &= ~MachMsgBits.RemoteMask;
             if (mr != MachMsgReturn.Success)
             {
                 return MachDispatchResult.HandlerFailed(new MachException("ool reply", mr));

@@ -85,4 +85,50 @@ public unsafe class ReceivedMessageTests
         Dealloc(carried);
         DestroyReceive(carried);
     }
+
+    [Fact]
+    public void AGeneratedSendThatTimesOut_LeavesTheCallerOwningEverything_AndDestroyUnsentReleasesIt()
+    {
+        // The generated Send's documented contract: after a pseudo-receive (I2) the struct holds every right and
+        // region again, the reply right in msgh_local_port included.
+        using var k = new K();
+        uint full = k.Port();
+        Assert.Equal(KernReturn.Success, SetQLimit(full, 0));
+        uint send = k.PortWithSend(), sendOnceTarget = k.Port(), moved = k.Port(), reply = k.Port(), arrayTarget = k.PortWithSend();
+        var baseline = k.Task.Rights();
+        byte[] data = [1, 2, 3];
+        uint* names = stackalloc uint[1] { arrayTarget };
+        var m = new MachIpc.Tests.Server.CarriesAll();
+        fixed (byte* d = data)
+        {
+            m.Prepare(full, reply);
+            m.Header.Bits = (m.Header.Bits & ~MachMsgBits.RemoteMask) | (uint)MachMsgType.MakeSend;
+            m.SendPort.Name = send;
+            m.SendOncePort.Name = sendOnceTarget;
+            m.ReceivePort.Name = moved;
+            m.Data.Address = (ulong)d;
+            m.Data.Size = 3;
+            m.Ports.Address = (ulong)names;
+            m.Ports.Count = 1;
+            MachMsgReturn mr = m.Send(MachMsgOption.SendTimeout, 0);
+            Assert.Equal(MachMsgReturn.SendTimedOut, mr);
+            Assert.True(mr.IsPseudoReceived());
+        }
+        Assert.NotEqual(reply, m.Header.LocalPort); // the reply right came back as a send-once right under a new name
+        Assert.Equal(MachPortType.SendOnce, Type(m.Header.LocalPort));
+        Assert.Equal(2, k.Task.OutstandingVmRegions); // the region and the name array, mapped back
+        ReceivedMessage.DestroyUnsent(&m.Header);
+        Assert.Equal(0, k.Task.OutstandingVmRegions);
+        // Everything the message held is gone, the moved receive right included; what the caller kept is as before.
+        Assert.Equal(baseline.Where(r => r.Name != moved), k.Task.Rights());
+        RcvAndDestroy(sendOnceTarget);
+        RcvAndDestroy(reply);
+        Dealloc(send);
+        DestroyReceive(send);
+        Dealloc(arrayTarget);
+        DestroyReceive(arrayTarget);
+        DestroyReceive(sendOnceTarget);
+        DestroyReceive(reply);
+        DestroyReceive(full);
+    }
 }
