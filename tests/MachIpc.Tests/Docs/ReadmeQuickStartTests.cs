@@ -1,4 +1,7 @@
 using MachIpc.Abi;
+using MachIpc.Bootstrap;
+using MachIpc.Client;
+using MachIpc.Server;
 using MachIpc.Kernel.Simulated;
 using MachIpc.Messages;
 using MachIpc.Ports;
@@ -16,8 +19,67 @@ public partial struct Hello
     public long Value;
 }
 
+// The README's server example, verbatim.
+[MachMessage(1001, Local = MachMsgType.MakeSendOnce)]
+public partial struct Greet
+{
+    public MachMsgHeader Header;
+    public MachMsgBody Body;
+    [MachPort(MachMsgType.CopySend)] public MachMsgPortDescriptor Listener;
+    public long Value;
+}
+
+[MachMessage(1101, Remote = MachMsgType.MoveSendOnce)]
+public partial struct GreetReply
+{
+    public MachMsgHeader Header;
+    public long Value;
+}
+
+[MachServer]
+public partial class Helpers
+{
+    public SendRight? Listener;
+
+    private void OnGreet(MachReceived<Greet> greet)
+    {
+        Listener = greet.TakeSendRight(in greet.Message.Listener);
+        var reply = new GreetReply { Value = greet.Message.Value + 1 };
+        reply.Prepare(MachPortName.Null);
+        greet.Reply(ref reply);
+    }
+}
+
 public class ReadmeQuickStartTests
 {
+    [Fact]
+    public void ServerExample_KeepsWhatItTakes_RepliesOnce_AndTheServerDestroysTheRest()
+    {
+        using var task = SimulatedMach.CreateTask("readme-server");
+        using var entered = task.Enter();
+        var before = task.Rights();
+        string name = "org.example.helpers." + Guid.NewGuid().ToString("N");
+        var helpers = new Helpers();
+        using (var server = MachServer.CheckIn(name, helpers))
+        using (var listener = ReceiveRight.Allocate())
+        using (var toListener = listener.MakeSend())
+        {
+            server.Start();
+            using var client = new MachRpcClient(BootstrapServer.LookUp(name));
+            var greet = new Greet { Value = 41 };
+            greet.Prepare(0, 0);
+            greet.Listener.Name = toListener.Name;
+            var result = client.Call<Greet, GreetReply>(greet, out var reply, out _);
+            Assert.True(result.IsSuccess, result.ToString());
+            Assert.Equal(42, reply.Value);
+            server.Stop();
+            Assert.NotNull(helpers.Listener);
+            Assert.Equal(listener.Name, helpers.Listener!.Name); // merged into the name this task already had
+            helpers.Listener.Dispose();
+        }
+        Assert.Equal(before, task.Rights());
+    }
+
     [Fact]
     public void QuickStart_SendsReceivesAndValidates()
     {
@@ -39,7 +101,7 @@ public class ReadmeQuickStartTests
             Assert.Equal(task.Pid, received.SenderPid);
             // The send right carried in ReplyTo merged into the receiver's name for the port (B14).
             Assert.Equal(port.Name, received.Message.ReplyTo.Name);
-            SendRight.Adopt(received.Message.ReplyTo.Name).Dispose();
+            received.TakeSendRight(in received.Message.ReplyTo).Dispose();
         }
         Assert.Equal(before, task.Rights());
     }
