@@ -9,8 +9,13 @@ public static class Program
     // dotnet run -c Release --project tests/MachIpc.Benchmarks -- --filter '*RoundTrip*' [--job short]
     // dotnet run -c Release --project tests/MachIpc.Benchmarks -- --quick   (a few seconds, Stopwatch only)
     // dotnet run -c Release --project tests/MachIpc.Benchmarks -- --xproc [1,4,16]   (helper processes, Stopwatch)
+    // dotnet run -c Release --project tests/MachIpc.Benchmarks -- --stop-stress [cycles]   (Stop() latency and hangs under load)
     public static int Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "--stop-stress")
+        {
+            return StopStress.Run(args);
+        }
         if (args.Length > 0 && args[0] == "--xproc")
         {
             CrossProcessBenchmark.Run(args);
