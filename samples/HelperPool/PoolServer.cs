@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using System.Text;
+using System.Threading;
 using MachIpc.Abi;
 using MachIpc.Bootstrap;
 using MachIpc.Messages;
@@ -11,29 +12,30 @@ using Microsoft.Win32.SafeHandles;
 namespace MachIpc.Samples.HelperPool;
 
 /// <summary>The parent's handlers for one helper's channel. The generator writes the msgh_id dispatch.</summary>
+/// <param name="helper">The helper's audit token (pid and pid version) from its check-in, or null to accept anyone.</param>
 [MachServer]
-public sealed partial class PoolServer
+public sealed partial class PoolServer(AuditToken? helper = null)
 {
-    private readonly int _expectedPid;
+    private int _requests;
+    private int _foreignSenders;
 
-    public PoolServer(int expectedPid) => _expectedPid = expectedPid;
+    /// <summary>Requests answered.</summary>
+    public int Requests => Volatile.Read(ref _requests);
 
-    public int ForeignSenders { get; private set; }
+    /// <summary>Requests whose audit token was not the helper's (another process with a send right, or a reused pid).</summary>
+    public int ForeignSenders => Volatile.Read(ref _foreignSenders);
 
+    /// <summary>What the last file the helper passed contained.</summary>
     public string? FileText { get; private set; }
 
     private void OnCompute(MachReceived<ComputeRequest> request)
     {
-        int pid = request.SenderPid ?? -1;
-        if (pid != _expectedPid)
-        {
-            ForeignSenders++;
-        }
+        Count(request.AuditToken);
         var reply = new ComputeReply
         {
             Result = request.Message.Operand * request.Message.Operand,
             Sequence = request.Message.Sequence,
-            SeenPid = pid,
+            SeenPid = request.SenderPid ?? -1,
         };
         reply.Prepare(MachPortName.Null); // Reply fills in the destination: the request's reply right
         var mr = request.Reply(ref reply);
@@ -45,12 +47,12 @@ public sealed partial class PoolServer
 
     private unsafe void OnFile(MachReceived<FileRequest> request)
     {
+        Count(request.AuditToken);
         // Take the fileport out of the message: it is ours now, released whatever happens. (Untaken, the server
         // would destroy it when the handler returns.)
         using var fileport = request.TakeSendRight(in request.Message.File);
-        int fd = Fileport.MakeFd(fileport);
         string text;
-        using (var stream = new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Read))
+        using (var stream = new FileStream(new SafeFileHandle(Fileport.MakeFd(fileport), ownsHandle: true), FileAccess.Read))
         using (var reader = new StreamReader(stream, Encoding.UTF8))
         {
             text = reader.ReadToEnd();
@@ -64,5 +66,14 @@ public sealed partial class PoolServer
         {
             throw new MachException("file reply", mr);
         }
+    }
+
+    private void Count(AuditToken? sender)
+    {
+        if (helper is { } expected && !expected.Equals(sender ?? default))
+        {
+            Interlocked.Increment(ref _foreignSenders);
+        }
+        Interlocked.Increment(ref _requests);
     }
 }

@@ -3,11 +3,12 @@ using MachIpc.Messages;
 
 namespace MachIpc.Samples.HelperPool;
 
-// The helper <-> parent protocol, declared once and shared by both sides. The generator turns each struct
-// into its exact C layout, constants, Prepare/Send/Receive and a validator that never trusts the sender.
+// The helper <-> parent protocol, declared once and shared by both sides (and by MachIpc's cross-process tests).
+// The generator turns each struct into its exact C layout, constants, Prepare/Send/Receive and a validator that
+// never trusts the sender. Replies use the request's id + 100, as MIG does.
 
 /// <summary>Helper asks the parent to compute something; replies come back on a send-once right.</summary>
-[MachMessage(1000, Local = MachMsgType.MakeSendOnce)]
+[MachMessage(2000, Local = MachMsgType.MakeSendOnce)]
 public partial struct ComputeRequest
 {
     public MachMsgHeader Header;
@@ -15,7 +16,7 @@ public partial struct ComputeRequest
     public int Sequence;
 }
 
-[MachMessage(1100, Remote = MachMsgType.MoveSendOnce)]
+[MachMessage(2100, Remote = MachMsgType.MoveSendOnce)]
 public partial struct ComputeReply
 {
     public MachMsgHeader Header;
@@ -26,7 +27,7 @@ public partial struct ComputeReply
 }
 
 /// <summary>Helper hands the parent an open file as a fileport.</summary>
-[MachMessage(1001, Local = MachMsgType.MakeSendOnce)]
+[MachMessage(2001, Local = MachMsgType.MakeSendOnce)]
 public partial struct FileRequest
 {
     public MachMsgHeader Header;
@@ -34,7 +35,7 @@ public partial struct FileRequest
     [MachPort(MachMsgType.MoveSend)] public MachMsgPortDescriptor File;
 }
 
-[MachMessage(1101, Remote = MachMsgType.MoveSendOnce)]
+[MachMessage(2101, Remote = MachMsgType.MoveSendOnce)]
 public partial struct FileReply
 {
     public MachMsgHeader Header;

@@ -1,7 +1,3 @@
-using System.Collections.Generic;
-using System.Collections.Immutable;
-using System.Globalization;
-using MachIpc.Generator.Diagnostics;
 using MachIpc.Generator.Emit;
 using MachIpc.Generator.Model;
 using MachIpc.Generator.Parsing;
@@ -34,8 +30,6 @@ public sealed class MachMessageGenerator : IIncrementalGenerator
         public const string Emit = "MachMessage.Emit";
         /// <summary>Per-message diagnostics.</summary>
         public const string Diagnostics = "MachMessage.Diagnostics";
-        /// <summary>Compilation-wide duplicate id diagnostics.</summary>
-        public const string DuplicateIds = "MachMessage.DuplicateIds";
     }
 
     /// <inheritdoc/>
@@ -87,65 +81,10 @@ public sealed class MachMessageGenerator : IIncrementalGenerator
                 spc.ReportDiagnostic(d.ToDiagnostic(pair.Right));
             }
         });
-
-        IncrementalValueProvider<EquatableArray<DiagnosticInfo>> duplicates = parsed
-            .Where(static r => r.Model is not null)
-            .Select(static (r, _) => (r.Model!.Id, r.Model.HintName, r.IdLocation))
-            .Collect()
-            .Select(static (all, _) => FindDuplicateIds(all))
-            .WithTrackingName(Steps.DuplicateIds);
-
-        // Only this reporting step sees the compilation (to turn file spans back into source locations, so
-        // #pragma warning disable works); the models and their diagnostics stay symbol-free and cached.
-        context.RegisterSourceOutput(duplicates.Combine(context.CompilationProvider), static (spc, pair) =>
-        {
-            foreach (DiagnosticInfo d in pair.Left)
-            {
-                spc.ReportDiagnostic(d.ToDiagnostic(pair.Right));
-            }
-        });
     }
 
-    private static EquatableArray<DiagnosticInfo> WithUnsafeDiagnostic(ParseResult result, bool allowUnsafe)
-    {
-        if (allowUnsafe || result.Model is null)
-        {
-            return result.Diagnostics;
-        }
-        var list = new List<DiagnosticInfo>(result.Diagnostics)
-        {
-            new(MachDiagnostics.UnsafeRequired.Id, result.IdLocation, new EquatableArray<string>(new[] { result.Model.TypeName })),
-        };
-        return new EquatableArray<DiagnosticInfo>(list.ToArray());
-    }
-
-    private static EquatableArray<DiagnosticInfo> FindDuplicateIds(ImmutableArray<(int Id, string Name, LocationInfo? Location)> all)
-    {
-        var result = new List<DiagnosticInfo>();
-        var byId = new Dictionary<int, List<(string Name, LocationInfo? Location)>>();
-        foreach ((int id, string name, LocationInfo? location) in all)
-        {
-            if (!byId.TryGetValue(id, out List<(string, LocationInfo?)>? list))
-            {
-                byId[id] = list = new List<(string, LocationInfo?)>();
-            }
-            list.Add((name, location));
-        }
-        foreach (KeyValuePair<int, List<(string Name, LocationInfo? Location)>> pair in byId)
-        {
-            if (pair.Value.Count < 2)
-            {
-                continue;
-            }
-            pair.Value.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
-            for (int i = 0; i < pair.Value.Count; i++)
-            {
-                (string name, LocationInfo? location) = pair.Value[i];
-                string other = pair.Value[i == 0 ? 1 : 0].Name;
-                result.Add(new DiagnosticInfo(MachDiagnostics.DuplicateId.Id, location,
-                    new EquatableArray<string>(new[] { pair.Key.ToString(CultureInfo.InvariantCulture), name, other })));
-            }
-        }
-        return new EquatableArray<DiagnosticInfo>(result.ToArray());
-    }
+    private static EquatableArray<DiagnosticInfo> WithUnsafeDiagnostic(ParseResult result, bool allowUnsafe) =>
+        allowUnsafe || result.Model is null
+            ? result.Diagnostics
+            : DiagnosticInfo.WithUnsafeRequired(result.Diagnostics, result.Model.TypeName, result.IdLocation);
 }

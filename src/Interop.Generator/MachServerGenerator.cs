@@ -2,6 +2,7 @@ using MachIpc.Generator.Emit;
 using MachIpc.Generator.Model;
 using MachIpc.Generator.Parsing;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 
 namespace MachIpc.Generator;
@@ -23,6 +24,8 @@ public sealed class MachServerGenerator : IIncrementalGenerator
         public const string Parse = "MachServer.Parse";
         /// <summary>The per-server models.</summary>
         public const string Models = "MachServer.Models";
+        /// <summary>Whether the compilation allows unsafe code (the dispatcher takes a message pointer).</summary>
+        public const string AllowUnsafe = "MachServer.AllowUnsafe";
         /// <summary>Per-server diagnostics.</summary>
         public const string Diagnostics = "MachServer.Diagnostics";
     }
@@ -42,11 +45,23 @@ public sealed class MachServerGenerator : IIncrementalGenerator
             .Select(static (r, _) => r.Model!)
             .WithTrackingName(Steps.Models);
 
-        context.RegisterSourceOutput(models, static (spc, model) =>
-            spc.AddSource(model.HintName + ".Dispatch.g.cs", DispatchEmitter.Emit(model)));
+        IncrementalValueProvider<bool> allowUnsafe = context.CompilationProvider
+            .Select(static (compilation, _) => compilation.Options is CSharpCompilationOptions { AllowUnsafe: true })
+            .WithTrackingName(Steps.AllowUnsafe);
+
+        context.RegisterSourceOutput(models.Combine(allowUnsafe), static (spc, item) =>
+        {
+            if (item.Right)
+            {
+                spc.AddSource(item.Left.HintName + ".Dispatch.g.cs", DispatchEmitter.Emit(item.Left));
+            }
+        });
 
         IncrementalValuesProvider<EquatableArray<DiagnosticInfo>> diagnostics = parsed
-            .Select(static (r, _) => r.Diagnostics)
+            .Combine(allowUnsafe)
+            .Select(static (item, _) => item.Right || item.Left.Model is null
+                ? item.Left.Diagnostics
+                : DiagnosticInfo.WithUnsafeRequired(item.Left.Diagnostics, item.Left.Model.TypeName, item.Left.TypeLocation))
             .WithTrackingName(Steps.Diagnostics);
 
         // Only this reporting step sees the compilation (to turn file spans back into source locations, so

@@ -1,5 +1,6 @@
 using System;
 using System.Buffers.Binary;
+using System.Collections.Generic;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -13,26 +14,115 @@ namespace MachIpc.Generator.Tests;
 /// <summary>Messages generated into this assembly: their CLR layout, the bytes Prepare writes, and validation of good input.</summary>
 public class CompiledMessageTests
 {
-    public static TheoryData<Type> MessageTypes => new()
-    {
-        typeof(TaskPortCheckIn), typeof(PortPairReply), typeof(SurfacePortsPack4), typeof(SurfacePortsNatural),
-        typeof(OolData), typeof(OolPortArray), typeof(OolNatural), typeof(Ping), typeof(VarText), typeof(MixedNatural), typeof(MixedPack4),
-    };
+    public static TheoryData<Type> Corpus => MessageCorpus.Theory;
 
     [Theory]
-    [MemberData(nameof(MessageTypes))]
+    [MemberData(nameof(Corpus))]
     public void ClrLayoutEqualsGeneratedConstants(Type type)
     {
-        int sendSize = (int)type.GetField("SendSize")!.GetRawConstantValue()!;
+        int sendSize = MessageCorpus.Constant(type, "SendSize");
         Assert.Equal(sendSize, Marshal.SizeOf(type));
-        Assert.Equal(sendSize, (int)typeof(Unsafe).GetMethod(nameof(Unsafe.SizeOf))!.MakeGenericMethod(type).Invoke(null, null)!);
+        Assert.Equal(sendSize, MessageCorpus.SizeOf(type));
         Type offsets = type.GetNestedType("Offsets")!;
-        FieldInfo[] instanceFields = type.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic);
+        FieldInfo[] instanceFields = MessageCorpus.Fields(type);
         Assert.Equal(instanceFields.Length, offsets.GetFields().Length);
         foreach (FieldInfo field in instanceFields)
         {
             int expected = (int)offsets.GetField(field.Name)!.GetRawConstantValue()!;
-            Assert.Equal(expected, (int)Marshal.OffsetOf(type, field.Name));
+            Assert.True(expected == (int)Marshal.OffsetOf(type, field.Name), $"{type.Name}.{field.Name}: generated {expected}, Marshal.OffsetOf {Marshal.OffsetOf(type, field.Name)}");
+            Assert.True(expected == ByteOffset(type, field), $"{type.Name}.{field.Name}: generated {expected}, Unsafe.ByteOffset {ByteOffset(type, field)}");
+        }
+    }
+
+    /// <summary>
+    /// <c>Unsafe.ByteOffset(ref message, ref message.Field)</c> for a field known only by reflection: the managed layout,
+    /// which Marshal.OffsetOf (the marshalled layout) matches only while the struct is blittable.
+    /// </summary>
+    private static unsafe int ByteOffset(Type type, FieldInfo field)
+    {
+        var method = new System.Reflection.Emit.DynamicMethod("ByteOffset", typeof(int), new[] { typeof(nint) }, typeof(CompiledMessageTests).Module, skipVisibility: true);
+        System.Reflection.Emit.ILGenerator il = method.GetILGenerator();
+        il.Emit(System.Reflection.Emit.OpCodes.Ldarg_0);
+        il.Emit(System.Reflection.Emit.OpCodes.Ldflda, field);
+        il.Emit(System.Reflection.Emit.OpCodes.Ldarg_0);
+        il.Emit(System.Reflection.Emit.OpCodes.Sub);
+        il.Emit(System.Reflection.Emit.OpCodes.Conv_I4);
+        il.Emit(System.Reflection.Emit.OpCodes.Ret);
+        // Only addresses are computed, but the JIT may probe the base address: give it the message's worth of memory.
+        byte[] storage = new byte[MessageCorpus.SizeOf(type)];
+        fixed (byte* p = storage)
+        {
+            return (int)method.Invoke(null, new object[] { (nint)p })!;
+        }
+    }
+
+    /// <summary>
+    /// For every message in the corpus: fill each inline field with its own byte pattern, call Prepare, and find every
+    /// header word, descriptor byte and pattern at the offset the C compiler gives it (not the generated constants).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Corpus))]
+    public void EveryFieldLandsAtItsCOffset(Type type)
+    {
+        Dictionary<string, int> c = COracle.Layouts[type.Name];
+        MachMessageAttribute declared = type.GetCustomAttribute<MachMessageAttribute>()!;
+        object message = Activator.CreateInstance(type)!;
+        var patterns = new List<(string Name, byte[] Bytes)>();
+        var descriptors = new List<FieldInfo>();
+        foreach (FieldInfo field in MessageCorpus.Fields(type))
+        {
+            if (field.FieldType.Namespace == "MachIpc.Abi")
+            {
+                if (field.FieldType.Name.EndsWith("Descriptor", StringComparison.Ordinal))
+                {
+                    descriptors.Add(field);
+                }
+                continue; // header, body and descriptors: Prepare writes them
+            }
+            int n = patterns.Count + 1;
+            byte[] pattern = new byte[MessageCorpus.SizeOf(field.FieldType)];
+            for (int k = 0; k < pattern.Length; k++)
+            {
+                pattern[k] = (byte)((n << 4) | (k % 15 + 1)); // never 0, different for neighbouring fields
+            }
+            field.SetValue(message, MessageCorpus.FromBytes(field.FieldType, pattern));
+            patterns.Add((field.Name, pattern));
+        }
+        MethodInfo prepare = type.GetMethod("Prepare")!;
+        object[] ports = prepare.GetParameters().Length == 2 ? new object[] { 0x1103u, 0x2203u } : new object[] { 0x1103u };
+        prepare.Invoke(message, ports); // on the boxed message, which it updates in place
+        byte[] b = MessageCorpus.Bytes(message);
+
+        Assert.Equal(c["sizeof"], b.Length);
+        uint bits = (uint)declared.Remote | (uint)declared.Local << 8 | (c.ContainsKey("Body") ? 0x80000000u : 0);
+        Assert.Equal(bits, U32(b, c["Header"] + 0));
+        Assert.Equal((uint)c["sizeof"], U32(b, c["Header"] + 4));
+        Assert.Equal(0x1103u, U32(b, c["Header"] + 8));
+        Assert.Equal(ports.Length == 2 ? 0x2203u : 0u, U32(b, c["Header"] + 12));
+        Assert.Equal((uint)declared.Id, U32(b, c["Header"] + 20));
+        if (c.TryGetValue("Body", out int body))
+        {
+            Assert.Equal((uint)descriptors.Count, U32(b, body));
+        }
+        foreach (FieldInfo descriptor in descriptors)
+        {
+            int at = c[descriptor.Name];
+            (MachMsgDescriptorType kind, MachMsgType? disposition) = descriptor.FieldType.Name switch
+            {
+                nameof(MachMsgPortDescriptor) => (MachMsgDescriptorType.Port, descriptor.GetCustomAttribute<MachPortAttribute>()!.Disposition),
+                nameof(MachMsgOolPortsDescriptor) => (MachMsgDescriptorType.OolPorts, descriptor.GetCustomAttribute<MachOolPortsAttribute>()!.Disposition),
+                _ => (MachMsgDescriptorType.Ool, (MachMsgType?)null),
+            };
+            Assert.True((byte)kind == b[at + 11], $"{type.Name}.{descriptor.Name}: type byte {b[at + 11]} at C offset {at}+11");
+            if (disposition is { } d)
+            {
+                Assert.True((byte)d == b[at + 10], $"{type.Name}.{descriptor.Name}: disposition byte {b[at + 10]} at C offset {at}+10");
+            }
+        }
+        foreach ((string name, byte[] pattern) in patterns)
+        {
+            Assert.True(b.AsSpan(c[name], pattern.Length).SequenceEqual(pattern),
+                $"{type.Name}.{name}: its bytes are not at C offset {c[name]}: {Convert.ToHexString(b)}");
         }
     }
 

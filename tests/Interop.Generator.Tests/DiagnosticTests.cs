@@ -1,5 +1,8 @@
+using System.IO;
 using System.Linq;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Emit;
 using Xunit;
 
 namespace MachIpc.Generator.Tests;
@@ -9,10 +12,11 @@ public class DiagnosticTests
 {
     private const string Usings = "using MachIpc.Abi;\nusing MachIpc.Messages;\nusing System.Runtime.InteropServices;\nnamespace Demo;\n";
 
-    private Diagnostic Single(string source, string id, bool allowUnsafe = true)
+    private Diagnostic Single(string source, string id, bool allowUnsafe = true, MetadataReference? library = null)
     {
         _lastSource = Usings + source;
-        GeneratorHarness.Result result = GeneratorHarness.Run(GeneratorHarness.CreateCompilation(new[] { _lastSource }, allowUnsafe));
+        CSharpCompilation compilation = GeneratorHarness.CreateCompilation(new[] { _lastSource }, allowUnsafe);
+        GeneratorHarness.Result result = GeneratorHarness.Run(library is null ? compilation : compilation.AddReferences(library));
         Diagnostic[] matching = result.GeneratorDiagnostics.Where(d => d.Id == id).ToArray();
         Assert.True(matching.Length == 1, $"expected one {id}, got: {string.Join("; ", result.GeneratorDiagnostics)}");
         Assert.Equal(DiagnosticSeverity.Error, matching[0].Severity);
@@ -43,7 +47,7 @@ public class DiagnosticTests
     [InlineData("int[]", "arrays are references; use a fixed buffer or an out-of-line descriptor")]
     [InlineData("object", "reference types cannot be sent in a message")]
     [InlineData("int*", "pointers are meaningless in another process; use an out-of-line descriptor")]
-    [InlineData("WithBool", "its field 'B' is not blittable (bool has no fixed C size and is not blittable; use byte)")]
+    [InlineData("WithBool", "its field 'B' has no usable layout (bool has no fixed C size and is not blittable; use byte)")]
     public void MACHIPC002_FieldNotBlittable(string type, string reason)
     {
         Diagnostic d = Single(
@@ -93,18 +97,15 @@ public class DiagnosticTests
     }
 
     [Fact]
-    public void MACHIPC006_DuplicateId()
+    public void MACHIPC006_IsNotReportedForOneIdInSeveralMessagesOfOneCompilation()
     {
-        _lastSource = Usings +
+        // Ids are unique per server (ServerGeneratorTests.MACHIPC006_*), not per compilation: one binary may speak
+        // several protocols that reuse ids, as Ladybird's do.
+        GeneratorHarness.Result result = GeneratorHarness.Run(Usings +
             "[MachMessage(7)] public partial struct A { public MachMsgHeader Header; }\n" +
-            "[MachMessage(7)] public partial struct B { public MachMsgHeader Header; }\n" +
-            "[MachMessage(8)] public partial struct C { public MachMsgHeader Header; }\n";
-        GeneratorHarness.Result result = GeneratorHarness.Run(_lastSource);
-        Diagnostic[] d = result.GeneratorDiagnostics.Where(x => x.Id == "MACHIPC006").OrderBy(x => x.Location.SourceSpan.Start).ToArray();
-        Assert.Equal(2, d.Length);
-        Assert.All(d, x => Assert.Equal("MachMessage(7)", SpanText(x)));
-        Assert.Equal("Message id 7 of 'Demo.A' is also used by 'Demo.B'", d[0].GetMessage());
-        Assert.Equal("Message id 7 of 'Demo.B' is also used by 'Demo.A'", d[1].GetMessage());
+            "[MachMessage(7)] public partial struct B { public MachMsgHeader Header; }\n");
+        Assert.Empty(result.GeneratorDiagnostics);
+        Assert.Empty(result.CompilerErrors);
     }
 
     [Fact]
@@ -128,7 +129,7 @@ public class DiagnosticTests
     {
         Diagnostic d = Single("[MachMessage(1)] public partial struct Good { public MachMsgHeader Header; }", "MACHIPC009", allowUnsafe: false);
         Assert.Equal("MachMessage(1)", SpanText(d));
-        Assert.Equal("'Good' cannot be generated: the project must set <AllowUnsafeBlocks>true</AllowUnsafeBlocks> (the generated stubs pass message pointers to mach_msg)", d.GetMessage());
+        Assert.Equal("'Good' cannot be generated: the project must set <AllowUnsafeBlocks>true</AllowUnsafeBlocks> (the generated code passes message pointers to mach_msg)", d.GetMessage());
         GeneratorHarness.Result result = GeneratorHarness.Run(GeneratorHarness.CreateCompilation(new[] { Usings + "[MachMessage(1)] public partial struct Good { public MachMsgHeader Header; }" }, allowUnsafe: false));
         Assert.Empty(result.Run.Results.Single().GeneratedSources);
     }
@@ -194,6 +195,98 @@ public class DiagnosticTests
         Diagnostic d = Single("[MachMessage(1)] public partial struct Bad { public MachMsgHeader Header; public int SendSize; }", "MACHIPC016");
         Assert.Equal("SendSize", SpanText(d));
         Assert.Equal("'Bad' declares a member named 'SendSize', which the generator emits for every message; rename it", d.GetMessage());
+    }
+
+    [Theory]
+    [InlineData("[StructLayout(LayoutKind.Auto)] public struct Nested { public int A; }", "Natural",
+        "'Demo.Nested' has LayoutKind.Auto: the CLR may reorder and pad its fields as it likes")]
+    [InlineData("[StructLayout(LayoutKind.Explicit)] public struct Nested { [FieldOffset(0)] public int A; }", "Pack4",
+        "'Demo.Nested' has an explicit layout; declare its fields in order with a sequential layout")]
+    [InlineData("public struct Nested { }", "Pack4", "'Demo.Nested' has no fields: the CLR gives it one byte, a C compiler none")]
+    [InlineData("[StructLayout(LayoutKind.Sequential, Size = 8)] public struct Nested { public long A; public int B; }", "Natural",
+        "it is 12 bytes with 8-byte alignment here: its [StructLayout(Size = ...)] is below its natural size and the CLR does not " +
+        "pad it, but every C struct is padded to a multiple of its alignment")]
+    [InlineData("[StructLayout(LayoutKind.Sequential, Size = 13)] public struct Nested { public long A; }", "Pack4",
+        "it is 13 bytes with 4-byte alignment here: its [StructLayout(Size = ...)] is below its natural size and the CLR does not " +
+        "pad it, but every C struct is padded to a multiple of its alignment")]
+    [InlineData("public struct Nested { public Inner I; } [StructLayout(LayoutKind.Auto)] public struct Inner { public int A; }", "Pack4",
+        "its field 'I' has no usable layout ('Demo.Inner' has LayoutKind.Auto: the CLR may reorder and pad its fields as it likes)")]
+    public void MACHIPC017_NoCLayout(string nested, string layout, string reason)
+    {
+        Diagnostic d = Single(nested + $"\n[MachMessage(1, Layout = MachMessageLayout.{layout})] public partial struct Bad {{ public MachMsgHeader Header; public Nested Field; }}", "MACHIPC017");
+        Assert.Equal("Field", SpanText(d));
+        Assert.Equal($"Field 'Field' of type 'Demo.Nested' has no layout a C peer can share: {reason}", d.GetMessage());
+    }
+
+    [Fact]
+    public void MACHIPC017_NoCLayout_AutoLayoutFromAnotherAssembly()
+    {
+        // In metadata [StructLayout] is the type's layout flags, not an attribute.
+        MetadataReference library = Library("[StructLayout(LayoutKind.Auto)] public struct Remote { public int A; public long B; }", referenceAssembly: false);
+        Diagnostic d = Single("[MachMessage(1)] public partial struct Bad { public MachMsgHeader Header; public Lib.Remote Field; }", "MACHIPC017", library: library);
+        Assert.Equal("Field", SpanText(d));
+        Assert.Equal("Field 'Field' of type 'Lib.Remote' has no layout a C peer can share: 'Lib.Remote' has LayoutKind.Auto: the CLR may reorder and pad its fields as it likes", d.GetMessage());
+    }
+
+    [Fact]
+    public void MACHIPC018_FieldsInSeveralParts()
+    {
+        Diagnostic d = Single(
+            "[MachMessage(1)] public partial struct Split { public MachMsgHeader Header; public int A; }\n" +
+            "public partial struct Split { public void Helper() { } public int B; }", "MACHIPC018");
+        Assert.Equal("B", SpanText(d));
+        Assert.Equal("'Split' declares field 'B' in another partial declaration than 'Header'; C# leaves the order of fields across " +
+            "partial declarations undefined (CS0282) and a C struct has one declaration: declare every field in one part", d.GetMessage());
+
+        // Methods and other members may live in any part.
+        GeneratorHarness.Result fine = GeneratorHarness.Run(Usings +
+            "[MachMessage(1)] public partial struct Whole { public MachMsgHeader Header; public int A; }\n" +
+            "public partial struct Whole { public int Twice() => A * 2; public const int Limit = 3; public static int Count; }");
+        Assert.Empty(fine.GeneratorDiagnostics);
+    }
+
+    [Theory]
+    [InlineData("System.DateTime")]
+    [InlineData("System.TimeSpan")]
+    [InlineData("System.DateTimeOffset")]
+    [InlineData("System.Numerics.Complex")]
+    public void MACHIPC019_LayoutNotVisible_BclStructsWithoutALayoutContract(string type)
+    {
+        string assembly = type == "System.Numerics.Complex" ? "System.Runtime.Numerics" : "System.Runtime";
+        Diagnostic d = Single($"[MachMessage(1)] public partial struct Bad {{ public MachMsgHeader Header; public {type} Field; }}", "MACHIPC019");
+        Assert.Equal("Field", SpanText(d));
+        Assert.Equal($"Field 'Field' of type '{type}' has a layout the generator cannot see: '{type}' comes from the reference " +
+            $"assembly '{assembly}', which need not carry its private fields (the .NET reference assemblies replace them with a " +
+            "placeholder), so its layout is unknown at compile time; send its contents as primitive fields", d.GetMessage());
+    }
+
+    [Fact]
+    public void MACHIPC019_LayoutNotVisible_PrivateFieldsOfAReferenceAssembly()
+    {
+        MetadataReference library = Library("public struct Remote { private int _a; private long _b; public int A => _a + (int)_b; }", referenceAssembly: true);
+        Diagnostic d = Single("public struct Wrapper { public Lib.Remote R; }\n" +
+            "[MachMessage(1)] public partial struct Bad { public MachMsgHeader Header; public Wrapper Field; }", "MACHIPC019", library: library);
+        Assert.Equal("Field", SpanText(d));
+        Assert.Equal("Field 'Field' of type 'Demo.Wrapper' has a layout the generator cannot see: its field 'R' has no usable layout " +
+            "('Lib.Remote' comes from the reference assembly 'Lib', which need not carry its private fields (the .NET reference " +
+            "assemblies replace them with a placeholder), so its layout is unknown at compile time; send its contents as primitive fields)", d.GetMessage());
+
+        // The same struct from its implementation assembly is laid out from its real fields.
+        MetadataReference implementation = Library("public struct Remote { private int _a; private long _b; public int A => _a + (int)_b; }", referenceAssembly: false);
+        GeneratorHarness.Result fine = GeneratorHarness.Run(GeneratorHarness.CreateCompilation(new[] { Usings +
+            "[MachMessage(1)] public partial struct Good { public MachMsgHeader Header; public Lib.Remote Field; }" }).AddReferences(implementation));
+        Assert.Empty(fine.GeneratorDiagnostics);
+    }
+
+    /// <summary>A library "Lib" compiled in memory: its implementation assembly, or its reference assembly as refout makes it.</summary>
+    private static MetadataReference Library(string source, bool referenceAssembly)
+    {
+        CSharpCompilation library = GeneratorHarness.CreateCompilation(new[] { "using System.Runtime.InteropServices;\nnamespace Lib;\n" + source })
+            .WithAssemblyName("Lib");
+        using var image = new MemoryStream();
+        var result = library.Emit(image, options: new EmitOptions(metadataOnly: referenceAssembly, includePrivateMembers: !referenceAssembly));
+        Assert.True(result.Success, string.Join("; ", result.Diagnostics));
+        return MetadataReference.CreateFromImage(image.ToArray());
     }
 
     [Fact]

@@ -10,14 +10,15 @@ using Microsoft.CodeAnalysis.CSharp;
 
 namespace MachIpc.Generator.Tests;
 
-/// <summary>Runs the generator with CSharpGeneratorDriver over a compilation referencing the framework and MachIpc.dll.</summary>
+/// <summary>Runs the generator with CSharpGeneratorDriver over a compilation referencing the framework's reference assemblies and MachIpc.dll.</summary>
 internal static class GeneratorHarness
 {
+    // The framework's reference assemblies this project is compiled with (written by the WriteCompileReferences target),
+    // not the runtime's implementation assemblies: a user's compiler sees the former.
     private static readonly Lazy<ImmutableArray<MetadataReference>> s_references = new(() =>
     {
-        string tpa = (string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!;
-        var references = tpa.Split(Path.PathSeparator)
-            .Where(p => Path.GetFileName(p).StartsWith("System.", StringComparison.Ordinal) || Path.GetFileName(p) is "mscorlib.dll" or "netstandard.dll")
+        var references = File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, "compile-references.txt"))
+            .Where(p => p.Contains("Microsoft.NETCore.App.Ref", StringComparison.Ordinal))
             .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
             .ToList();
         references.Add(MetadataReference.CreateFromFile(typeof(MachIpc.Abi.MachMsgHeader).Assembly.Location));

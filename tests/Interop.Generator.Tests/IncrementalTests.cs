@@ -17,7 +17,7 @@ public class IncrementalTests
     private static readonly string[] s_steps =
     {
         MachMessageGenerator.Steps.Parse, MachMessageGenerator.Steps.Models, MachMessageGenerator.Steps.AllowUnsafe,
-        MachMessageGenerator.Steps.Emit, MachMessageGenerator.Steps.Diagnostics, MachMessageGenerator.Steps.DuplicateIds,
+        MachMessageGenerator.Steps.Emit, MachMessageGenerator.Steps.Diagnostics,
     };
 
     private static string[] Sources => new[]

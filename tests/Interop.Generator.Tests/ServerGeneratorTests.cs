@@ -23,10 +23,13 @@ public class ServerGeneratorTests
             parseOptions: GeneratorHarness.ParseOptions,
             driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: trackSteps));
 
-    private static (GeneratorDriverRunResult Run, Compilation Output, ImmutableArray<Diagnostic> Diagnostics) Run(params string[] sources)
+    private static (GeneratorDriverRunResult Run, Compilation Output, ImmutableArray<Diagnostic> Diagnostics) Run(params string[] sources) =>
+        Run(GeneratorHarness.CreateCompilation(sources));
+
+    private static (GeneratorDriverRunResult Run, Compilation Output, ImmutableArray<Diagnostic> Diagnostics) Run(CSharpCompilation compilation)
     {
         GeneratorDriver driver = CreateDriver().RunGeneratorsAndUpdateCompilation(
-            GeneratorHarness.CreateCompilation(sources), out Compilation output, out ImmutableArray<Diagnostic> diagnostics);
+            compilation, out Compilation output, out ImmutableArray<Diagnostic> diagnostics);
         return (driver.GetRunResult(), output, diagnostics);
     }
 
@@ -84,26 +87,92 @@ public class ServerGeneratorTests
     }
 
     [Fact]
-    public void MACHIPC022_TwoHandlersForOneId()
+    public void MACHIPC022_TwoHandlersForOneMessage()
     {
         const string source = "[MachServer] public partial class S { void First(MachReceived<A> m) { } void Second(MachReceived<A> m) { } }";
         Diagnostic d = Single(source, "MACHIPC022");
         Assert.Equal("Second", SpanText(d, source));
-        Assert.Equal("Handler 'Second' handles msgh_id 1000, which 'First' already handles", d.GetMessage());
+        Assert.Equal("Handler 'Second' handles 'Demo.A', which 'First' already handles", d.GetMessage());
+        Assert.DoesNotContain(Run(Usings + Messages + source).Diagnostics, x => x.Id == "MACHIPC006");
+    }
+
+    [Fact]
+    public void MACHIPC006_TwoMessagesWithOneIdInOneServer()
+    {
+        const string source =
+            "[MachMessage(1000, Local = MachMsgType.MakeSendOnce)] public partial struct OtherA { public MachMsgHeader Header; public short V; }\n" +
+            "[MachServer] public partial class S { void OnA(MachReceived<A> m) { } void OnOther(MachReceived<OtherA> m) { } }";
+        Diagnostic d = Single(source, "MACHIPC006");
+        Assert.Equal("OnOther", SpanText(d, source));
+        Assert.Equal("Handler 'OnOther' takes 'Demo.OtherA', whose msgh_id 1000 is also the id of 'Demo.A' handled by 'OnA'; the server could not tell them apart, give one of them another id", d.GetMessage());
+        Assert.DoesNotContain(Run(Usings + Messages + source).Diagnostics, x => x.Id == "MACHIPC022");
+    }
+
+    [Fact]
+    public void MACHIPC006_OneIdInTwoServers_IsFine_AndEachDispatcherWorks()
+    {
+        // Ladybird reuses ids across protocols in one binary: only one dispatcher seeing both is ambiguous.
+        const string source =
+            "[MachMessage(1000, Local = MachMsgType.MakeSendOnce)] public partial struct OtherA { public MachMsgHeader Header; public short V; }\n" +
+            "[MachServer] public partial class S1 { void OnA(MachReceived<A> m) { } }\n" +
+            "[MachServer] public partial class S2 { void OnOther(MachReceived<OtherA> m) { } }";
+        var (_, output, diagnostics) = Run(Usings + Messages + source);
+        Assert.Empty(diagnostics);
+        Assert.Empty(output.GetDiagnostics().Where(x => x.Severity >= DiagnosticSeverity.Warning));
     }
 
     [Theory]
-    [InlineData("int H(MachReceived<A> m) => 0;")]
-    [InlineData("void H(MachReceived<A> m, int extra) { }")]
-    [InlineData("static void H(MachReceived<A> m) { }")]
-    [InlineData("void H<T>(MachReceived<A> m) { }")]
-    [InlineData("void H(scoped in MachReceived<A> m) { }")]
-    public void MACHIPC023_InvalidHandlerSignature(string handler)
+    [InlineData("int H(MachReceived<A> m) => 0;", "must return void (it returns 'int')")]
+    [InlineData("void H(MachReceived<A> m, int extra) { }", "must take exactly one parameter, the MachReceived<T> (it takes 2)")]
+    [InlineData("static void H(MachReceived<A> m) { }", "must be an instance method (it is static)")]
+    [InlineData("void H<T>(MachReceived<A> m) { }", "must not be generic (the server calls it for one message type)")]
+    [InlineData("void H(scoped in MachReceived<A> m) { }", "must take its MachReceived<T> by value (it is passed 'in')")]
+    [InlineData("static int H(ref MachReceived<A> m) => 0;",
+        "must return void (it returns 'int'); must take its MachReceived<T> by value (it is passed 'ref'); must be an instance method (it is static)")]
+    public void MACHIPC023_InvalidHandlerSignature_NamesEveryBrokenRule(string handler, string rules)
     {
         string source = "[MachServer] public partial class S { " + handler + " }";
         Diagnostic d = Single(source, "MACHIPC023");
         Assert.Equal("H", SpanText(d, source));
-        Assert.Equal("Handler 'H' must be a non-generic instance method returning void with exactly one MachReceived<T> parameter passed by value", d.GetMessage());
+        Assert.Equal("Handler 'H' " + rules, d.GetMessage());
+    }
+
+    [Theory]
+    [InlineData("void OnA(A m) { }")]
+    [InlineData("public void OnA(in A m) { }")]
+    public void MACHIPC026_HandlerTakingTheMessageItself_IsAWarning_AndTheServerStillBuilds(string method)
+    {
+        string source = "[MachServer] public partial class S { " + method + " void OnB(MachReceived<B> m) { } }";
+        Diagnostic d = Single(source, "MACHIPC026", DiagnosticSeverity.Warning);
+        Assert.Equal("OnA", SpanText(d, source));
+        Assert.Equal("'OnA' takes 'Demo.A' itself, so it is not a handler and the server answers msgh_id 1000 with MIG_BAD_ID; take MachReceived<Demo.A> instead", d.GetMessage());
+        var (_, output, _) = Run(Usings + Messages + source);
+        Assert.Empty(output.GetDiagnostics().Where(x => x.Severity == DiagnosticSeverity.Error));
+    }
+
+    [Theory]
+    [InlineData("static void Fill(A m) { }")]
+    [InlineData("void Fill(ref A m) { }")]
+    [InlineData("int Count(A m) => 0;")]
+    [InlineData("void Two(A m, int x) { }")]
+    public void MACHIPC026_LeavesHelpersAlone(string method)
+    {
+        string source = "[MachServer] public partial class S { " + method + " void OnB(MachReceived<B> m) { } }";
+        var (_, _, diagnostics) = Run(Usings + Messages + source);
+        Assert.Empty(diagnostics);
+    }
+
+    [Fact]
+    public void MACHIPC009_ServerWithoutAllowUnsafeBlocks_GetsTheDiagnostic_NotCS0227InAGeneratedFile()
+    {
+        const string source = "[MachServer] public partial class S { void OnA(MachReceived<A> m) { } }";
+        var (run, output, diagnostics) = Run(GeneratorHarness.CreateCompilation(new[] { Usings + Messages + source }, allowUnsafe: false));
+        // The messages A and B get their own MACHIPC009; the server gets one at its name.
+        Assert.All(diagnostics, x => Assert.Equal("MACHIPC009", x.Id));
+        Diagnostic d = Assert.Single(diagnostics, x => SpanText(x, source) == "S");
+        Assert.Equal("'S' cannot be generated: the project must set <AllowUnsafeBlocks>true</AllowUnsafeBlocks> (the generated code passes message pointers to mach_msg)", d.GetMessage());
+        Assert.Empty(run.Results.SelectMany(r => r.GeneratedSources));
+        Assert.DoesNotContain(output.GetDiagnostics(), x => x.Id == "CS0227");
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System;
 using System.IO;
 using System.IO.Compression;
 using System.Linq;
+using System.Reflection.Metadata;
 using System.Xml.Linq;
 using Xunit;
 
@@ -13,10 +14,10 @@ namespace MachIpc.Package.Tests;
 /// </summary>
 public sealed class PackageTests : IClassFixture<PackageFixture>
 {
+    // The protocol: two messages. In the transitive test they live in a library the app references.
     private const string Messages = """
         using MachIpc.Abi;
         using MachIpc.Messages;
-        using MachIpc.Server;
 
         namespace Consumer;
 
@@ -33,6 +34,14 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
             public MachMsgHeader Header;
             public int Value;
         }
+        """;
+
+    private const string Server = """
+        using MachIpc.Abi;
+        using MachIpc.Messages;
+        using MachIpc.Server;
+
+        namespace Consumer;
 
         [MachServer]
         public partial class PingServer
@@ -99,11 +108,11 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
         _package = package;
     }
 
-    private string ConsumerProject(bool allowUnsafeBlocks) => $"""
+    private string ConsumerProject(bool allowUnsafeBlocks, string outputType = "Exe", string targetFramework = "net10.0", string reference = "") => $"""
         <Project Sdk="Microsoft.NET.Sdk">
           <PropertyGroup>
-            <OutputType>Exe</OutputType>
-            <TargetFramework>net10.0</TargetFramework>
+            <OutputType>{outputType}</OutputType>
+            <TargetFramework>{targetFramework}</TargetFramework>
             <Nullable>enable</Nullable>
             <ImplicitUsings>disable</ImplicitUsings>
             <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
@@ -111,7 +120,7 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
             <RestorePackagesPath>{_package.PackagesFolder}</RestorePackagesPath>
           </PropertyGroup>
           <ItemGroup>
-            <PackageReference Include="MachIpc" Version="{_package.Version}" />
+            {(reference.Length > 0 ? reference : $"<PackageReference Include=\"MachIpc\" Version=\"{_package.Version}\" />")}
           </ItemGroup>
         </Project>
         """;
@@ -129,9 +138,11 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
                      "lib/net10.0/MachIpc.dll",
                      "lib/net10.0/MachIpc.xml",
                      "analyzers/dotnet/cs/MachIpc.Generator.dll",
-                     "build/MachIpc.props",
-                     "build/MachIpc.targets",
+                     "analyzers/dotnet/cs/MachIpc.Generator.CodeFixes.dll",
+                     "buildTransitive/net10.0/MachIpc.props",
+                     "buildTransitive/net10.0/MachIpc.targets",
                      "README.md",
+                     "icon.png",
                      "MachIpc.nuspec",
                  })
         {
@@ -155,6 +166,9 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
         Assert.Equal(_package.Version, metadata.Element(ns + "version")?.Value);
         Assert.Equal("MIT", metadata.Element(ns + "license")?.Value);
         Assert.Equal("README.md", metadata.Element(ns + "readme")?.Value);
+        Assert.Equal("icon.png", metadata.Element(ns + "icon")?.Value);
+        // The build files are TFM-specific (so NuGet refuses other frameworks) and transitive (so apps get them).
+        Assert.DoesNotContain(entries, e => e.StartsWith("build/", StringComparison.Ordinal));
         Assert.Equal("git", metadata.Element(ns + "repository")?.Attribute("type")?.Value);
         Assert.False(string.IsNullOrEmpty(metadata.Element(ns + "repository")?.Attribute("url")?.Value), nuspec.ToString());
 
@@ -166,11 +180,63 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
     }
 
     [Fact]
+    public void Nupkg_ReadmeIsThePackagesOwn_WithTheMacCaveatUpFront()
+    {
+        _package.AssertPacked();
+        using var zip = ZipFile.OpenRead(_package.PackagePath);
+        string readme;
+        using (var reader = new StreamReader(zip.GetEntry("README.md")!.Open()))
+        {
+            readme = reader.ReadToEnd();
+        }
+        Assert.Equal(File.ReadAllText(Path.Combine(_package.RepoRoot, "src", "MachIpc", "PACKAGE.md")), readme);
+        Assert.NotEqual(File.ReadAllText(Path.Combine(_package.RepoRoot, "README.md")), readme);
+        // The caveat comes before anything else a reader sees on the package page.
+        int caveat = readme.IndexOf("Not yet run on a Mac", StringComparison.Ordinal);
+        Assert.InRange(caveat, 0, readme.IndexOf("## ", StringComparison.Ordinal));
+        foreach (string section in new[] { "## Install", "## Quick start", "## Links" })
+        {
+            Assert.Contains(section, readme, StringComparison.Ordinal);
+        }
+        // The icon is a real PNG.
+        using var icon = zip.GetEntry("icon.png")!.Open();
+        var signature = new byte[8];
+        icon.ReadExactly(signature);
+        Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }, signature);
+    }
+
+    [Fact]
+    public void Symbols_MapSourcesToTheRepositoryOnGitHub_WithoutAnyExtraProperty()
+    {
+        // Packed by the fixture with nothing but -c Release, in a clone that may have no GitHub remote at all.
+        _package.AssertPacked();
+        using var zip = ZipFile.OpenRead(Path.ChangeExtension(_package.PackagePath, ".snupkg"));
+        using var pdb = new MemoryStream();
+        using (var stream = zip.GetEntry("lib/net10.0/MachIpc.pdb")!.Open())
+        {
+            stream.CopyTo(pdb);
+        }
+        pdb.Position = 0;
+        using var provider = MetadataReaderProvider.FromPortablePdbStream(pdb);
+        MetadataReader reader = provider.GetMetadataReader();
+        var sourceLinkKind = new Guid("CC110556-A091-4D38-9FEC-25AB9A351A6A");
+        string? json = reader.CustomDebugInformation
+            .Select(reader.GetCustomDebugInformation)
+            .Where(i => reader.GetGuid(i.Kind) == sourceLinkKind)
+            .Select(i => System.Text.Encoding.UTF8.GetString(reader.GetBlobBytes(i.Value)))
+            .SingleOrDefault();
+        Assert.False(json is null, "MachIpc.pdb has no Source Link record.\n" + _package.Pack.Describe());
+        string repository = XDocument.Load(Path.Combine(_package.RepoRoot, "Directory.Build.props")).Descendants("RepositoryUrl").Single().Value;
+        string raw = repository.Replace("https://github.com/", "https://raw.githubusercontent.com/", StringComparison.Ordinal) + "/";
+        Assert.Matches("\"" + System.Text.RegularExpressions.Regex.Escape(raw) + "[0-9a-f]{40}/\\*\"", json);
+    }
+
+    [Fact]
     public void Consumer_DeclaresItsOwnMessagesAndServer_BuildsWarningFree_AndRoundTripsThroughTheSimulatedKernel()
     {
         _package.AssertPacked();
         var dir = _package.CreateConsumer("Consumer", ConsumerProject(allowUnsafeBlocks: true),
-            ("Messages.cs", Messages), ("Program.cs", Program));
+            ("Messages.cs", Messages), ("Server.cs", Server), ("Program.cs", Program));
 
         var build = DotnetCli.Run(dir, ["build", "-c", "Release", "--disable-build-servers", "-nologo"]);
         Assert.True(build.ExitCode == 0, build.Describe());
@@ -193,7 +259,7 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
     {
         _package.AssertPacked();
         var dir = _package.CreateConsumer("ConsumerNoUnsafe", ConsumerProject(allowUnsafeBlocks: false),
-            ("Messages.cs", Messages), ("Program.cs", "System.Console.WriteLine(\"unreachable\");\n"));
+            ("Messages.cs", Messages), ("Server.cs", Server), ("Program.cs", "System.Console.WriteLine(\"unreachable\");\n"));
 
         var build = DotnetCli.Run(dir, ["build", "-c", "Release", "--disable-build-servers", "-nologo"]);
         Assert.True(build.ExitCode != 0, "the build should have failed.\n" + build.Describe());
@@ -201,5 +267,55 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
         Assert.Contains("<AllowUnsafeBlocks>true</AllowUnsafeBlocks>", build.Output, StringComparison.Ordinal);
         // The check stops the build before the compiler would report an error per message.
         Assert.DoesNotContain("MACHIPC009", build.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void App_ReferencingALibraryThatDeclaresMessages_ServesThem_AndAClientAppNeedsNoUnsafeCode()
+    {
+        // The library references the package; the apps only the library. The generator reaches the server app (it
+        // serves the library's messages), and the package's buildTransitive targets reach both apps without stopping
+        // the client app, which declares nothing and so needs no AllowUnsafeBlocks (MACHIPC100 is for direct users).
+        _package.AssertPacked();
+        const string library = "<ProjectReference Include=\"../Protocol/Protocol.csproj\" />";
+        _package.CreateConsumer("Protocol", ConsumerProject(allowUnsafeBlocks: true, outputType: "Library"), ("Messages.cs", Messages));
+        var app = _package.CreateConsumer("App", ConsumerProject(allowUnsafeBlocks: true, reference: library),
+            ("Server.cs", Server), ("Program.cs", Program));
+        var client = _package.CreateConsumer("ClientApp", ConsumerProject(allowUnsafeBlocks: false, reference: library),
+            ("Program.cs", "var ping = new Consumer.Ping { Value = 1 };\nping.Prepare(0, 0);\nSystem.Console.WriteLine(ping.Header.Id);\n"));
+        Assert.DoesNotContain("MachIpc", File.ReadAllText(Path.Combine(app, "App.csproj")), StringComparison.Ordinal);
+
+        var build = DotnetCli.Run(app, ["build", "-c", "Release", "--disable-build-servers", "-nologo"]);
+        Assert.True(build.ExitCode == 0, build.Describe());
+        Assert.DoesNotContain(": warning ", build.Output, StringComparison.Ordinal);
+        var run = DotnetCli.Run(app, ["run", "-c", "Release", "--no-build"]);
+        Assert.True(run.ExitCode == 0, run.Describe());
+        Assert.Contains("consumer: backend=Simulated success=True reply=42 pings=1", run.Output, StringComparison.Ordinal);
+
+        var clientBuild = DotnetCli.Run(client, ["build", "-c", "Release", "--disable-build-servers", "-nologo"]);
+        Assert.True(clientBuild.ExitCode == 0, clientBuild.Describe());
+        Assert.DoesNotContain(": warning ", clientBuild.Output, StringComparison.Ordinal);
+        var clientRun = DotnetCli.Run(client, ["run", "-c", "Release", "--no-build"]);
+        Assert.True(clientRun.ExitCode == 0 && clientRun.Output.Trim() == "7000", clientRun.Describe());
+        // The package's build files were imported, although the client app does not reference the package itself.
+        var imported = DotnetCli.Run(client, ["msbuild", "-nologo", "-getProperty:UsingMachIpcPackage"]);
+        Assert.True(imported.Output.Trim() == "true", imported.Describe());
+    }
+
+    [Fact]
+    public void Consumer_OnAnUnsupportedTargetFramework_FailsAtRestoreWithOneClearError()
+    {
+        _package.AssertPacked();
+        var dir = _package.CreateConsumer("ConsumerNet8", ConsumerProject(allowUnsafeBlocks: true, targetFramework: "net8.0"),
+            ("Messages.cs", Messages), ("Program.cs", "System.Console.WriteLine(\"unreachable\");\n"));
+
+        var build = DotnetCli.Run(dir, ["build", "-c", "Release", "--disable-build-servers", "-nologo"]);
+        Assert.True(build.ExitCode != 0, "the build should have failed.\n" + build.Describe());
+        string[] errors = build.Output.Split('\n').Where(l => l.Contains(": error ", StringComparison.Ordinal))
+            .Select(l => l.Trim()).Distinct(StringComparer.Ordinal).ToArray();
+        string error = Assert.Single(errors);
+        Assert.Contains("NU1202", error, StringComparison.Ordinal);
+        Assert.Contains($"MachIpc {_package.Version} is not compatible with net8.0", error, StringComparison.Ordinal);
+        Assert.Contains("net10.0", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("CS0246", build.Output, StringComparison.Ordinal);
     }
 }

@@ -2,8 +2,6 @@ using System;
 using System.Diagnostics;
 using System.IO;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
-using System.Text;
 using System.Threading;
 using MachIpc.Abi;
 using MachIpc.Bootstrap;
@@ -13,14 +11,23 @@ using MachIpc.Kernel;
 using MachIpc.Kernel.Simulated;
 using MachIpc.Ports;
 using MachIpc.ProcessHelper;
+using MachIpc.Samples.HelperPool;
 
 // Modes (the kernel socket comes from MACHIPC_KERNEL_SOCKET, set by the parent):
 //   rpc <service> <count>   check in (pattern 1), <count> round trips, pass a file, echo OOL memory, print "ok ..."
 //   stream <service>        check in, print "connected", round trips until the parent stops answering
+//   connect <service> [task-port]   check in (optionally sending the task port); print "connected" (then wait for a
+//                           line on stdin) or "refused <why>"
+//   squat <service>         check in the parent's name first, answer one check-in as the parent; print what it got
+//   socket-peer <path> <service>   pattern 2 with the parent over its Unix socket; one message each way; print "ok <pid>"
+//   hello <service>         send a well-formed pattern-2 hello to someone else's service; print "sent"
+//   wait                    read a line from stdin, then exit
 //   garbage                 connect raw, break the protocol twice, print "disconnected" if the host hung up each time
 //   fuzz <seed> <n>         targeted malformed requests (each must be disconnected), then n random frames after a
-//                           valid hello (each disconnected or answered); prints "survived <disconnected> <answered>"
-//   host                    share this process's kernel, print "socket <path>", wait to be killed
+//                           valid hello (each disconnected or answered); prints "progress ..." after each request
+//                           and then "survived <disconnected> <answered>"
+//   host                    share this process's kernel, print "socket <path>", wait to be killed; a stdin line
+//                           "await-blocked" prints "blocked" once a joined process's thread blocks in this kernel
 //   semantics               receive timeout, A36 pseudo-receive with a right and OOL memory, print "ok" or the failure
 //   peer-server <svc> <n>   check in <svc> with the shared bootstrap server, serve n pings, print "served <n>"
 //   peer-client <svc> <n> <server pid>   n pings to another helper process; checks both audit-token pids
@@ -36,6 +43,11 @@ try
     {
         "rpc" => Modes.Rpc(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture)),
         "stream" => Modes.Stream(args[1]),
+        "connect" => RendezvousModes.Connect(args[1], args.Length > 2 && args[2] == "task-port"),
+        "squat" => RendezvousModes.Squat(args[1]),
+        "socket-peer" => RendezvousModes.SocketPeer(args[1], args[2]),
+        "hello" => RendezvousModes.Hello(args[1]),
+        "wait" => Modes.Wait(),
         "garbage" => Modes.Garbage(),
         "fuzz" => Modes.Fuzz(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture)),
         "host" => Modes.Host(),
@@ -59,39 +71,15 @@ internal static unsafe class Modes
 {
     public static int Rpc(string service, int count)
     {
-        Console.ReadLine(); // the parent expects our pid now: check-in cannot race it
         int pid = Mach.CurrentPid;
         using var channel = HelperRendezvous.Connect(service);
-        using var client = new MachRpcClient(channel.Send.Copy());
-        for (int i = 0; i < count; i++)
+        using (var pool = new PoolClient(channel.Send.Copy())) // the sample's client: its protocol, its checks
         {
-            var request = new XPing { Operand = i, Sequence = i };
-            request.Prepare(MachPortName.Null, MachPortName.Null);
-            var result = client.Call<XPing, XPong>(request, out var reply, out var sender);
-            if (!result.IsSuccess || reply.Result != (long)i * i || reply.Sequence != i || reply.SeenPid != pid)
+            for (int i = 0; i < count; i++)
             {
-                Console.WriteLine($"fail round trip {i}: {result} {reply.Result} {reply.SeenPid}");
-                return 1;
+                pool.Compute(i, i);
             }
-        }
-        // A real descriptor: an open file travels as a fileport; the parent reads what we wrote.
-        string text = $"hello from {Environment.ProcessId}";
-        string path = Path.GetTempFileName();
-        File.WriteAllText(path, text);
-        SendRight fileport;
-        using (var handle = File.OpenHandle(path))
-        {
-            fileport = Fileport.MakePort(handle);
-        }
-        File.Delete(path);
-        var fileRequest = new XFile();
-        fileRequest.Prepare(MachPortName.Null, MachPortName.Null);
-        fileRequest.File.Name = fileport.TakeName();
-        var fr = client.Call<XFile, XFileReply>(fileRequest, out var fileReply, out _);
-        if (!fr.IsSuccess || fileReply.BytesRead != Encoding.UTF8.GetByteCount(text))
-        {
-            Console.WriteLine($"fail file {fr} {fileReply.BytesRead}");
-            return 1;
+            pool.PassFile($"hello from {Environment.ProcessId}"); // a real descriptor, as a fileport
         }
         string? ool = EchoOol(channel.Send.Name);
         if (ool is not null)
@@ -152,20 +140,27 @@ internal static unsafe class Modes
         return null;
     }
 
-    public static int Stream(string service)
+    public static int Wait()
     {
         Console.ReadLine();
+        return 0;
+    }
+
+    public static int Stream(string service)
+    {
         using var channel = HelperRendezvous.Connect(service);
-        using var client = new MachRpcClient(channel.Send.Copy());
+        using var pool = new PoolClient(channel.Send.Copy());
         Console.WriteLine("connected");
-        for (int i = 0; ; i++)
+        try
         {
-            var request = new XPing { Operand = i, Sequence = i };
-            request.Prepare(MachPortName.Null, MachPortName.Null);
-            if (!client.Call<XPing, XPong>(request, out _, out _).IsSuccess)
+            for (int i = 0; ; i++)
             {
-                return 3;
+                pool.Compute(i, i);
             }
+        }
+        catch (MachException)
+        {
+            return 3; // the parent stopped answering
         }
     }
 
@@ -212,6 +207,7 @@ internal static unsafe class Modes
                 Console.WriteLine($"not disconnected: op {words[0]}");
                 return 1;
             }
+            Console.WriteLine($"progress op {words[0]} disconnected");
         }
         // A Msg whose out-of-line region is shorter than its descriptor says (5 bytes shipped, descriptor says 100).
         {
@@ -274,6 +270,7 @@ internal static unsafe class Modes
             {
                 disconnected++;
             }
+            Console.WriteLine($"progress frame {i}");
         }
         Console.WriteLine($"survived {disconnected} {answered}");
         return 0;
@@ -466,28 +463,25 @@ internal static unsafe class Modes
 
     public static int PeerServe(string service, int count)
     {
-        var handlers = new PeerServer();
+        var handlers = new PoolServer(); // the sample's handlers, serving anyone who looks the name up
         using var server = MachIpc.Server.MachServer.CheckIn(service, handlers);
         server.Start();
         Console.WriteLine("listening");
-        SpinWait.SpinUntil(() => Volatile.Read(ref handlers.Pings) >= count, 20_000);
+        SpinWait.SpinUntil(() => handlers.Requests >= count, 20_000);
         server.Stop();
-        Console.WriteLine($"served {handlers.Pings}");
-        return handlers.Pings == count ? 0 : 1;
+        Console.WriteLine($"served {handlers.Requests}");
+        return handlers.Requests == count ? 0 : 1;
     }
 
     public static int PeerClient(string service, int count, int serverPid)
     {
-        int pid = Mach.CurrentPid;
-        using var client = new MachRpcClient(BootstrapServer.LookUp(service));
+        using var pool = new PoolClient(BootstrapServer.LookUp(service));
         for (int i = 0; i < count; i++)
         {
-            var request = new XPing { Operand = i, Sequence = i };
-            request.Prepare(MachPortName.Null, MachPortName.Null);
-            var result = client.Call<XPing, XPong>(request, out var reply, out var sender);
-            if (!result.IsSuccess || reply.Result != (long)i * i || reply.SeenPid != pid || sender.Pid != serverPid)
+            pool.Compute(i, i); // checks the result and that the server saw our pid
+            if (pool.LastReplier.Pid != serverPid)
             {
-                Console.WriteLine($"fail {i}: {result} seen {reply.SeenPid} replier {sender.Pid}");
+                Console.WriteLine($"fail {i}: answered by pid {pool.LastReplier.Pid}");
                 return 1;
             }
         }
@@ -556,6 +550,14 @@ internal static unsafe class Modes
     public static int Host()
     {
         Console.WriteLine("socket " + SimulatedMach.ShareWithChildren());
+        // "await-blocked": answer "blocked" once a thread of a joined process is blocked in this kernel.
+        while (Console.ReadLine() is string line)
+        {
+            if (line == "await-blocked")
+            {
+                Console.WriteLine(SpinWait.SpinUntil(() => SimulatedMach.BlockedThreads > 0, 20_000) ? "blocked" : "nothing blocked");
+            }
+        }
         Thread.Sleep(Timeout.Infinite);
         return 0;
     }
@@ -596,11 +598,11 @@ internal static unsafe class Modes
         string call = "none";
         var caller = new Thread(() =>
         {
-            var ping = new XPing();
+            var ping = new ComputeRequest();
             ping.Prepare(MachPortName.Null, MachPortName.Null);
             try
             {
-                call = client.Call<XPing, XPong>(ping, out _, out _, timeoutMs: 60_000).Status.ToString();
+                call = client.Call<ComputeRequest, ComputeReply>(ping, out _, out _, timeoutMs: 60_000).Status.ToString();
             }
             catch (Exception ex)
             {
@@ -618,9 +620,9 @@ internal static unsafe class Modes
         string call2;
         try
         {
-            var ping = new XPing();
+            var ping = new ComputeRequest();
             ping.Prepare(MachPortName.Null, MachPortName.Null);
-            var result = client.Call<XPing, XPong>(ping, out _, out _);
+            var result = client.Call<ComputeRequest, ComputeReply>(ping, out _, out _);
             call2 = $"{result.Status}:{result.Code}";
         }
         catch (Exception ex)
@@ -637,24 +639,5 @@ internal static unsafe class Modes
         double callsMs = clock.Elapsed.TotalMilliseconds;
         Console.WriteLine($"receive=0x{(int)received:x} send=0x{(int)sent:x} allocate={(int)allocated} lookup=0x{(int)lookup:x} call={call} call2={call2} callsMs={callsMs:F0} reason={SimulatedMach.KernelHostLostReason}");
         return 0;
-    }
-}
-
-/// <summary>A helper process serving another helper process.</summary>
-[MachIpc.Server.MachServer]
-internal sealed partial class PeerServer
-{
-    public int Pings;
-
-    private void OnXPing(MachIpc.Messages.MachReceived<XPing> request)
-    {
-        var reply = new XPong { Result = request.Message.Operand * request.Message.Operand, Sequence = request.Message.Sequence, SeenPid = request.SenderPid ?? -1 };
-        reply.Prepare(MachPortName.Null);
-        var mr = request.Reply(ref reply);
-        if (mr != MachMsgReturn.Success)
-        {
-            throw new MachException("pong", mr);
-        }
-        Interlocked.Increment(ref Pings);
     }
 }

@@ -1,44 +1,10 @@
 using System.Runtime.InteropServices;
 using MachIpc.Abi;
-using MachIpc.Messages;
 
 namespace MachIpc.ProcessHelper;
 
-// Shared by the helper and the tests (linked into MachIpc.Tests).
-
-[MachMessage(5300, Local = MachMsgType.MakeSendOnce)]
-public partial struct XPing
-{
-    public MachMsgHeader Header;
-    public long Operand;
-    public int Sequence;
-}
-
-[MachMessage(5400, Remote = MachMsgType.MoveSendOnce)]
-public partial struct XPong
-{
-    public MachMsgHeader Header;
-    public long Result;
-    public int Sequence;
-    public int SeenPid;
-}
-
-[MachMessage(5301, Local = MachMsgType.MakeSendOnce)]
-public partial struct XFile
-{
-    public MachMsgHeader Header;
-    public MachMsgBody Body;
-    [MachPort(MachMsgType.MoveSend)] public MachMsgPortDescriptor File;
-}
-
-[MachMessage(5401, Remote = MachMsgType.MoveSendOnce)]
-public partial struct XFileReply
-{
-    public MachMsgHeader Header;
-    public int BytesRead;
-    public long Checksum;
-    public long Reserved; // keeps msgh_size off MIG's 36-byte error-reply size
-}
+// Shared by the helper and the tests (linked into MachIpc.Tests). The request/reply protocol is the HelperPool
+// sample's (samples/HelperPool/Protocol.cs, linked into both); this adds what the sample does not do.
 
 /// <summary>A message with one out-of-line region, built by hand (msgh_id 5302 request, 5402 reply); packed as in C.</summary>
 [StructLayout(LayoutKind.Explicit, Size = 44)]

@@ -42,6 +42,19 @@ internal sealed record DiagnosticInfo(string Id, LocationInfo? Location, Equatab
         Diagnostics.MachDiagnostics.ById(Id),
         Location?.ToLocation(compilation) ?? Microsoft.CodeAnalysis.Location.None,
         Arguments.ToObjectArray());
+
+    /// <summary>
+    /// <paramref name="diagnostics"/> plus MACHIPC009 for <paramref name="typeName"/>: generated Mach code is unsafe,
+    /// and without AllowUnsafeBlocks it would only produce CS0227 inside a generated file.
+    /// </summary>
+    public static EquatableArray<DiagnosticInfo> WithUnsafeRequired(EquatableArray<DiagnosticInfo> diagnostics, string typeName, LocationInfo? location)
+    {
+        var list = new System.Collections.Generic.List<DiagnosticInfo>(diagnostics)
+        {
+            new(Diagnostics.MachDiagnostics.UnsafeRequired.Id, location, new EquatableArray<string>(new[] { typeName })),
+        };
+        return new EquatableArray<DiagnosticInfo>(list.ToArray());
+    }
 }
 
 internal static class EquatableArrayExtensions

@@ -9,5 +9,5 @@ internal sealed record HandlerModel(string MethodName, string MessageType, int I
 /// <summary>Everything the dispatch emitter needs to know about one <c>[MachServer]</c> class. Symbol-free.</summary>
 internal sealed record ServerModel(string Namespace, string TypeName, string HintName, EquatableArray<HandlerModel> Handlers);
 
-/// <summary>A parsed server: the model when it can be emitted, and its diagnostics.</summary>
-internal sealed record ServerParseResult(ServerModel? Model, EquatableArray<DiagnosticInfo> Diagnostics);
+/// <summary>A parsed server: the model when it can be emitted, its diagnostics, and where its name is declared.</summary>
+internal sealed record ServerParseResult(ServerModel? Model, EquatableArray<DiagnosticInfo> Diagnostics, LocationInfo? TypeLocation);

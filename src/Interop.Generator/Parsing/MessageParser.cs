@@ -121,6 +121,9 @@ internal static class MessageParser
         }
         var layoutKind = layout == 1 ? LayoutKindModel.Natural : LayoutKindModel.Pack4;
 
+        ReportFieldsInSeveralParts(symbol, typeLocation, Report);
+
+        Compilation compilation = context.SemanticModel.Compilation;
         var fields = new List<FieldModel>();
         int offset = 0;
         int alignment = 1;
@@ -146,19 +149,16 @@ internal static class MessageParser
                 continue;
             }
 
-            TypeLayout fieldLayout;
-            if (field.IsFixedSizeBuffer && field.Type is IPointerTypeSymbol pointer)
-            {
-                TypeLayout element = TypeLayout.Of(pointer.PointedAtType);
-                fieldLayout = element.Error is null ? new TypeLayout(element.Size * field.FixedSize, element.Alignment) : element;
-            }
-            else
-            {
-                fieldLayout = TypeLayout.Of(field.Type);
-            }
+            TypeLayout fieldLayout = TypeLayout.OfField(field, compilation).PlacedIn(layoutKind == LayoutKindModel.Pack4 ? 4 : 0);
             if (fieldLayout.Error is not null)
             {
-                Report(MachDiagnostics.FieldNotBlittable, fieldLocation, field.Name, field.Type.ToDisplayString(), fieldLayout.Error);
+                DiagnosticDescriptor descriptor = fieldLayout.Problem switch
+                {
+                    LayoutProblem.NoCLayout => MachDiagnostics.NoCLayout,
+                    LayoutProblem.NotVisible => MachDiagnostics.LayoutNotVisible,
+                    _ => MachDiagnostics.FieldNotBlittable,
+                };
+                Report(descriptor, fieldLocation, field.Name, field.Type.ToDisplayString(), fieldLayout.Error);
                 index++;
                 continue;
             }
@@ -222,7 +222,7 @@ internal static class MessageParser
                     break;
             }
 
-            int fieldAlignment = layoutKind == LayoutKindModel.Pack4 ? Math.Min(4, fieldLayout.Alignment) : fieldLayout.Alignment;
+            int fieldAlignment = fieldLayout.Alignment;
             offset = TypeLayout.Align(offset, fieldAlignment);
             string name = SyntaxFacts.GetKeywordKind(field.Name) != SyntaxKind.None ? "@" + field.Name : field.Name;
             fields.Add(new FieldModel(name, kind, offset, fieldLayout.Size, disposition, copy, deallocate, minBytes, maxBytes));
@@ -277,6 +277,48 @@ internal static class MessageParser
     }
 
     private delegate void Reporter(DiagnosticDescriptor descriptor, LocationInfo? location, params string[] arguments);
+
+    /// <summary>
+    /// The field order rule: a C struct has one declaration, and C# leaves the order of fields declared in different
+    /// parts of a partial struct undefined (CS0282), so every instance field of a message (auto-property storage too)
+    /// must be in the part that declares its first one. Reported once, at the first field outside that part.
+    /// </summary>
+    private static void ReportFieldsInSeveralParts(INamedTypeSymbol symbol, LocationInfo? typeLocation, Reporter report)
+    {
+        if (symbol.DeclaringSyntaxReferences.Length < 2)
+        {
+            return;
+        }
+        int firstPart = -1;
+        string firstName = "";
+        foreach (ISymbol member in symbol.GetMembers())
+        {
+            if (member is not IFieldSymbol { IsStatic: false, IsConst: false } field)
+            {
+                continue;
+            }
+            ISymbol declared = field.AssociatedSymbol ?? field;
+            Location? location = declared.Locations.Length > 0 ? declared.Locations[0] : null;
+            int part = -1;
+            for (int i = 0; location is not null && i < symbol.DeclaringSyntaxReferences.Length; i++)
+            {
+                SyntaxReference reference = symbol.DeclaringSyntaxReferences[i];
+                if (reference.SyntaxTree == location.SourceTree && reference.Span.Contains(location.SourceSpan))
+                {
+                    part = i;
+                }
+            }
+            if (firstPart < 0)
+            {
+                (firstPart, firstName) = (part, declared.Name);
+            }
+            else if (part != firstPart)
+            {
+                report(MachDiagnostics.FieldsInSeveralParts, LocationInfo.From(location) ?? typeLocation, symbol.Name, declared.Name, firstName);
+                return;
+            }
+        }
+    }
 
     private static void ReadDescriptorAttributes(
         IFieldSymbol field, FieldKind kind, LocationInfo? location, Reporter report,

@@ -32,53 +32,116 @@ internal static class ServerParser
         }
 
         var handlers = new List<HandlerModel>();
-        var byId = new Dictionary<int, string>();
         foreach (ISymbol member in type.GetMembers())
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (member is not IMethodSymbol { MethodKind: MethodKind.Ordinary } method
-                || method.Parameters.Length == 0
-                || method.Parameters[0].Type is not INamedTypeSymbol parameter
-                || parameter.OriginalDefinition.ToDisplayString() != ReceivedType)
+            if (member is not IMethodSymbol { MethodKind: MethodKind.Ordinary } method || method.Parameters.Length == 0)
             {
                 continue;
             }
             LocationInfo? at = LocationInfo.From(method.Locations.FirstOrDefault());
-            if (method.Parameters.Length != 1 || !method.ReturnsVoid || method.IsGenericMethod || method.IsStatic
-                || method.Parameters[0].RefKind != RefKind.None)
+            if (method.Parameters[0].Type is not INamedTypeSymbol parameter
+                || parameter.OriginalDefinition.ToDisplayString() != ReceivedType)
             {
-                diagnostics.Add(Info(MachDiagnostics.InvalidHandler, at, method.Name));
+                if (LooksLikeHandlerTakingMessage(method) is { } id)
+                {
+                    string taken = method.Parameters[0].Type.ToDisplayString();
+                    diagnostics.Add(Info(MachDiagnostics.HandlerTakesMessage, at, method.Name, taken, Format(id)));
+                }
+                continue;
+            }
+            string? broken = BrokenHandlerRules(method);
+            if (broken is not null)
+            {
+                diagnostics.Add(Info(MachDiagnostics.InvalidHandler, at, method.Name, broken));
                 continue;
             }
             ITypeSymbol message = parameter.TypeArguments[0];
-            AttributeData? attribute = message.GetAttributes()
-                .FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == MessageAttribute);
-            if (attribute is null || attribute.ConstructorArguments.Length != 1 || attribute.ConstructorArguments[0].Value is not int id)
+            if (MessageId(message) is not int messageId)
             {
                 diagnostics.Add(Info(MachDiagnostics.HandlerNotMessage, at, method.Name, message.ToDisplayString()));
                 continue;
             }
-            if (byId.TryGetValue(id, out string? other))
+            var handler = new HandlerModel(method.Name, message.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat), messageId);
+            if (handlers.FirstOrDefault(h => h.Id == messageId) is { } other)
             {
-                diagnostics.Add(Info(MachDiagnostics.DuplicateHandler, at, method.Name, other, id.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                diagnostics.Add(other.MessageType == handler.MessageType
+                    ? Info(MachDiagnostics.DuplicateHandler, at, method.Name, other.MethodName, message.ToDisplayString())
+                    : Info(MachDiagnostics.DuplicateId, at, method.Name, message.ToDisplayString(), Format(messageId),
+                        other.MessageType.Substring("global::".Length), other.MethodName));
                 continue;
             }
-            byId[id] = method.Name;
-            handlers.Add(new HandlerModel(method.Name, message.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat), id));
+            handlers.Add(handler);
         }
         if (handlers.Count == 0 && diagnostics.Count == 0)
         {
             diagnostics.Add(Info(MachDiagnostics.NoHandlers, where, type.Name));
         }
 
-        bool emittable = diagnostics.All(d => d.Id == MachDiagnostics.NoHandlers.Id);
+        // Warnings leave the server emittable: it still implements IMachDispatcher.
+        bool emittable = diagnostics.All(d => MachDiagnostics.ById(d.Id).DefaultSeverity != DiagnosticSeverity.Error);
         string ns = type.ContainingNamespace.IsGlobalNamespace ? string.Empty : type.ContainingNamespace.ToDisplayString();
         ServerModel? model = emittable
             ? new ServerModel(ns, type.Name, (ns.Length == 0 ? string.Empty : ns + ".") + type.Name,
                 new EquatableArray<HandlerModel>(handlers.OrderBy(h => h.Id).ToArray()))
             : null;
-        return new ServerParseResult(model, new EquatableArray<DiagnosticInfo>(diagnostics.ToArray()));
+        return new ServerParseResult(model, new EquatableArray<DiagnosticInfo>(diagnostics.ToArray()), where);
     }
+
+    /// <summary>The <c>[MachMessage]</c> id of <paramref name="type"/>, or null when it is not a message.</summary>
+    private static int? MessageId(ITypeSymbol type)
+    {
+        AttributeData? attribute = type.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == MessageAttribute);
+        return attribute is { ConstructorArguments.Length: 1 } && attribute.ConstructorArguments[0].Value is int id ? id : null;
+    }
+
+    /// <summary>
+    /// A method that would be a handler if it took <c>MachReceived&lt;T&gt;</c> instead of the message <c>T</c>
+    /// itself: an instance method returning void with one message parameter passed by value or <c>in</c>. Static
+    /// methods and <c>ref</c>/<c>out</c> parameters look like helpers that fill a message, so they are left alone.
+    /// </summary>
+    private static int? LooksLikeHandlerTakingMessage(IMethodSymbol method) =>
+        method is { IsStatic: false, ReturnsVoid: true, IsGenericMethod: false, Parameters.Length: 1 }
+        && method.Parameters[0].RefKind is RefKind.None or RefKind.In
+            ? MessageId(method.Parameters[0].Type)
+            : null;
+
+    /// <summary>Every handler rule <paramref name="method"/> breaks, as one sentence, or null when it keeps them all.</summary>
+    private static string? BrokenHandlerRules(IMethodSymbol method)
+    {
+        var broken = new List<string>();
+        if (!method.ReturnsVoid)
+        {
+            broken.Add($"must return void (it returns '{method.ReturnType.ToDisplayString()}')");
+        }
+        if (method.Parameters.Length != 1)
+        {
+            broken.Add($"must take exactly one parameter, the MachReceived<T> (it takes {Format(method.Parameters.Length)})");
+        }
+        if (method.Parameters[0].RefKind != RefKind.None)
+        {
+            broken.Add($"must take its MachReceived<T> by value (it is passed '{RefKindText(method.Parameters[0].RefKind)}')");
+        }
+        if (method.IsStatic)
+        {
+            broken.Add("must be an instance method (it is static)");
+        }
+        if (method.IsGenericMethod)
+        {
+            broken.Add("must not be generic (the server calls it for one message type)");
+        }
+        return broken.Count == 0 ? null : string.Join("; ", broken);
+    }
+
+    private static string RefKindText(RefKind kind) => kind switch
+    {
+        RefKind.Ref => "ref",
+        RefKind.Out => "out",
+        RefKind.In => "in",
+        _ => "ref readonly",
+    };
+
+    private static string Format(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static DiagnosticInfo Info(DiagnosticDescriptor descriptor, LocationInfo? location, params string[] arguments) =>
         new(descriptor.Id, location, new EquatableArray<string>(arguments));

@@ -8,7 +8,8 @@ namespace MachIpc.Bootstrap;
 
 /// <summary>
 /// The bootstrap (launchd) name service: <c>bootstrap_check_in</c>, <c>bootstrap_register</c> and
-/// <c>bootstrap_look_up</c> on the task's bootstrap port (<c>TASK_BOOTSTRAP_PORT</c>).
+/// <c>bootstrap_look_up</c> on the process's <c>bootstrap_port</c>. Service names are at most 127 UTF-8 bytes
+/// without NUL (<c>name_t</c>); anything else is an <see cref="ArgumentException"/>, never a truncated name.
 /// </summary>
 public static unsafe class BootstrapServer
 {
@@ -72,45 +73,49 @@ public static unsafe class BootstrapServer
 
     private enum Operation { CheckIn, Register, LookUp }
 
-    // name_t is char[128]: at most 127 bytes plus NUL. Like Ladybird's MachPort, reject longer names here
-    // rather than let a client stub truncate them into someone else's service name.
-    private static int Call(Operation operation, string serviceName, uint registerPort, out uint port)
+    /// <summary>
+    /// Checks that <paramref name="serviceName"/> fits a <c>name_t</c> (char[128]: at most 127 UTF-8 bytes, then
+    /// the NUL) and holds no NUL of its own, and writes it NUL-terminated into <paramref name="destination"/>
+    /// (at least <see cref="BootstrapLimits.MaxNameLength"/> bytes). A longer name would be truncated by a C
+    /// stub, and an embedded NUL would end it early: either way the call would name someone else's service.
+    /// </summary>
+    /// <exception cref="ArgumentException">The name is empty, too long or contains NUL.</exception>
+    internal static int EncodeName(string serviceName, Span<byte> destination)
     {
-        port = MachPortName.Null;
         ArgumentException.ThrowIfNullOrEmpty(serviceName);
-        byte* name = stackalloc byte[BootstrapLimits.MaxNameLength];
+        if (serviceName.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new ArgumentException("Bootstrap service names cannot contain NUL: the name would end there.", nameof(serviceName));
+        }
         int written;
         try
         {
-            written = Encoding.UTF8.GetBytes(serviceName, new Span<byte>(name, BootstrapLimits.MaxNameLength - 1));
+            written = Encoding.UTF8.GetBytes(serviceName, destination[..(BootstrapLimits.MaxNameLength - 1)]);
         }
         catch (ArgumentException)
         {
             throw new ArgumentException($"Bootstrap service names are at most {BootstrapLimits.MaxNameLength - 1} UTF-8 bytes.", nameof(serviceName));
         }
-        name[written] = 0;
+        destination[written] = 0;
+        return written;
+    }
 
-        uint bp;
-        var kr = Mach.TaskGetSpecialPort(Mach.TaskSelf, MachPortName.TaskBootstrapPort, &bp);
-        if (kr != KernReturn.Success)
+    // Like Chromium, Ladybird and ipc-channel, talk to the bootstrap_port global libSystem set up at process
+    // start, rather than asking the kernel for TASK_BOOTSTRAP_PORT (a new send right) on every call.
+    private static int Call(Operation operation, string serviceName, uint registerPort, out uint port)
+    {
+        port = MachPortName.Null;
+        byte* name = stackalloc byte[BootstrapLimits.MaxNameLength];
+        EncodeName(serviceName, new Span<byte>(name, BootstrapLimits.MaxNameLength));
+        uint bp = Mach.BootstrapPort;
+        uint result = MachPortName.Null;
+        int code = operation switch
         {
-            return (int)kr;
-        }
-        try
-        {
-            uint result = MachPortName.Null;
-            int code = operation switch
-            {
-                Operation.CheckIn => Mach.BootstrapCheckIn(bp, name, &result),
-                Operation.Register => Mach.BootstrapRegister(bp, name, registerPort),
-                _ => Mach.BootstrapLookUp(bp, name, &result),
-            };
-            port = result;
-            return code;
-        }
-        finally
-        {
-            Mach.PortDeallocate(Mach.TaskSelf, bp);
-        }
+            Operation.CheckIn => Mach.BootstrapCheckIn(bp, name, &result),
+            Operation.Register => Mach.BootstrapRegister(bp, name, registerPort),
+            _ => Mach.BootstrapLookUp(bp, name, &result),
+        };
+        port = result;
+        return code;
     }
 }

@@ -23,7 +23,7 @@ public sealed class MachMessageAttribute : Attribute
     /// <summary>Declares a message with <c>msgh_id</c> = <paramref name="id"/>.</summary>
     public MachMessageAttribute(int id) => Id = id;
 
-    /// <summary>The <c>msgh_id</c>. Must be unique in the compilation and outside the kernel notification range 64..72.</summary>
+    /// <summary>The <c>msgh_id</c>. Must be outside the kernel notification range 64..72, and unique among the messages one server handles.</summary>
     public int Id { get; }
 
     /// <summary>Disposition of the destination (remote) port on send. Default <see cref="MachMsgType.CopySend"/>.</summary>

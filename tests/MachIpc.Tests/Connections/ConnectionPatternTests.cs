@@ -11,13 +11,6 @@ using Xunit;
 
 namespace MachIpc.Tests.Connections;
 
-[MachMessage(5200)]
-public partial struct Note
-{
-    public MachMsgHeader Header;
-    public int Value;
-}
-
 /// <summary>Moves one end of a channel to another task.</summary>
 [MachMessage(5201)]
 public partial struct ChannelTransfer
@@ -37,193 +30,28 @@ public partial struct FileAttachment
     [MachPort(MachMsgType.MoveSend)] public MachMsgPortDescriptor Fileport;
 }
 
-public sealed class ConnectionPatternTests : IDisposable
+/// <summary>Patterns 2 and 3 and fileports between two tasks of the simulated kernel in this process (simulator-only).</summary>
+public sealed class ConnectionPatternTests : InProcessTaskTests
 {
-    private readonly SimulatedTask _parent = SimulatedMach.CreateTask("parent");
-    private readonly SimulatedTask _helper = SimulatedMach.CreateTask("helper");
-    private readonly IReadOnlyList<PortRightInfo> _parentBaseline;
-    private readonly IReadOnlyList<PortRightInfo> _helperBaseline;
-    private readonly string _prefix = "org.machipc.tests." + Guid.NewGuid().ToString("N")[..12];
-
-    public ConnectionPatternTests()
-    {
-        _parentBaseline = _parent.Rights();
-        _helperBaseline = _helper.Rights();
-    }
-
-    public void Dispose()
-    {
-        _parent.Dispose();
-        _helper.Dispose();
-    }
-
-    private void AssertNoLeaks()
-    {
-        Assert.Equal(_parentBaseline, _parent.Rights());
-        Assert.Equal(_helperBaseline, _helper.Rights());
-        Assert.Equal(0, _parent.OutstandingVmRegions);
-        Assert.Equal(0, _helper.OutstandingVmRegions);
-    }
-
-    private static void SendNote(MachChannel channel, int value)
-    {
-        var note = new Note { Value = value };
-        note.Prepare(channel.Send.Name);
-        Assert.Equal(MachMsgReturn.Success, note.Send());
-    }
-
-    private static int ReceiveNote(MachChannel channel)
-    {
-        Span<byte> buffer = stackalloc byte[Note.ReceiveBufferSize];
-        Assert.Equal(MachMsgReturn.Success, Note.Receive(channel.Receive.Name, buffer, MachMsgOption.RcvTimeout, 5000));
-        Assert.Equal(MachValidationError.None, Note.TryRead(buffer, out var note));
-        return note.Message.Value;
-    }
-
-    private static T RunIn<T>(SimulatedTask task, Func<T> body)
-    {
-        T result = default!;
-        Exception? failure = null;
-        var thread = new Thread(() =>
-        {
-            using (task.Enter())
-            {
-                try
-                {
-                    result = body();
-                }
-                catch (Exception ex)
-                {
-                    failure = ex;
-                }
-            }
-        });
-        thread.Start();
-        thread.Join();
-        if (failure is not null)
-        {
-            throw new AggregateException(failure);
-        }
-        return result;
-    }
-
     [Fact]
-    public void Pattern1_ExpectedHelper_GetsItsPreCreatedChannel_AndIsIdentifiedByAuditToken()
+    public void Pattern2_SocketBootstrappedPeers_SwitchToMachPorts_AndTheNamesGoAway()
     {
-        HelperRendezvous rendezvous;
-        HelperRegistration registration;
-        using (_parent.Enter())
-        {
-            rendezvous = new HelperRendezvous(_prefix);
-            registration = rendezvous.Expect(_helper.Pid);
-        }
-        Assert.Equal(HelperRendezvous.ServiceNameFor(_prefix, _parent.Pid), rendezvous.ServiceName);
-
-        var helperChannel = RunIn(_helper, () => HelperRendezvous.Connect(rendezvous.ServiceName));
-        var connection = registration.WaitForConnection(TimeSpan.FromSeconds(5));
-        Assert.NotNull(connection);
-        Assert.Equal(_helper.Pid, connection.Pid);
-        Assert.Equal(_helper.AuditToken, connection.AuditToken);
-
-        RunIn(_helper, () => { SendNote(helperChannel, 11); return 0; });
-        using (_parent.Enter())
-        {
-            Assert.Equal(11, ReceiveNote(connection.Channel));
-            SendNote(connection.Channel, 12);
-        }
-        Assert.Equal(12, RunIn(_helper, () => ReceiveNote(helperChannel)));
-
-        RunIn(_helper, () => { helperChannel.Dispose(); return 0; });
-        using (_parent.Enter())
-        {
-            connection.Dispose();
-            registration.Dispose();
-            rendezvous.Dispose();
-        }
-        AssertNoLeaks();
-    }
-
-    [Fact]
-    public void Pattern1_UnexpectedPid_IsRefused_AndLeavesNothingBehind()
-    {
-        HelperRendezvous rendezvous;
-        using (_parent.Enter())
-        {
-            rendezvous = new HelperRendezvous(_prefix);
-        }
-        var error = Assert.Throws<AggregateException>(() => RunIn(_helper, () => HelperRendezvous.Connect(rendezvous.ServiceName)));
-        var mach = Assert.IsType<MachException>(error.InnerException);
-        Assert.Contains("BOOTSTRAP_NOT_PRIVILEGED", mach.Message);
-        using (_parent.Enter())
-        {
-            rendezvous.Dispose();
-        }
-        AssertNoLeaks();
-    }
-
-    [Fact]
-    public void Pattern1_UnexpectedPid_GetsAnOnDemandChannel_WhenConfigured()
-    {
-        HelperRendezvous rendezvous;
-        using (_parent.Enter())
-        {
-            rendezvous = new HelperRendezvous(_prefix, UnexpectedHelperPolicy.CreateChannel);
-        }
-        var helperChannel = RunIn(_helper, () => HelperRendezvous.Connect(rendezvous.ServiceName));
-        var connection = rendezvous.AcceptUnexpected(TimeSpan.FromSeconds(5));
-        Assert.NotNull(connection);
-        Assert.Equal(_helper.Pid, connection.Pid);
-        RunIn(_helper, () => { SendNote(helperChannel, 5); helperChannel.Dispose(); return 0; });
-        using (_parent.Enter())
-        {
-            Assert.Equal(5, ReceiveNote(connection.Channel));
-            connection.Dispose();
-            rendezvous.Dispose();
-        }
-        AssertNoLeaks();
-    }
-
-    [Fact]
-    public void Pattern1_HelperThatDiesBeforeAsking_LeavesNothingBehind()
-    {
-        var doomed = SimulatedMach.CreateTask("doomed helper");
-        using (_parent.Enter())
-        {
-            using var rendezvous = new HelperRendezvous(_prefix);
-            var registration = rendezvous.Expect(doomed.Pid);
-            doomed.Terminate();
-            Assert.Null(registration.WaitForConnection(TimeSpan.FromMilliseconds(20)));
-            registration.Dispose();
-        }
-        AssertNoLeaks();
-    }
-
-    [Fact]
-    public void Pattern2_SocketBootstrappedPeers_SwitchToMachPorts()
-    {
-        string path = Path.Combine(Path.GetTempPath(), "machipc-" + Guid.NewGuid().ToString("N")[..8] + ".sock");
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(path));
-        listener.Listen(1);
-        MachChannel? parentChannel = null;
-        var accept = new Thread(() =>
+        using var listener = UnixSockets.Listen(out string path);
+        Task<MachChannel> parentSide = StartIn(_parent, () =>
         {
             using var accepted = listener.Accept();
-            using (_parent.Enter())
-            {
-                parentChannel = SocketRendezvous.Exchange(accepted, _prefix + ".parent", TimeSpan.FromSeconds(5));
-            }
+            return SocketRendezvous.Exchange(accepted, _prefix + ".parent", _helper.Pid, TimeSpan.FromSeconds(5));
         });
-        accept.Start();
         var helperChannel = RunIn(_helper, () =>
         {
-            using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            socket.Connect(new UnixDomainSocketEndPoint(path));
-            return SocketRendezvous.Exchange(socket, _prefix + ".helper", TimeSpan.FromSeconds(5));
+            using var socket = UnixSockets.Connect(path);
+            return SocketRendezvous.Exchange(socket, _prefix + ".helper", _parent.Pid, TimeSpan.FromSeconds(5));
         });
-        accept.Join();
+        MachChannel parentChannel = Finish(parentSide);
         File.Delete(path);
-        Assert.NotNull(parentChannel);
+        // Each side dropped its service once the hello was in: nobody else can reach the channel through a name.
+        Assert.Equal(BootstrapReturn.UnknownService, BootstrapServer.TryLookUp(_prefix + ".parent", out _));
+        Assert.Equal(BootstrapReturn.UnknownService, BootstrapServer.TryLookUp(_prefix + ".helper", out _));
 
         RunIn(_helper, () => { SendNote(helperChannel, 21); return 0; });
         using (_parent.Enter())
@@ -237,28 +65,64 @@ public sealed class ConnectionPatternTests : IDisposable
         {
             parentChannel.Dispose();
         }
+        AssertNoLeaks();
+    }
+
+    [Fact]
+    public void Pattern2_AHelloFromAnyoneButTheSocketsPeer_EndsTheRendezvous_AndLeavesNothingBehind()
+    {
+        using var spoofer = SimulatedMach.CreateTask("spoofer");
+        string victimName = _prefix + ".victim", peerName = _prefix + ".peer";
+        using var listener = UnixSockets.Listen(out string path);
+        Task<MachChannel> victim = StartIn(_parent, () =>
+        {
+            using var accepted = listener.Accept();
+            return SocketRendezvous.Exchange(accepted, victimName, _helper.Pid, TimeSpan.FromSeconds(5));
+        });
+        // The honest peer's side, played by hand so that the spoofer can write first.
+        using var socket = UnixSockets.Connect(path);
+        byte[] victimFrame = new byte[2 + victimName.Length];
+        new NetworkStream(socket).ReadExactly(victimFrame); // the victim has checked in
+        // Anyone can look the name up: the spoofer sends a well-formed hello before the peer does.
+        RunIn(spoofer, () =>
+        {
+            using var mine = ReceiveRight.Allocate();
+            using var target = BootstrapServer.LookUp(victimName);
+            var hello = new SocketRendezvousHello();
+            hello.Prepare(target.Name);
+            hello.Channel.Name = mine.Name;
+            Assert.Equal(MachMsgReturn.Success, hello.Send());
+            return 0;
+        });
+        ReceiveRight peerService = RunIn(_helper, () => BootstrapServer.CheckIn(peerName));
+        socket.Send([2, (byte)peerName.Length, .. System.Text.Encoding.UTF8.GetBytes(peerName)]);
+
+        var error = Assert.Throws<AggregateException>(() => Finish(victim));
+        var refused = Assert.IsType<MachRendezvousException>(error.InnerException);
+        Assert.Contains($"came from pid {spoofer.Pid}, not from the socket's peer (pid {_helper.Pid})", refused.Message);
+        RunIn(_helper, () => { peerService.Dispose(); return 0; }); // with the victim's hello still queued on it
+        File.Delete(path);
+        AssertNoLeaks();
     }
 
     public static TheoryData<byte[], string> MalformedPeers => new()
     {
         { new byte[] { 9, 3, (byte)'a', (byte)'b', (byte)'c' }, "version" },
-        { new byte[] { 1, 0 }, "length 0" },
-        { new byte[] { 1, 200 }, "length 200" },
-        { new byte[] { 1, 5, (byte)'a' }, "closed the socket" },
-        { new byte[] { 1 }, "closed the socket" },
-        { new byte[] { 1, 2, 0xff, 0xfe }, "UTF-8" },
-        { new byte[] { 1, 2, (byte)'a', 0 }, "NUL" },
-        { new byte[] { 1, 7, (byte)'n', (byte)'o', (byte)'-', (byte)'s', (byte)'u', (byte)'c', (byte)'h' }, "BOOTSTRAP_UNKNOWN_SERVICE" },
+        { new byte[] { 1, 3, (byte)'a', (byte)'b', (byte)'c' }, "version 1" }, // before the hello: its sender was never checked
+        { new byte[] { 2, 0 }, "length 0" },
+        { new byte[] { 2, 200 }, "length 200" },
+        { new byte[] { 2, 5, (byte)'a' }, "closed the socket" },
+        { new byte[] { 2 }, "closed the socket" },
+        { new byte[] { 2, 2, 0xff, 0xfe }, "UTF-8" },
+        { new byte[] { 2, 2, (byte)'a', 0 }, "NUL" },
+        { new byte[] { 2, 7, (byte)'n', (byte)'o', (byte)'-', (byte)'s', (byte)'u', (byte)'c', (byte)'h' }, "BOOTSTRAP_UNKNOWN_SERVICE" },
     };
 
     [Theory]
     [MemberData(nameof(MalformedPeers))]
     public void Pattern2_MalformedOrShortSocketInput_IsAClearError_AndLeaksNothing(byte[] peerBytes, string expected)
     {
-        string path = Path.Combine(Path.GetTempPath(), "machipc-" + Guid.NewGuid().ToString("N")[..8] + ".sock");
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(path));
-        listener.Listen(1);
+        using var listener = UnixSockets.Listen(out string path);
         var hostile = new Thread(() =>
         {
             using var accepted = listener.Accept();
@@ -279,11 +143,10 @@ public sealed class ConnectionPatternTests : IDisposable
         hostile.Start();
         var error = Assert.Throws<AggregateException>(() => RunIn(_helper, () =>
         {
-            using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            socket.Connect(new UnixDomainSocketEndPoint(path));
+            using var socket = UnixSockets.Connect(path);
             try
             {
-                return SocketRendezvous.Exchange(socket, _prefix + ".victim", TimeSpan.FromSeconds(5));
+                return SocketRendezvous.Exchange(socket, _prefix + ".victim", _parent.Pid, TimeSpan.FromSeconds(5));
             }
             finally
             {

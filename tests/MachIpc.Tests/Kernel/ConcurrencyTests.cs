@@ -320,29 +320,12 @@ public unsafe class ConcurrencyTests
     }
 }
 
-// Section H (guard exceptions).
-//   H1 - not modelled: the simulator never raises guard exceptions, fatal or optional.
-//   H2 - the simulator runs every task as a "third-party" process: error paths that XNU pairs with an
-//        optional guard only return their code. Tested below. The always-fatal guards (guarded receive
-//        rights, immovable rights) have nothing to fire on, since those features are not modelled.
-[Collection("Kernel")]
-public unsafe class GuardTests
-{
-    [Fact]
-    public void H2_OptionalGuardPathsOnlyReturnTheirCodes()
-    {
-        using var k = new K();
-        uint p = k.PortWithSend();
-        Assert.Equal(MachMsgReturn.SendInvalidReply, Send(Msg.To(p, MachMsgType.CopySend, 0x777703, MachMsgType.CopySend)));
-        Assert.Equal(MachMsgReturn.SendInvalidRight, Send(Msg.To(p).Port(0x777703, MachMsgType.CopySend)));
-        Assert.Equal(KernReturn.InvalidName, Mach.PortModRefs(Mach.TaskSelf, 0x777703, MachPortRight.Send, -1));
-        Assert.Equal(KernReturn.InvalidRight, Mach.PortDeallocate(Mach.TaskSelf, k.Port()));
-        Assert.Equal(MachMsgReturn.RcvInvalidName, Rcv(0x777703).Result);
-        Assert.False(k.Task.IsTerminated);
-        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p)));
-        RcvAndDestroy(p);
-    }
-}
+// Section H (guard exceptions): not modelled, so not tested.
+//   H1 - the simulator never raises guard exceptions, fatal or optional.
+//   H2 - a "third-party" process gets only the return codes of the error paths XNU pairs with an optional
+//        guard. Those codes are tested with their rules (A, B, C); a test that the task survives them cannot
+//        fail while no guard is modelled, so there is none. The always-fatal guards (guarded receive rights,
+//        immovable rights) have nothing to fire on, since those features are not modelled either.
 
 [Collection("Kernel")]
 public unsafe class IntrospectionTests

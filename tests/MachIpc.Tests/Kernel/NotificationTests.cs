@@ -8,6 +8,7 @@
 using System.Threading;
 using MachIpc.Abi;
 using MachIpc.Kernel;
+using MachIpc.Kernel.Simulated;
 using Xunit;
 using static MachIpc.Tests.Kernel.K;
 
@@ -101,10 +102,29 @@ public unsafe class NotificationTests
         Assert.Equal(MachNotify.SendOnce, Rcv(notify).Header.Id);
         AssertNoMessage(notify);
         Dealloc(p);
-        // Notify port = the dying port itself: nothing at all.
+        // Notify port = the dying port itself: nothing at all. A receiver blocked on a port set holding q would
+        // be handed a notification that reached q before it died; it must wake only because q left the set.
         uint q = k.PortWithSend();
+        uint set = k.Set();
+        Assert.Equal(KernReturn.Success, Mach.PortInsertMember(Mach.TaskSelf, q, set));
         Assert.Equal(KernReturn.Success, Request(q, MachNotify.NoSenders, 0, q, MachMsgType.MakeSendOnce, out _));
+        Received? onSet = null;
+        var receiver = new Thread(() =>
+        {
+            using (k.Task.Enter())
+            {
+                onSet = Rcv(set, extra: MachMsgOption.RcvTimeout, timeout: 5000);
+            }
+        });
+        receiver.Start();
+        SendPathTests.WaitUntil(() => SimulatedKernel.Shared.ReceiversBlockedOn(k.Task, set) == 1);
+        int queued = SimulatedMach.Snapshot().QueuedMessages;
         DestroyReceive(q);
+        Assert.Equal(queued, SimulatedMach.Snapshot().QueuedMessages);
+        Assert.Equal(1, SimulatedKernel.Shared.ReceiversBlockedOn(k.Task, set)); // nothing was handed to it
+        DestroyName(set);
+        receiver.Join();
+        Assert.Equal(MachMsgReturn.RcvPortChanged, onSet!.Result);
         Dealloc(q);
     }
 

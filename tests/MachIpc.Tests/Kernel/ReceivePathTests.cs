@@ -105,8 +105,7 @@ public unsafe class ReceivePathTests
             }
         });
         t.Start();
-        WaitBlocked(1);
-        Thread.Sleep(10);
+        SendPathTests.WaitUntil(() => SimulatedKernel.Shared.ReceiversBlockedOn(k.Task, name) == 1);
         return (t, () => result);
     }
 
@@ -149,8 +148,8 @@ public unsafe class ReceivePathTests
         uint set2 = k.Set();
         var (t2, result2) = BlockedReceiver(k, p);
         Assert.Equal(KernReturn.Success, Mach.PortInsertMember(Mach.TaskSelf, p, set2));
-        Thread.Sleep(20);
-        Assert.True(t2.IsAlive);
+        // A wake-up would have taken the receiver off p's wait queue before PortInsertMember returned.
+        Assert.Equal(1, SimulatedKernel.Shared.ReceiversBlockedOn(k.Task, p));
         DestroyReceive(p);
         t2.Join();
         Assert.Equal(MachMsgReturn.RcvPortChanged, result2());
@@ -474,19 +473,37 @@ public unsafe class ReceivePathTests
     {
         using var k = new K();
         uint p = k.PortWithSend();
-        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p)));
-        var buf = new byte[256];
-        buf.AsSpan().Fill(0xAA);
-        fixed (byte* b = buf)
+        // Receive the same message twice into buffers filled with different bytes: the kernel wrote exactly the
+        // bytes that come out equal, and left the rest alone.
+        byte[] ReceiveInto(byte fill)
         {
-            // Trailer type nibble 0xf: not checked.
-            var option = MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout | (MachMsgOption)(0xf << 28) | (MachMsgOption)((elements & 0xf) << 24);
-            Assert.Equal(MachMsgReturn.Success, Mach.Msg((MachMsgHeader*)b, option, 0, 256, p, 0, 0));
+            Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p)));
+            var buf = new byte[256];
+            buf.AsSpan().Fill(fill);
+            fixed (byte* b = buf)
+            {
+                // Trailer type nibble 0xf: not checked.
+                var option = MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout | (MachMsgOption)(0xf << 28) | (MachMsgOption)((elements & 0xf) << 24);
+                Assert.Equal(MachMsgReturn.Success, Mach.Msg((MachMsgHeader*)b, option, 0, 256, p, 0, 0));
+            }
+            return buf;
         }
-        Assert.Equal(0u, MemoryMarshal.Read<uint>(buf.AsSpan(24)));
-        Assert.Equal((uint)size, MemoryMarshal.Read<uint>(buf.AsSpan(28)));
-        Assert.Equal(0xAA, buf[24 + size]); // B25: nothing past the requested size
-        Assert.NotEqual(0xAA, buf[24 + size - 1] == 0xAA && size > 8 ? buf[24 + 8] : (byte)0);
+        byte[] first = ReceiveInto(0xAA), second = ReceiveInto(0x55);
+        Assert.Equal(0u, MemoryMarshal.Read<uint>(first.AsSpan(24)));
+        Assert.Equal((uint)size, MemoryMarshal.Read<uint>(first.AsSpan(28)));
+        // Every trailer byte up to the requested size is written (the seqno counts up: B26)...
+        Assert.True(first.AsSpan(24, 8).SequenceEqual(second.AsSpan(24, 8)));
+        if (size > 8)
+        {
+            Assert.Equal((0u, 1u), (MemoryMarshal.Read<uint>(first.AsSpan(32)), MemoryMarshal.Read<uint>(second.AsSpan(32))));
+        }
+        if (size > 12)
+        {
+            Assert.True(first.AsSpan(36, size - 12).SequenceEqual(second.AsSpan(36, size - 12)), "a trailer byte was left unwritten");
+        }
+        // ... and nothing past it (B25).
+        Assert.True(first.AsSpan(24 + size).IndexOfAnyExcept((byte)0xAA) < 0, "written past the requested trailer");
+        Assert.True(second.AsSpan(24 + size).IndexOfAnyExcept((byte)0x55) < 0, "written past the requested trailer");
     }
 
     [Fact]

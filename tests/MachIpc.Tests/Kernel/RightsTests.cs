@@ -315,11 +315,20 @@ public unsafe class RightsTests
         Assert.Equal(MachPortName.Null, r.Header.RemotePort);
         Assert.Equal(p, r.Header.LocalPort);
         Assert.Equal(0, Status(p)[5]);
-        // A send-once right that dies with a dead port sends nothing.
+        // mach_port_mod_refs(SEND_ONCE, -1) destroys an unused send-once right too, and notifies the same way.
+        uint so1 = k.SendOnceTo(p);
+        Assert.Equal(KernReturn.Success, Mach.PortModRefs(Mach.TaskSelf, so1, MachPortRight.SendOnce, -1));
+        Assert.Equal(MachNotify.SendOnce, Rcv(p).Header.Id);
+        // A send-once right that dies with a dead port sends nothing (ipc_notify_send_once_and_unlock drops it): its
+        // name became a dead name, deallocating that leaves no name behind and nothing queued anywhere.
         uint q = k.Port();
         uint so2 = k.SendOnceTo(q);
         DestroyReceive(q);
+        Assert.Equal(MachPortType.DeadName, Type(so2));
+        int queued = SimulatedMach.Snapshot().QueuedMessages;
         Dealloc(so2);
+        Assert.Equal(queued, SimulatedMach.Snapshot().QueuedMessages);
+        Assert.Equal(KernReturn.InvalidName, Mach.PortModRefs(Mach.TaskSelf, so2, MachPortRight.DeadName, -1));
     }
 
     [Fact]

@@ -12,6 +12,7 @@ using System.Runtime.InteropServices;
 using System.Threading;
 using MachIpc.Abi;
 using MachIpc.Kernel;
+using MachIpc.Kernel.Simulated;
 using Xunit;
 using static MachIpc.Tests.Kernel.K;
 
@@ -327,8 +328,16 @@ public unsafe class SendPathTests
         bad[11] = 9;
         Assert.Equal(MachMsgReturn.SendInvalidType, Send(Msg.To(0x4242).Raw(bad)));
         Assert.Equal(MachMsgReturn.SendInvalidDest, Send(Msg.To(0x4242, MachMsgType.CopySend, 0x4343, MachMsgType.CopySend)));
-        // Local disposition is validated before the remote one.
-        Assert.Equal(MachMsgReturn.SendInvalidHeader, Send(Msg.To(0, 0, 5, 0)));
+        // ipc_kmsg_copyin_header_validate (osfmk/ipc/ipc_kmsg.c) checks the reply, then the voucher, then the
+        // destination. Reply and destination errors are both MACH_SEND_INVALID_HEADER, so each is paired with an
+        // error only the other order would report first.
+        Msg badReplyBadVoucher = Msg.To(0x4242, MachMsgType.CopySend, 5, 0); // a reply name without a disposition
+        badReplyBadVoucher.Bits |= (uint)MachMsgType.MakeSend << 16;         // vouchers are MOVE_SEND or COPY_SEND only
+        Assert.Equal(MachMsgReturn.SendInvalidHeader, Send(badReplyBadVoucher));
+        Msg badVoucherBadDest = Msg.To(0x4242, 0);
+        badVoucherBadDest.Bits |= (uint)MachMsgType.MakeSend << 16;
+        Assert.Equal(MachMsgReturn.SendInvalidVoucher, Send(badVoucherBadDest));
+        Assert.Equal(MachMsgReturn.SendInvalidHeader, Send(Msg.To(MachPortName.Null, MachMsgType.CopySend, 5, 0))); // not INVALID_DEST
         Assert.Equal(MachMsgReturn.SendMsgTooSmall, Send(Msg.To(0x4242).Raw(bad).Build(out _), 30));
     }
 
@@ -778,14 +787,16 @@ public unsafe class SendPathTests
             }
         });
         rt.Start();
-        WaitBlocked(1);
-        Thread.Sleep(10);
+        WaitUntil(() => SimulatedKernel.Shared.ReceiversBlockedOn(k.Task, p) == 1);
         Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p)));
         rt.Join();
         Assert.Equal(MachMsgReturn.Success, got!.Result);
         Assert.Equal(0, MsgCount(p));
 
-        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p)));
+        // The hand-off released its slot: with qlimit 1 the queue still has room, so a send that may not wait
+        // (MACH_SEND_TIMEOUT 0) succeeds instead of timing out.
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p), MachMsgOption.SendTimeout, 0));
+        Assert.Equal(1, MsgCount(p));
         MachMsgReturn blocked = (MachMsgReturn)(-1);
         var st = new Thread(() =>
         {
@@ -796,7 +807,6 @@ public unsafe class SendPathTests
         });
         st.Start();
         WaitBlocked(1);
-        Thread.Sleep(10);
         Assert.Equal(1000, Rcv(p).Header.Id);
         st.Join();
         Assert.Equal(MachMsgReturn.Success, blocked);

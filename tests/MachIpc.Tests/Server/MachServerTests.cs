@@ -125,10 +125,19 @@ public sealed unsafe class MachServerTests : IDisposable
         {
             t.Start();
         }
-        SpinWait.SpinUntil(() => Volatile.Read(ref dispatcher.Handled) > 20, 5000);
+        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref dispatcher.Handled) > 20, 5000), "the server handled too few requests");
         server.Stop();
         int handledAtStop = Volatile.Read(ref dispatcher.Handled);
-        Thread.Sleep(50);
+        // The senders keep sending: requests now pile up on the service port, since nothing receives them. Once two
+        // are queued, a loop still running would have dequeued and handled them.
+        int Queued()
+        {
+            using (_serverTask.Enter())
+            {
+                return MachIpc.Tests.Kernel.K.MsgCount(server.ServicePort);
+            }
+        }
+        Assert.True(SpinWait.SpinUntil(() => Queued() >= 2, 5000), "requests did not queue up after Stop");
         Assert.Equal(handledAtStop, Volatile.Read(ref dispatcher.Handled));
         stopClients.Cancel();
         foreach (var t in senders)
@@ -162,10 +171,15 @@ public sealed unsafe class MachServerTests : IDisposable
             Assert.Equal(MachRpcStatus.RemoteError, result.Status);
             Assert.Equal((int)MigReturn.BadId, result.Code);
             Assert.Equal(1, server.Metrics.RejectedByReason["unknown msgh_id"]);
-            // The send right the message carried was destroyed, not leaked in the server's space.
-            uint refs;
-            Assert.Equal(KernReturn.Success, Mach.PortGetRefs(Mach.TaskSelf, carried.Name, MachPortRight.Send, &refs));
-            Assert.Equal(0u, refs);
+            // The message's MAKE_SEND made the only send right to `carried`, in the server's space. The server must
+            // destroy it: a no-senders notification (armed now: it fires at once if that already happened, D2)
+            // observes the release there. A leaked right would leave this receive to time out.
+            using var notify = ReceiveRight.Allocate();
+            uint previous;
+            Assert.Equal(KernReturn.Success, Mach.PortRequestNotification(Mach.TaskSelf, carried.Name, MachNotify.NoSenders, 0, notify.Name, MachMsgType.MakeSendOnce, &previous));
+            byte* buffer = stackalloc byte[128];
+            Assert.Equal(MachMsgReturn.Success, Mach.Msg((MachMsgHeader*)buffer, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout, 0, 128, notify.Name, 5000, 0));
+            Assert.Equal(MachNotify.NoSenders, ((MachMsgHeader*)buffer)->Id);
         }
         using (_serverTask.Enter())
         {

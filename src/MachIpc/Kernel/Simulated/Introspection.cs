@@ -163,6 +163,26 @@ internal sealed partial class SimulatedKernel
         }
     }
 
+    /// <summary>
+    /// Threads blocked receiving on <paramref name="name"/> (a receive right or a port set) in
+    /// <paramref name="task"/>'s space. A wake-up takes the thread off the wait queue under the kernel lock, so
+    /// tests can tell "still blocked" from "woken" at once instead of sleeping and checking a thread's state.
+    /// </summary>
+    internal int ReceiversBlockedOn(SimulatedTask task, uint name)
+    {
+        lock (_lock)
+        {
+            IpcEntry? e = task.Space.Lookup(name);
+            WaitList? queue = e?.PortSet?.Receivers ?? (e is { Port: { } port } && e.Has(MachPortType.Receive) ? port.Receivers : null);
+            int n = 0;
+            for (Waiter? w = queue?.First; w is not null; w = w.Next)
+            {
+                n++;
+            }
+            return n;
+        }
+    }
+
     internal int VmRegionCount(SimulatedTask task)
     {
         lock (_lock)
