@@ -39,7 +39,7 @@ public class SnapshotCoverageTests
             foreach (Type message in covered)
             {
                 Assert.True(MessageCorpus.All.Contains(message), $"{Path.GetFileName(baseline)}: {message} is not in the message corpus");
-                Assert.True(COracle.Layouts.ContainsKey(message.Name), $"{Path.GetFileName(baseline)}: {message.Name} has no C declaration in CLayout/layout_oracle.c");
+                Assert.True(COracle.Layouts.ContainsKey(message.Name), $"{Path.GetFileName(baseline)}: {message.Name} has no C declaration in CLayout/layout_corpus.h");
                 messages++;
             }
         }

@@ -20,7 +20,8 @@ public static class DotnetCli
     /// <summary>Generous: a pack or a first restore on a loaded 2-core machine can take minutes.</summary>
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(10);
 
-    public static CliResult Run(string workingDirectory, IReadOnlyList<string> arguments, TimeSpan? timeout = null)
+    public static CliResult Run(string workingDirectory, IReadOnlyList<string> arguments, TimeSpan? timeout = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -51,6 +52,10 @@ public static class DotnetCli
         psi.Environment["MSBUILDDISABLENODEREUSE"] = "1";
         psi.Environment["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0";
         psi.Environment["UseSharedCompilation"] = "false";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[key] = value;
+        }
 
         var output = new StringBuilder();
         var gate = new object();

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.IO.Compression;
 using System.Linq;
@@ -101,6 +102,34 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
         return result.IsSuccess && reply.Value == 42 && handlers.Pings == 1 ? 0 : 1;
         """;
 
+    /// <summary>One program for every backend: a server and its client in this process's one task.</summary>
+    private const string OneTaskProgram = """
+        using System;
+        using Consumer;
+        using MachIpc.Bootstrap;
+        using MachIpc.Client;
+        using MachIpc.Kernel;
+        using MachIpc.Server;
+
+        string service = "org.machipc.package-consumer." + Guid.NewGuid().ToString("N");
+        var handlers = new PingServer();
+        MachRpcResult result;
+        Pong reply;
+        using (var server = MachServer.CheckIn(service, handlers))
+        {
+            server.Start();
+            using var client = new MachRpcClient(BootstrapServer.LookUp(service));
+            var request = new Ping { Value = 21 };
+            request.Prepare(0, 0);
+            result = client.Call<Ping, Pong>(request, out reply, out _);
+        }
+        Console.WriteLine($"consumer: backend={Mach.Backend} success={result.IsSuccess} reply={reply.Value} pings={handlers.Pings}");
+        return result.IsSuccess && reply.Value == 42 && handlers.Pings == 1 ? 0 : 1;
+        """;
+
+    /// <summary>The runtime identifier the package's native libSystem was built for (this machine's).</summary>
+    private static string NativeRid => System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
+
     private readonly PackageFixture _package;
 
     public PackageTests(PackageFixture package)
@@ -144,7 +173,7 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
                      "README.md",
                      "icon.png",
                      "MachIpc.nuspec",
-                 })
+                 }.Concat(OperatingSystem.IsLinux() ? [$"runtimes/{NativeRid}/native/libmachipc_system.so"] : []))
         {
             Assert.True(entries.Contains(expected), $"{expected} missing from the package:\n{listing}");
         }
@@ -299,6 +328,9 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
         // The package's build files were imported, although the client app does not reference the package itself.
         var imported = DotnetCli.Run(client, ["msbuild", "-nologo", "-getProperty:UsingMachIpcPackage"]);
         Assert.True(imported.Output.Trim() == "true", imported.Describe());
+        // And with them the simulated kernel's feature switch, off when the app is built for a Mac.
+        var osx = DotnetCli.Run(client, ["msbuild", "-nologo", "-getProperty:MachIpcSimulatedKernelSupport", "-p:RuntimeIdentifier=osx-arm64"]);
+        Assert.True(osx.Output.Trim() == "false", osx.Describe());
     }
 
     [Fact]
@@ -317,5 +349,65 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
         Assert.Contains($"MachIpc {_package.Version} is not compatible with net8.0", error, StringComparison.Ordinal);
         Assert.Contains("net10.0", error, StringComparison.Ordinal);
         Assert.DoesNotContain("CS0246", build.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Consumer_WithMachIpcKernelDarwin_RunsItsOwnGeneratedStubs_OffMacOSOverThePackagesNativeLibSystem()
+    {
+        _package.AssertPacked();
+        var dir = _package.CreateConsumer("ConsumerDarwin", ConsumerProject(allowUnsafeBlocks: true),
+            ("Messages.cs", Messages), ("Server.cs", Server), ("Program.cs", OneTaskProgram));
+        var build = DotnetCli.Run(dir, ["build", "-c", "Release", "--disable-build-servers", "-nologo"]);
+        Assert.True(build.ExitCode == 0, build.Describe());
+
+        // The consumer's own stubs DllImport "/usr/lib/libSystem.B.dylib"; the library comes from the package's
+        // runtimes/<rid>/native through the consumer's deps.json, and the process hosts its kernel itself.
+        var run = DotnetCli.Run(dir, ["run", "-c", "Release", "--no-build"], environment: new Dictionary<string, string> { ["MACHIPC_KERNEL"] = "darwin" });
+        Assert.True(run.ExitCode == 0, run.Describe());
+        Assert.Contains("consumer: backend=Darwin success=True reply=42 pings=1", run.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TrimmedOsxPublish_CarriesNoSimulatorType_UnlessTheAppAsksForIt()
+    {
+        _package.AssertPacked();
+
+        string[] Publish(string name, params string[] extra)
+        {
+            // A consumer of its own per publish: ILLink's incremental check does not see a changed feature switch.
+            var dir = _package.CreateConsumer(name, ConsumerProject(allowUnsafeBlocks: true),
+                ("Messages.cs", Messages), ("Server.cs", Server), ("Program.cs", OneTaskProgram));
+            string output = Path.Combine(dir, "out");
+            var publish = DotnetCli.Run(dir, ["publish", "-c", "Release", "-r", "osx-arm64", "-p:PublishTrimmed=true", "-o", output,
+                "--disable-build-servers", "-nologo", .. extra]);
+            Assert.True(publish.ExitCode == 0, publish.Describe());
+            Assert.DoesNotContain(": warning ", publish.Output, StringComparison.Ordinal);
+            return TypeNames(Path.Combine(output, "MachIpc.dll"));
+        }
+
+        static bool IsSimulator(string type) =>
+            type.StartsWith("MachIpc.Kernel.Simulated.", StringComparison.Ordinal) ||
+            type.StartsWith("MachIpc.Kernel.Remote.", StringComparison.Ordinal) ||
+            type.EndsWith(".LibSystemOnLinux", StringComparison.Ordinal);
+
+        string[] trimmed = Publish("ConsumerOsx");
+        Assert.Contains("MachIpc.Kernel.Darwin.DarwinKernel", trimmed);
+        Assert.DoesNotContain(trimmed, IsSimulator);
+
+        // The same app asking for the simulator keeps it: the switch, not the trimmer's whim, is what removed it.
+        string[] kept = Publish("ConsumerOsxSimulator", "-p:MachIpcSimulatedKernelSupport=true");
+        Assert.Contains("MachIpc.Kernel.Simulated.SimulatedKernel", kept);
+        Assert.Contains("MachIpc.Kernel.Remote.KernelHost", kept);
+    }
+
+    /// <summary>Every type defined in an assembly, as Namespace.Name (nested types by their own name).</summary>
+    private static string[] TypeNames(string assembly)
+    {
+        using var stream = File.OpenRead(assembly);
+        using var pe = new System.Reflection.PortableExecutable.PEReader(stream);
+        MetadataReader md = pe.GetMetadataReader();
+        return md.TypeDefinitions.Select(h => md.GetTypeDefinition(h))
+            .Select(t => md.GetString(t.Namespace) + "." + md.GetString(t.Name))
+            .ToArray();
     }
 }

@@ -36,19 +36,37 @@ public static unsafe class Mach
     private static MachKernelBackend SelectBackend()
     {
         string? forced = Environment.GetEnvironmentVariable(BackendVariable);
+        MachKernelBackend backend;
         if (string.Equals(forced, "darwin", StringComparison.OrdinalIgnoreCase))
         {
-            return MachKernelBackend.Darwin;
+            backend = MachKernelBackend.Darwin;
         }
-        if (string.Equals(forced, "simulated", StringComparison.OrdinalIgnoreCase))
+        else if (string.Equals(forced, "simulated", StringComparison.OrdinalIgnoreCase))
         {
-            return MachKernelBackend.Simulated;
+            backend = MachKernelBackend.Simulated;
         }
-        if (!string.IsNullOrEmpty(forced))
+        else if (!string.IsNullOrEmpty(forced))
         {
             throw new InvalidOperationException($"{BackendVariable}='{forced}': expected 'darwin' or 'simulated'.");
         }
-        return OperatingSystem.IsMacOS() ? MachKernelBackend.Darwin : MachKernelBackend.Simulated;
+        else
+        {
+            backend = OperatingSystem.IsMacOS() ? MachKernelBackend.Darwin : MachKernelBackend.Simulated;
+        }
+        if (backend == MachKernelBackend.Simulated || !OperatingSystem.IsMacOS())
+        {
+            // Both the simulator and Darwin-over-the-native-library (served by the simulated kernel's host) need it.
+            if (!SimulatedKernelFeature.IsSupported)
+            {
+                throw SimulatedKernelFeature.Removed();
+            }
+            if (backend == MachKernelBackend.Darwin)
+            {
+                // Before any generated stub can call mach_msg: they bind to libSystem directly, not through Kernel.
+                Darwin.LibSystemOnLinux.Attach();
+            }
+        }
+        return backend;
     }
 
     /// <summary>
@@ -67,27 +85,44 @@ public static unsafe class Mach
         {
             if (s_kernel is null)
             {
-                string? socket = Environment.GetEnvironmentVariable(KernelSocketVariable);
-                s_kernel = Backend == MachKernelBackend.Darwin ? new Darwin.DarwinKernel()
-                    : !string.IsNullOrEmpty(socket) ? new Remote.RemoteKernel(socket)
-                    : Simulated.SimulatedKernel.Shared;
+                s_kernel = Backend == MachKernelBackend.Darwin ? new Darwin.DarwinKernel() : CreateSimulatedKernel();
             }
             return s_kernel;
         }
     }
 
+    private static IMachKernel CreateSimulatedKernel()
+    {
+        if (!SimulatedKernelFeature.IsSupported)
+        {
+            throw SimulatedKernelFeature.Removed();
+        }
+        string? socket = Environment.GetEnvironmentVariable(KernelSocketVariable);
+        return !string.IsNullOrEmpty(socket) ? new Remote.RemoteKernel(socket) : Simulated.SimulatedKernel.Shared;
+    }
+
     /// <summary>
     /// Prepares <paramref name="startInfo"/> so that the child process it starts talks to the same Mach kernel as
-    /// this process, the way a macOS child inherits its parent's bootstrap port. On the real kernel there is
-    /// nothing to do; with the simulated kernel the child joins this process's kernel (see
-    /// <see cref="Simulated.SimulatedMach.ConfigureChild"/>).
+    /// this process, the way a macOS child inherits its parent's bootstrap port. On macOS there is nothing to do;
+    /// with the simulated kernel the child joins this process's kernel (see
+    /// <see cref="Simulated.SimulatedMach.ConfigureChild"/>); with <c>MACHIPC_KERNEL=darwin</c> off macOS it joins
+    /// the same kernel host through the same native libSystem.
     /// </summary>
     public static void ConfigureChild(System.Diagnostics.ProcessStartInfo startInfo)
     {
         ArgumentNullException.ThrowIfNull(startInfo);
+        if (OperatingSystem.IsMacOS() || !SimulatedKernelFeature.IsSupported)
+        {
+            return;
+        }
         if (Backend == MachKernelBackend.Simulated)
         {
             Simulated.SimulatedMach.ConfigureChild(startInfo);
+        }
+        else
+        {
+            startInfo.Environment[KernelSocketVariable] = Darwin.LibSystemOnLinux.SocketPath;
+            startInfo.Environment[BackendVariable] = "darwin";
         }
     }
 

@@ -12,6 +12,9 @@ internal sealed unsafe class DarwinKernel : IMachKernel
 {
     internal const string LibSystem = "/usr/lib/libSystem.B.dylib";
 
+    /// <summary>Off macOS, the library standing in for libSystem (set by LibSystemOnLinux before this backend is created).</summary>
+    internal static nint StandIn { get; set; }
+
     private readonly uint _taskSelf;
     private readonly uint* _bootstrapPort;
     [ThreadStatic] private static int t_lastErrno;
@@ -19,7 +22,7 @@ internal sealed unsafe class DarwinKernel : IMachKernel
     internal DarwinKernel()
     {
         // mach_task_self() is a macro reading the exported variable mach_task_self_.
-        nint lib = NativeLibrary.Load(LibSystem);
+        nint lib = StandIn != 0 ? StandIn : NativeLibrary.Load(LibSystem);
         _taskSelf = *(uint*)NativeLibrary.GetExport(lib, "mach_task_self_");
         // bootstrap_port is a global libSystem fills in at process start (and after fork); read it on each use,
         // as Chromium, Ladybird and ipc-channel do, rather than asking the kernel for a new right each time.

@@ -9,7 +9,8 @@ using MachIpc.Kernel.Simulated;
 namespace MachIpc.Kernel.Remote;
 
 /// <summary>
-/// The kernel seam in a process that joined a simulated kernel hosted by another process (its parent passed
+/// The kernel seam in a process that joined a simulated kernel hosted by another process (a client of PROTOCOL.md,
+/// like the C library in src/native) (its parent passed
 /// <c>MACHIPC_KERNEL_SOCKET</c>). The process is one task. Every call is one request/reply on a pooled
 /// connection, so a thread blocked in a receive holds only its own connection while a host thread blocks in
 /// the kernel for it. Message bytes and out-of-line contents are copied out of this process's memory and
@@ -215,7 +216,7 @@ internal sealed unsafe class RemoteKernel : IMachKernel
         }
         FrameWriter w = c.W;
         w.BeginRequest(Wire.Op.Msg);
-        w.U32((uint)option);
+        w.U32((uint)(option & ~(MachMsgOption.SendInterrupt | MachMsgOption.RcvInterrupt))); // PROTOCOL.md "Msg": the trap's option
         w.U32(sendSize);
         w.U32(rcvSize);
         w.U32(rcvName);

@@ -6,7 +6,8 @@ using System.Runtime.InteropServices;
 namespace MachIpc.Kernel.Remote;
 
 /// <summary>
-/// The kernel socket's protocol. Every frame is <c>u32 length</c> (of what follows, at most
+/// The kernel socket's protocol, specified in PROTOCOL.md (the document both clients, RemoteKernel and the C library
+/// in src/native, follow; change it together with <see cref="Version"/>). Every frame is <c>u32 length</c> (of what follows, at most
 /// <see cref="MaxFrame"/>) then the payload; a request payload starts with <c>u32 op</c>. Integers are
 /// little-endian. One request gets exactly one reply on the same connection; file descriptors travel as
 /// SCM_RIGHTS ancillary data on the frame that needs them (fileport_makeport's request, makefd's reply).

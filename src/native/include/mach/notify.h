@@ -1,0 +1,12 @@
+/* MachIpc's libSystem for Linux: kernel notification message ids. */
+#ifndef MACHIPC_MACH_NOTIFY_H
+#define MACHIPC_MACH_NOTIFY_H
+
+#define MACH_NOTIFY_FIRST          0100
+#define MACH_NOTIFY_PORT_DELETED   (MACH_NOTIFY_FIRST + 001)
+#define MACH_NOTIFY_PORT_DESTROYED (MACH_NOTIFY_FIRST + 005)
+#define MACH_NOTIFY_NO_SENDERS     (MACH_NOTIFY_FIRST + 006)
+#define MACH_NOTIFY_SEND_ONCE      (MACH_NOTIFY_FIRST + 007)
+#define MACH_NOTIFY_DEAD_NAME      (MACH_NOTIFY_FIRST + 010)
+
+#endif
