@@ -13,6 +13,7 @@ public static class Program
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --scaling   [--reps 5] [--threads 2,4,16]
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --xproc     [--reps 5] [--helpers 1,4,16]
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --hostile   [--reps 5] [--pairs 4]
+    //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --stop-stress [cycles]   (Stop() latency and hangs under load)
     // BenchmarkDotNet (the SDK's server stack against the raw seam):
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --filter '*ServerBenchmarks*'
     // build/run-benchmarks.sh runs them all and rewrites RESULTS.md.
@@ -37,6 +38,8 @@ public static class Program
             case "--hostile":
                 Console.WriteLine(HostileTaskBenchmark.Run(reps, Option(args, "--pairs", [4])[0]));
                 return 0;
+            case "--stop-stress":
+                return StopStress.Run(args);
             case "--xproc-child":
                 return CrossProcessBenchmark.Child(args);
             default:

@@ -34,8 +34,8 @@ public sealed partial class BenchServer
     private void OnRequest(MachReceived<BenchRequest> request)
     {
         var reply = new BenchReply { Value = request.Message.Value + 1 };
-        reply.Prepare(request.ReplyPort);
-        reply.Send();
+        reply.Prepare(MachPortName.Null);
+        request.Reply(ref reply);
     }
 }
 

@@ -160,6 +160,25 @@ internal sealed partial class SimulatedKernel
     internal int BlockedThreads => Volatile.Read(ref WaitList.TotalWaiting);
 
     /// <summary>
+    /// Whether <paramref name="name"/> names a receive right made with MPO_PROVISIONAL_REPLY_PORT. XNU marks such a
+    /// port (ipc_port.c ipc_port_init) but shows the mark to no user call, so only tests ask.
+    /// </summary>
+    internal bool IsProvisionalReplyPort(SimulatedTask task, uint name)
+    {
+        using (task.Space.Lock.EnterScope())
+        {
+            if (task.Space.Lookup(name) is not { Port: IpcPort p } e || !e.Has(MachPortType.Receive))
+            {
+                return false;
+            }
+            using (p.Lock.EnterScope())
+            {
+                return p.ProvisionalReplyPort;
+            }
+        }
+    }
+
+    /// <summary>
     /// Threads blocked receiving on <paramref name="name"/> (a receive right or a port set) in
     /// <paramref name="task"/>'s space. A wake-up takes the thread off the wait queue under the queue owner's lock,
     /// so tests can tell "still blocked" from "woken" at once instead of sleeping and checking a thread's state.

@@ -54,6 +54,8 @@ internal sealed class IpcPort
     internal uint MsgCount;  // queued messages + slots handed to woken senders (E4)
     internal uint Seqno;
     internal ulong Context;
+    /// <summary>Made with MPO_PROVISIONAL_REPLY_PORT (ipc_port.c ipc_port_init: ip_mark_provisional_reply_port); no semantics enforced.</summary>
+    internal bool ProvisionalReplyPort;
 
     internal readonly KMsgQueue Queue = new();
     internal List<IpcPortSet>? Sets;

@@ -116,7 +116,11 @@ internal sealed unsafe partial class SimulatedKernel
                 set.Lock.Exit();
                 return MachMsgReturn.RcvPortChanged; // destroyed while we changed locks
             }
-            if (set.FirstWithMessage() is IpcPort src)
+            // I5: the served member moves to the back of the prepost queue before its message is even looked at, so
+            // a MACH_RCV_LARGE too-large result rotates the set too (osfmk/ipc/ipc_mqueue.c
+            // ipc_mqueue_receive_on_thread_and_unlock: "Put the message at the back of the prepost list if it's not
+            // a PEEK", then ipc_mqueue_select_on_thread_locked).
+            if (set.FirstPrepost() is IpcPort src)
             {
                 if (!src.Lock.TryEnter())
                 {
@@ -137,7 +141,6 @@ internal sealed unsafe partial class SimulatedKernel
                     ReportTooLarge(buf, option, rcvSize, head.Size, name); // B8: stays queued
                     return MachMsgReturn.RcvTooLarge;
                 }
-                set.Rotate(src); // B3
                 set.Lock.Exit();
                 return ReceiveHead(task, src, buf, option, rcvSize, trailerSize);
             }
@@ -291,6 +294,13 @@ internal sealed unsafe partial class SimulatedKernel
             {
                 GiveTo(w, p, Dequeue(p));
             }
+        }
+        if (set.Active && !p.Queue.IsEmpty)
+        {
+            // No thread took it: the set is preposted (osfmk/kern/waitq.c, the prepost step of a wakeup that found
+            // no waiter; ipc_mqueue_add_locked: "Didn't find a thread to wake up but messages are enqueued, prepost
+            // the set"), I5.
+            set.Prepost(p);
         }
     }
 

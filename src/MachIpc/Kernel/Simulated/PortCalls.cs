@@ -990,7 +990,7 @@ internal sealed unsafe partial class SimulatedKernel
             (p.Sets ??= new()).Add(set);
             set.Members.Add(p);
             // Queued messages go to threads already waiting on the set (B5 note).
-            ServeSetWaiters(p, set);
+            ServeSetWaiters(p, set); // and preposts the set if messages remain (ipc_mqueue_add_locked)
         }
     }
 
@@ -1014,7 +1014,7 @@ internal sealed unsafe partial class SimulatedKernel
             }
             using (set!.Lock.EnterScope())
             {
-                set.Members.Remove(p);
+                set.RemoveMember(p);
             }
         }
         return KernReturn.Success;
@@ -1073,7 +1073,7 @@ internal sealed unsafe partial class SimulatedKernel
                     }
                     using (old.Lock.EnterScope())
                     {
-                        old.Members.Remove(p);
+                        old.RemoveMember(p);
                     }
                 }
                 sets.Clear();
@@ -1144,8 +1144,12 @@ internal sealed unsafe partial class SimulatedKernel
     }
 
     /// <summary>
-    /// libsyscall's <c>mach_msg_destroy</c>: a user-level walk of a received message that releases each right
-    /// by its received type and vm_deallocates every out-of-line region, through the ordinary calls.
+    /// libsyscall's <c>mach_msg_destroy</c> (libsyscall/mach/mach_msg.c), a user-level walk through the ordinary
+    /// calls: each right is released by its type (<c>mach_msg_destroy_port</c>, lines 331-364), an out-of-line
+    /// region or port array is freed only when its descriptor says <c>deallocate</c> (lines 434 and 470), a
+    /// volatile region is skipped ("Just skip it", line 446), and <c>msgh_local_port</c> is left alone ("The
+    /// msgh_local_port field doesn't hold a port right", line 397). The walk stops at <c>msgh_size</c> and at an
+    /// unknown descriptor type, where libsyscall would read past the message.
     /// </summary>
     public void MsgDestroy(MachMsgHeader* msg)
     {
@@ -1154,7 +1158,6 @@ internal sealed unsafe partial class SimulatedKernel
             return;
         }
         uint self = TaskSelf();
-        // msgh_local_port holds no right: the receive consumed the destination right.
         DestroyPortByType(self, msg->RemotePort, msg->RemoteDisposition);
         DestroyPortByType(self, msg->VoucherPort, msg->VoucherDisposition);
         if (!msg->IsComplex || msg->Size < MachMsgBase.SizeOf)
@@ -1167,6 +1170,7 @@ internal sealed unsafe partial class SimulatedKernel
         for (uint i = 0; i < count && off + 12 <= msg->Size; i++)
         {
             var type = (MachMsgDescriptorType)b[off + 11];
+            bool deallocate = b[off + 8] != 0;
             switch (type)
             {
                 case MachMsgDescriptorType.Port:
@@ -1177,23 +1181,27 @@ internal sealed unsafe partial class SimulatedKernel
                     DestroyPortByType(self, *(uint*)(b + off + 12), (MachMsgType)b[off + 10]);
                     break;
                 case MachMsgDescriptorType.Ool:
-                case MachMsgDescriptorType.OolVolatile:
-                    if (*(uint*)(b + off + 12) != 0)
+                    if (deallocate && *(uint*)(b + off + 12) != 0)
                     {
                         VmDeallocate(self, *(ulong*)(b + off), *(uint*)(b + off + 12));
                     }
                     break;
+                case MachMsgDescriptorType.OolVolatile:
+                    break; // libsyscall: "Just skip it"
                 case MachMsgDescriptorType.OolPorts:
                 {
                     uint n = *(uint*)(b + off + 12);
                     var names = (uint*)*(ulong*)(b + off);
-                    if (names is not null && n != 0)
+                    if (names is not null)
                     {
                         for (uint k = 0; k < n; k++)
                         {
                             DestroyPortByType(self, names[k], (MachMsgType)b[off + 10]);
                         }
-                        VmDeallocate(self, (ulong)names, n * 4ul);
+                        if (deallocate && n != 0)
+                        {
+                            VmDeallocate(self, (ulong)names, n * 4ul);
+                        }
                     }
                     break;
                 }
@@ -1204,6 +1212,12 @@ internal sealed unsafe partial class SimulatedKernel
         }
     }
 
+    /// <summary>
+    /// libsyscall's <c>mach_msg_destroy_port</c> (libsyscall/mach/mach_msg.c, lines 331-364): MOVE_SEND /
+    /// MOVE_SEND_ONCE deallocate, MOVE_RECEIVE drops the receive right, and MAKE_SEND / MAKE_SEND_ONCE (a message
+    /// that was never sent) make the right and destroy it, so the side effects of a send happen (a send-once
+    /// notification, a no-senders request firing).
+    /// </summary>
     internal void DestroyPortByType(uint self, uint name, MachMsgType type)
     {
         if (!MachPortName.IsValid(name))
@@ -1212,13 +1226,27 @@ internal sealed unsafe partial class SimulatedKernel
         }
         switch (type)
         {
-            case MachMsgType.PortReceive:
+            case MachMsgType.MoveReceive:
                 PortModRefs(self, name, MachPortRight.Receive, -1);
                 break;
-            case MachMsgType.PortSend:
-            case MachMsgType.PortSendOnce:
+            case MachMsgType.MoveSend:
+            case MachMsgType.MoveSendOnce:
                 PortDeallocate(self, name);
                 break;
+            case MachMsgType.MakeSend:
+                PortInsertRight(self, name, name, MachMsgType.MakeSend);
+                PortDeallocate(self, name);
+                break;
+            case MachMsgType.MakeSendOnce:
+            {
+                uint sendOnce;
+                MachMsgType made;
+                if (PortExtractRight(self, name, MachMsgType.MakeSendOnce, &sendOnce, &made) == KernReturn.Success)
+                {
+                    PortDeallocate(self, sendOnce);
+                }
+                break;
+            }
         }
     }
 
@@ -1291,6 +1319,7 @@ internal sealed unsafe partial class SimulatedKernel
                         SetQLimit(p, options->QLimit);
                     }
                     p.Context = context;
+                    p.ProvisionalReplyPort = (flags & MachPortConstructFlags.ProvisionalReplyPort) != 0;
                 }
             }
         }

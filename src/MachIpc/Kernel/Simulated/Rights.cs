@@ -144,7 +144,7 @@ internal sealed unsafe partial class SimulatedKernel
             {
                 using (set.Lock.EnterScope())
                 {
-                    set.Members.Remove(p);
+                    set.RemoveMember(p);
                 }
             }
             sets.Clear();
@@ -181,8 +181,20 @@ internal sealed unsafe partial class SimulatedKernel
             NotifyPortDestroyed(pd, p);
             return;
         }
-        p.Active = false;
         PortGone(p);
+        KillPortLocked(p);
+        DeferBootstrapPortDied(p);
+    }
+
+    /// <summary>
+    /// The end of <c>ipc_port_destroy</c> (osfmk/ipc/ipc_port.c) once no port-destroyed request claims the port
+    /// (port locked): it goes inactive, blocked senders fail, queued messages are destroyed, an armed no-senders
+    /// request's send-once right is destroyed, and every dead-name request fires (<c>ipc_port_dnnotify</c>).
+    /// Kernel-object ports reach it too, through <c>ipc_port_dealloc_special_and_unlock</c>.
+    /// </summary>
+    private void KillPortLocked(IpcPort p)
+    {
+        p.Active = false;
         p.Senders.WakeAll(WakeReason.PortDied);
         while (p.Queue.Dequeue() is KMsg m)
         {
@@ -203,7 +215,6 @@ internal sealed unsafe partial class SimulatedKernel
             }
             dns.Clear();
         }
-        DeferBootstrapPortDied(p);
     }
 
     /// <summary>Cancels the dead-name request on an entry that loses its right while the port lives (D7).</summary>
@@ -296,7 +307,7 @@ internal sealed unsafe partial class SimulatedKernel
         {
             set.Active = false;
             members = set.Members.ToArray();
-            set.Members.Clear();
+            set.Clear();
             set.Receivers.WakeAll(WakeReason.PortChanged);
         }
         foreach (IpcPort m in members)

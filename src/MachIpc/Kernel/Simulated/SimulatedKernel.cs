@@ -324,9 +324,12 @@ internal sealed unsafe partial class SimulatedKernel : IMachKernel
                 }
             }
             task.Vm.Terminate();
+            // I4: ipc_task_terminate (osfmk/kern/ipc_tt.c) destroys the task's kernel ports with
+            // ipc_kobject_dealloc_port -> ipc_port_dealloc_special_and_unlock -> ipc_port_destroy
+            // (osfmk/ipc/ipc_port.c), so a dead-name request armed on the task port fires as the task dies.
             using (task.TaskPort.Lock.EnterScope())
             {
-                task.TaskPort.Active = false;
+                KillPortLocked(task.TaskPort);
             }
             BootstrapTaskDied(task);
             using (_tasksLock.EnterScope())

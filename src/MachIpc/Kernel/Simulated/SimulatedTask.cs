@@ -107,6 +107,9 @@ public sealed class SimulatedTask : IDisposable
     /// <summary>Every name in the task's space with its type and urefs.</summary>
     public IReadOnlyList<PortRightInfo> Rights() => _kernel.RightsOf(this);
 
+    /// <summary>Whether <paramref name="name"/> is a receive right this task made with MPO_PROVISIONAL_REPLY_PORT.</summary>
+    internal bool IsProvisionalReplyPort(uint name) => _kernel.IsProvisionalReplyPort(this, name);
+
     /// <summary>Out-of-line regions received by this task and not yet <c>vm_deallocate</c>'d.</summary>
     public int OutstandingVmRegions => Vm.Count;
 
