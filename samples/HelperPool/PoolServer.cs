@@ -37,8 +37,8 @@ public sealed partial class PoolServer(AuditToken? helper = null)
             Sequence = request.Message.Sequence,
             SeenPid = request.SenderPid ?? -1,
         };
-        reply.Prepare(request.ReplyPort);
-        var mr = reply.Send();
+        reply.Prepare(MachPortName.Null); // Reply fills in the destination: the request's reply right
+        var mr = request.Reply(ref reply);
         if (mr != MachMsgReturn.Success)
         {
             throw new MachException("compute reply", mr);
@@ -48,8 +48,9 @@ public sealed partial class PoolServer(AuditToken? helper = null)
     private unsafe void OnFile(MachReceived<FileRequest> request)
     {
         Count(request.AuditToken);
-        // This handler owns the fileport: wrap it so that it is released whatever happens.
-        using var fileport = SendRight.Adopt(request.Message.File.Name);
+        // Take the fileport out of the message: it is ours now, released whatever happens. (Untaken, the server
+        // would destroy it when the handler returns.)
+        using var fileport = request.TakeSendRight(in request.Message.File);
         string text;
         using (var stream = new FileStream(new SafeFileHandle(Fileport.MakeFd(fileport), ownsHandle: true), FileAccess.Read))
         using (var reader = new StreamReader(stream, Encoding.UTF8))
@@ -59,8 +60,8 @@ public sealed partial class PoolServer(AuditToken? helper = null)
         FileText = text;
         var reply = new FileReply { BytesRead = Encoding.UTF8.GetByteCount(text) };
         Encoding.UTF8.GetBytes(text.AsSpan(0, Math.Min(text.Length, 64)), new Span<byte>(reply.FirstBytes, 64));
-        reply.Prepare(request.ReplyPort);
-        var mr = reply.Send();
+        reply.Prepare(MachPortName.Null);
+        var mr = request.Reply(ref reply);
         if (mr != MachMsgReturn.Success)
         {
             throw new MachException("file reply", mr);

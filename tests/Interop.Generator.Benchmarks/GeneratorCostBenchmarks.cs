@@ -20,6 +20,7 @@ namespace MachIpc.Generator.Benchmarks;
 /// The other two rows put the numbers in context: the generator run alone (no emit), and the bare declarations.
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn, MinColumn, MaxColumn]
 public class GeneratorCostBenchmarks
 {
     private const int MessageCount = 1000;

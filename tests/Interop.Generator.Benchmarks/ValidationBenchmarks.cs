@@ -15,6 +15,7 @@ public partial struct CheckIn
 
 /// <summary>Validate-and-read of a received TaskPortCheckIn-shaped message, including the sender pid from the audit trailer.</summary>
 [MemoryDiagnoser]
+[MedianColumn, MinColumn, MaxColumn]
 public class ValidationBenchmarks
 {
     private readonly byte[] _buffer = new byte[CheckIn.ReceiveBufferSize];

@@ -98,6 +98,7 @@ public sealed unsafe class CPeerTests : BehaviourTest
         using HelperConnection? connection = registration.WaitForConnection(TimeSpan.FromSeconds(30));
         Assert.True(connection is not null, "the C helper never checked in: " + (child.HasExited ? ReadLine(child) : "still running"));
         Assert.Equal(child.Id, connection.Pid);
+        Assert.NotNull(connection.TaskPort); // the C helper opts in to sending it
         int taskPid;
         Assert.Equal(KernReturn.Success, Mach.PidForTask(connection.TaskPort.Name, &taskPid));
         Assert.Equal(child.Id, taskPid);
@@ -129,7 +130,7 @@ public sealed unsafe class CPeerTests : BehaviourTest
         string service = UniqueName("cserver");
         Process child = StartC("server", service, Environment.ProcessId);
         Assert.Equal("ready", ReadLine(child));
-        using (MachChannel channel = HelperRendezvous.Connect(service, 30_000))
+        using (MachChannel channel = HelperRendezvous.Connect(service, new HelperConnectOptions { ParentPid = child.Id, SendTaskPort = true, Timeout = TimeSpan.FromSeconds(30) }))
         {
             byte[] data = Pattern();
             Assert.Equal(MachMsgReturn.Success, SendParcel(channel.Send.Name, channel.Receive.Name, data));

@@ -3,11 +3,12 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
+using System.IO.MemoryMappedFiles;
 using System.Linq;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Threading;
 using MachIpc.Abi;
+using MachIpc.Benchmarks.Harness;
 using MachIpc.Bootstrap;
 using MachIpc.Kernel;
 using MachIpc.Kernel.Simulated;
@@ -19,31 +20,45 @@ namespace MachIpc.Benchmarks;
 /// Cross-process request/reply (32-byte request, 32-byte reply) from N helper processes to ONE server thread in
 /// the parent, side by side in the same run: through the simulated kernel shared over its Unix socket (the
 /// children are tasks of the parent's kernel; each round trip is one mach_msg SEND|RCV), and directly over a
-/// Unix-domain socket per child (the server thread poll()s them all), between the same processes.
-/// A Stopwatch harness, because BenchmarkDotNet cannot host child processes: every child times its own loop and
-/// the aggregate throughput is total round trips / slowest child's time; best of 3 alternating rounds.
-/// <c>dotnet run -c Release --project tests/MachIpc.Benchmarks -- --xproc</c>
+/// Unix-domain socket per child (the server thread poll()s them all), between the same processes. The floor row
+/// is a futex ping-pong between each helper and its own parent thread over a shared mapping (no data moved).
+/// A Stopwatch harness, because BenchmarkDotNet cannot host child processes: every child times its own loop;
+/// aggregate throughput is total round trips ÷ the slowest child's time, CPU per round trip sums the parent's
+/// and every child's getrusage. Medians over repetitions with [min–max]; rows alternate within a repetition.
 /// </summary>
 internal static unsafe class CrossProcessBenchmark
 {
     private const int MsgSize = 32;
     private const int TotalRoundTrips = 32_000;
-    private const int Rounds = 3;
+    private static readonly string[] Phases = ["futex", "mach", "direct"];
 
-    public static void Run(string[] args)
+    public static string Run(int reps, int[] counts)
     {
-        int[] counts = args.Length > 1 ? args[1].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray() : [1, 4, 16];
         SimulatedMach.ShareWithChildren();
-        Console.WriteLine("cross-process round trips, 32-byte request/reply, one server thread in the parent; aggregate throughput (best of 3)");
-        Console.WriteLine($"{"helpers",7}  {"via simulated kernel",22}  {"direct unix socket",20}  {"mach/direct time ratio",22}");
+        var table = new Table("helpers", "row", "round trips/s", "CPU µs / rt", "time ÷ direct socket", "time ÷ floor");
         foreach (int n in counts)
         {
-            (double mach, double direct) = Measure(n);
-            Console.WriteLine($"{n,7}  {mach,14:F0} rt/s  {direct,14:F0} rt/s  {direct / mach,18:F2}x");
+            List<(double Rate, double Cpu)>[] results = Measure(n, reps);
+            for (int p = 0; p < Phases.Length; p++)
+            {
+                string row = Phases[p] switch
+                {
+                    "futex" => "futex ping-pong (floor)",
+                    "mach" => "via simulated kernel",
+                    _ => "direct unix socket",
+                };
+                table.Row(n.ToString(CultureInfo.InvariantCulture), row,
+                    Spread.Of(results[p].Select(r => r.Rate)).Format("F0"),
+                    Spread.Of(results[p].Select(r => r.Cpu * 1e6)).Format("F1"),
+                    Spread.Of(results[2].Zip(results[p], (d, x) => d.Rate / x.Rate)).Format("F2"),
+                    Spread.Of(results[0].Zip(results[p], (f, x) => f.Rate / x.Rate)).Format("F2"));
+            }
+            Console.Error.WriteLine($"  cross-process, {n} helpers done");
         }
+        return table.ToString();
     }
 
-    private static (double Mach, double Direct) Measure(int n)
+    private static List<(double Rate, double Cpu)>[] Measure(int n, int reps)
     {
         string service = $"org.machipc.bench.xproc.{Environment.ProcessId}.{n}";
         using ReceiveRight port = BootstrapServer.CheckIn(service);
@@ -56,13 +71,22 @@ internal static unsafe class CrossProcessBenchmark
         string dir = Path.Combine(Path.GetTempPath(), "machipc-bench-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
         string socketPath = Path.Combine(dir, "direct.sock");
+        string wordsPath = Path.Combine(dir, "futex.words");
         using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         listener.Bind(new UnixDomainSocketEndPoint(socketPath));
         listener.Listen(64);
-
+        using var words = new SharedWords(wordsPath, n);
+        var floorServers = new List<Thread>();
         var children = new List<Process>();
         try
         {
+            for (int i = 0; i < n; i++)
+            {
+                int index = i;
+                var t = new Thread(() => words.Serve(index)) { IsBackground = true, Name = "futex-server-" + i };
+                t.Start();
+                floorServers.Add(t);
+            }
             int perChild = TotalRoundTrips / n;
             for (int i = 0; i < n; i++)
             {
@@ -75,6 +99,8 @@ internal static unsafe class CrossProcessBenchmark
                 psi.ArgumentList.Add(service);
                 psi.ArgumentList.Add(socketPath);
                 psi.ArgumentList.Add(perChild.ToString(CultureInfo.InvariantCulture));
+                psi.ArgumentList.Add(wordsPath);
+                psi.ArgumentList.Add(i.ToString(CultureInfo.InvariantCulture));
                 SimulatedMach.ConfigureChild(psi);
                 children.Add(Process.Start(psi)!);
             }
@@ -89,11 +115,17 @@ internal static unsafe class CrossProcessBenchmark
             {
                 Expect(c, "ready");
             }
-            double bestMach = 0, bestDirect = 0;
-            for (int round = 0; round < Rounds; round++)
+            foreach (string phase in Phases)
             {
-                bestMach = Math.Max(bestMach, Phase(children, "mach", perChild));
-                bestDirect = Math.Max(bestDirect, Phase(children, "direct", perChild));
+                Phase(children, phase, perChild); // warm-up
+            }
+            var results = Phases.Select(_ => new List<(double, double)>()).ToArray();
+            for (int rep = 0; rep < reps; rep++)
+            {
+                for (int p = 0; p < Phases.Length; p++)
+                {
+                    results[p].Add(Phase(children, Phases[p], perChild));
+                }
             }
             foreach (Process c in children)
             {
@@ -109,7 +141,7 @@ internal static unsafe class CrossProcessBenchmark
                 s.Dispose();
             }
             socketServer.Join(5000);
-            return (bestMach, bestDirect);
+            return results;
         }
         finally
         {
@@ -120,6 +152,11 @@ internal static unsafe class CrossProcessBenchmark
                     c.Kill();
                 }
                 c.Dispose();
+            }
+            words.Stop();
+            foreach (Thread t in floorServers)
+            {
+                t.Join(5000);
             }
             var stop = new MachMsgHeader { Bits = MachMsgBits.Make(MachMsgType.MakeSend, 0), Size = 24, RemotePort = serviceName, Id = -1 };
             Mach.Msg(&stop, MachMsgOption.SendMsg, 24, 0, 0, 0, 0);
@@ -137,25 +174,30 @@ internal static unsafe class CrossProcessBenchmark
         }
     }
 
-    /// <summary>Starts one phase in every child at once; returns aggregate round trips per second.</summary>
-    private static double Phase(List<Process> children, string phase, int perChild)
+    /// <summary>Starts one phase in every child at once; returns aggregate round trips per second and CPU seconds per round trip.</summary>
+    private static (double Rate, double Cpu) Phase(List<Process> children, string phase, int perChild)
     {
+        (double cpu0, _) = RUsage.Self();
         foreach (Process c in children)
         {
             c.StandardInput.WriteLine(phase);
             c.StandardInput.Flush();
         }
-        double slowest = 0;
+        double slowest = 0, childCpu = 0;
         foreach (Process c in children)
         {
             string line = c.StandardOutput.ReadLine() ?? throw new InvalidOperationException($"child {c.Id} ended");
-            if (!line.StartsWith("done ", StringComparison.Ordinal))
+            string[] parts = line.Split(' ');
+            if (parts.Length != 3 || parts[0] != "done")
             {
                 throw new InvalidOperationException($"child {c.Id}: {line}");
             }
-            slowest = Math.Max(slowest, double.Parse(line[5..], CultureInfo.InvariantCulture));
+            slowest = Math.Max(slowest, double.Parse(parts[1], CultureInfo.InvariantCulture));
+            childCpu += double.Parse(parts[2], CultureInfo.InvariantCulture);
         }
-        return children.Count * perChild / slowest;
+        (double cpu1, _) = RUsage.Self();
+        double total = children.Count * (double)perChild;
+        return (total / slowest, (cpu1 - cpu0 + childCpu) / total);
     }
 
     private static void MachServerLoop(uint service)
@@ -178,71 +220,119 @@ internal static unsafe class CrossProcessBenchmark
 
     private static void SocketServerLoop(List<Socket> sockets)
     {
-        var fds = new PollFd[sockets.Count];
+        var fds = new Native.PollFd[sockets.Count];
         for (int i = 0; i < fds.Length; i++)
         {
-            fds[i] = new PollFd { Fd = (int)sockets[i].Handle, Events = 1 };
+            fds[i] = new Native.PollFd { Fd = (int)sockets[i].Handle, Events = 1 };
         }
         byte* buf = stackalloc byte[MsgSize];
         int open = fds.Length;
-        fixed (PollFd* p = fds)
+        fixed (Native.PollFd* p = fds)
         {
             while (open > 0)
             {
-                if (poll(p, (nuint)fds.Length, -1) < 0)
+                if (Native.poll(p, (nuint)fds.Length, -1) < 0)
                 {
                     continue;
                 }
                 for (int i = 0; i < fds.Length; i++)
                 {
-                    if (p[i].Fd < 0 || p[i].Revents == 0)
+                    if (p[i].Fd < 0 || p[i].REvents == 0)
                     {
                         continue;
                     }
-                    if (!Exactly(p[i].Fd, buf, read: true))
+                    if (!Native.ReadExactly(p[i].Fd, buf, MsgSize))
                     {
                         p[i].Fd = -1;
                         open--;
                         continue;
                     }
                     ((int*)buf)[5] += 100;
-                    Exactly(p[i].Fd, buf, read: false);
+                    Native.WriteAll(p[i].Fd, buf, MsgSize);
                 }
             }
         }
     }
 
-    private static bool Exactly(int fd, byte* buf, bool read)
+    /// <summary>Futex words in a file mapping shared with the helpers: per helper, its word and its server thread's.</summary>
+    private sealed class SharedWords : IDisposable
     {
-        int done = 0;
-        while (done < MsgSize)
+        private readonly MemoryMappedFile _file;
+        private readonly MemoryMappedViewAccessor _view;
+        private readonly byte* _base;
+        private readonly int _count;
+        private volatile bool _stop;
+
+        public SharedWords(string path, int count)
         {
-            nint r = read ? Read(fd, buf + done, (nuint)(MsgSize - done)) : Write(fd, buf + done, (nuint)(MsgSize - done));
-            if (r <= 0)
+            _count = count;
+            using (var f = new FileStream(path, FileMode.Create, FileAccess.ReadWrite))
             {
-                return false;
+                f.SetLength(Math.Max(4096, count * 128));
             }
-            done += (int)r;
+            _file = MemoryMappedFile.CreateFromFile(path, FileMode.Open);
+            _view = _file.CreateViewAccessor();
+            byte* p = null;
+            _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+            _base = p;
         }
-        return true;
+
+        public static int* Word(byte* baseAddress, int helper, int side) => (int*)(baseAddress + helper * 128 + side * 64);
+
+        public void Serve(int helper)
+        {
+            while (true)
+            {
+                Native.Await(Word(_base, helper, 1), shared: true);
+                if (_stop)
+                {
+                    return;
+                }
+                Native.Signal(Word(_base, helper, 0), shared: true);
+            }
+        }
+
+        public void Stop()
+        {
+            _stop = true;
+            for (int i = 0; i < _count; i++)
+            {
+                Native.Signal(Word(_base, i, 1), shared: true);
+            }
+        }
+
+        public void Dispose()
+        {
+            _view.SafeMemoryMappedViewHandle.ReleasePointer();
+            _view.Dispose();
+            _file.Dispose();
+        }
     }
 
-    /// <summary>The child: joined the parent's kernel (MACHIPC_KERNEL_SOCKET) and connected to its direct socket.</summary>
+    /// <summary>The child: joined the parent's kernel (MACHIPC_KERNEL_SOCKET), connected to its direct socket, mapped the futex words.</summary>
     public static int Child(string[] args)
     {
         string service = args[1];
         string socketPath = args[2];
         int count = int.Parse(args[3], CultureInfo.InvariantCulture);
+        string wordsPath = args[4];
+        int index = int.Parse(args[5], CultureInfo.InvariantCulture);
         using SendRight server = BootstrapServer.LookUp(service);
         using ReceiveRight reply = ReceiveRight.Allocate();
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         socket.Connect(new UnixDomainSocketEndPoint(socketPath));
+        using var file = MemoryMappedFile.CreateFromFile(wordsPath, FileMode.Open);
+        using var view = file.CreateViewAccessor();
+        byte* words = null;
+        view.SafeMemoryMappedViewHandle.AcquirePointer(ref words);
+        int* mine = SharedWords.Word(words, index, 0), parent = SharedWords.Word(words, index, 1);
         int fd = (int)socket.Handle;
         Console.WriteLine("ready");
         byte* buf = stackalloc byte[256];
         var h = (MachMsgHeader*)buf;
         while (Console.ReadLine() is { } phase && phase != "quit")
         {
+            (double cpu0, _) = RUsage.Self();
             var clock = Stopwatch.StartNew();
             for (int i = 0; i < count; i++)
             {
@@ -261,31 +351,22 @@ internal static unsafe class CrossProcessBenchmark
                         return 1;
                     }
                 }
-                else if (!Exactly(fd, buf, read: false) || !Exactly(fd, buf, read: true) || h->Id != 600)
+                else if (phase == "futex")
+                {
+                    Native.Signal(parent, shared: true);
+                    Native.Await(mine, shared: true);
+                }
+                else if (!Native.WriteAll(fd, buf, MsgSize) || !Native.ReadExactly(fd, buf, MsgSize) || h->Id != 600)
                 {
                     Console.WriteLine("failed socket");
                     return 1;
                 }
             }
-            Console.WriteLine("done " + clock.Elapsed.TotalSeconds.ToString("R", CultureInfo.InvariantCulture));
+            double seconds = clock.Elapsed.TotalSeconds;
+            (double cpu1, _) = RUsage.Self();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done {seconds:R} {cpu1 - cpu0:R}"));
         }
+        view.SafeMemoryMappedViewHandle.ReleasePointer();
         return 0;
     }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short Revents;
-    }
-
-    [DllImport("libc", EntryPoint = "poll", ExactSpelling = true, SetLastError = true)]
-    private static extern int poll(PollFd* fds, nuint count, int timeout);
-
-    [DllImport("libc", EntryPoint = "read", ExactSpelling = true, SetLastError = true)]
-    private static extern nint Read(int fd, byte* buf, nuint count);
-
-    [DllImport("libc", EntryPoint = "write", ExactSpelling = true, SetLastError = true)]
-    private static extern nint Write(int fd, byte* buf, nuint count);
 }

@@ -1,74 +1,56 @@
 using System;
-using System.Diagnostics;
+using System.Globalization;
+using System.Linq;
 using BenchmarkDotNet.Running;
 
 namespace MachIpc.Benchmarks;
 
 public static class Program
 {
-    // dotnet run -c Release --project tests/MachIpc.Benchmarks -- --filter '*RoundTrip*' [--job short]
-    // dotnet run -c Release --project tests/MachIpc.Benchmarks -- --quick   (a few seconds, Stopwatch only)
-    // dotnet run -c Release --project tests/MachIpc.Benchmarks -- --xproc [1,4,16]   (helper processes, Stopwatch)
+    // Stopwatch/getrusage harnesses (tables in markdown on stdout, progress on stderr):
+    //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --roundtrip [--reps 5] [--pairs 1,4,16,64]
+    //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --large     [--reps 5] [--pairs 1,4,16,64]
+    //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --scaling   [--reps 5] [--threads 2,4,16]
+    //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --xproc     [--reps 5] [--helpers 1,4,16]
+    //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --hostile   [--reps 5] [--pairs 4]
+    //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --stop-stress [cycles]   (Stop() latency and hangs under load)
+    // BenchmarkDotNet (the SDK's server stack against the raw seam):
+    //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --filter '*ServerBenchmarks*'
+    // build/run-benchmarks.sh runs them all and rewrites RESULTS.md.
     public static int Main(string[] args)
     {
-        if (args.Length > 0 && args[0] == "--xproc")
+        string mode = args.Length > 0 ? args[0] : "";
+        int reps = Option(args, "--reps", [5])[0];
+        switch (mode)
         {
-            CrossProcessBenchmark.Run(args);
-            return 0;
+            case "--roundtrip":
+                Console.WriteLine(RoundTripBenchmark.Small(reps, Option(args, "--pairs", [1, 4, 16, 64])));
+                return 0;
+            case "--large":
+                Console.WriteLine(RoundTripBenchmark.Large(reps, Option(args, "--pairs", [1, 4, 16, 64])));
+                return 0;
+            case "--scaling":
+                Console.WriteLine(ScalingBenchmark.Run(reps, Option(args, "--threads", [2, 4, 16])));
+                return 0;
+            case "--xproc":
+                Console.WriteLine(CrossProcessBenchmark.Run(reps, Option(args, "--helpers", [1, 4, 16])));
+                return 0;
+            case "--hostile":
+                Console.WriteLine(HostileTaskBenchmark.Run(reps, Option(args, "--pairs", [4])[0]));
+                return 0;
+            case "--stop-stress":
+                return StopStress.Run(args);
+            case "--xproc-child":
+                return CrossProcessBenchmark.Child(args);
+            default:
+                BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+                return 0;
         }
-        if (args.Length > 0 && args[0] == "--xproc-child")
-        {
-            return CrossProcessBenchmark.Child(args);
-        }
-        if (args.Length > 0 && args[0] == "--quick")
-        {
-            Quick();
-            return 0;
-        }
-        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
-        return 0;
     }
 
-    private static void Quick()
+    private static int[] Option(string[] args, string name, int[] fallback)
     {
-        foreach (int clients in new[] { 1, 4, 16 })
-        {
-            foreach (bool sim in new[] { true, false })
-            {
-                var b = new RoundTripBenchmarks { Clients = clients };
-                if (sim)
-                {
-                    b.SetupSimulator();
-                }
-                else
-                {
-                    b.SetupSockets();
-                }
-                Action run = sim ? b.Simulator_RoundTrip : b.SocketPair_RoundTrip;
-                for (int i = 0; i < 20; i++)
-                {
-                    run();
-                }
-                double best = double.MaxValue;
-                for (int round = 0; round < 5; round++)
-                {
-                    var sw = Stopwatch.StartNew();
-                    for (int i = 0; i < 20; i++)
-                    {
-                        run();
-                    }
-                    best = Math.Min(best, sw.Elapsed.TotalMicroseconds / (20.0 * 2000));
-                }
-                Console.WriteLine($"{(sim ? "simulator" : "socketpair"),-10} clients={clients,-2} {best,8:F2} us/round trip (best of 5)");
-                if (sim)
-                {
-                    b.CleanupSimulator();
-                }
-                else
-                {
-                    b.CleanupSockets();
-                }
-            }
-        }
+        int i = Array.IndexOf(args, name);
+        return i < 0 || i + 1 >= args.Length ? fallback : args[i + 1].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
     }
 }

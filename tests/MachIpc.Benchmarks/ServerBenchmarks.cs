@@ -1,5 +1,8 @@
 using System;
+using System.Runtime.InteropServices;
+using System.Threading;
 using BenchmarkDotNet.Attributes;
+using MachIpc.Benchmarks.Harness;
 using MachIpc.Abi;
 using MachIpc.Bootstrap;
 using MachIpc.Client;
@@ -31,8 +34,8 @@ public sealed partial class BenchServer
     private void OnRequest(MachReceived<BenchRequest> request)
     {
         var reply = new BenchReply { Value = request.Message.Value + 1 };
-        reply.Prepare(request.ReplyPort);
-        reply.Send();
+        reply.Prepare(MachPortName.Null);
+        request.Reply(ref reply);
     }
 }
 
@@ -41,9 +44,12 @@ public sealed partial class BenchServer
 /// validation) to a <see cref="MachServer"/> (audit trailer, generated dispatch and validation, handler),
 /// against the baseline of the same exchange written by hand on the raw seam (one mach_msg each way). Both
 /// run through the simulated kernel between two simulated tasks. Also the latency of stopping an idle server
-/// (the target: well under 100 ms; it is one wake-up message and a thread join).
+/// (the target: well under 100 ms; it is one wake-up message and a thread join). The floor row is a
+/// futex ping-pong with a partner thread: two wake-ups and two sleeps, the least any thread-to-thread round
+/// trip can cost.
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn, MinColumn, MaxColumn]
 public unsafe class ServerBenchmarks
 {
     private SimulatedTask? _serverTask;
@@ -107,6 +113,45 @@ public unsafe class ServerBenchmarks
         request.Prepare(0, 0);
         _client!.Call<BenchRequest, BenchReply>(request, out var reply, out _);
         return reply.Value;
+    }
+
+    private int* _words;
+    private Thread? _partner;
+    private volatile bool _stopPartner;
+
+    [GlobalSetup(Target = nameof(FutexPingPong_Floor))]
+    public void SetupFloor()
+    {
+        _words = (int*)NativeMemory.AllocZeroed(128);
+        _partner = new Thread(() =>
+        {
+            while (true)
+            {
+                Native.Await(_words + 16);
+                if (_stopPartner)
+                {
+                    return;
+                }
+                Native.Signal(_words);
+            }
+        }) { IsBackground = true };
+        _partner.Start();
+    }
+
+    [Benchmark]
+    public void FutexPingPong_Floor()
+    {
+        Native.Signal(_words + 16);
+        Native.Await(_words);
+    }
+
+    [GlobalCleanup(Target = nameof(FutexPingPong_Floor))]
+    public void CleanupFloor()
+    {
+        _stopPartner = true;
+        Native.Signal(_words + 16);
+        _partner?.Join();
+        NativeMemory.Free(_words);
     }
 
     [GlobalCleanup(Targets = new[] { nameof(MachServer_RpcRoundTrip), nameof(RawSeam_RoundTrip) })]

@@ -52,8 +52,8 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
             void OnPing(MachReceived<Ping> m)
             {
                 var reply = new Pong { Value = m.Message.Value * 2 };
-                reply.Prepare(m.ReplyPort);
-                var mr = reply.Send();
+                reply.Prepare(0);
+                var mr = m.Reply(ref reply);
                 if (mr != MachMsgReturn.Success)
                 {
                     throw new MachException("reply", mr);

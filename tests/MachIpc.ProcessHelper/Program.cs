@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Threading;
 using MachIpc.Abi;
 using MachIpc.Bootstrap;
+using MachIpc.Client;
 using MachIpc.Connections;
 using MachIpc.Kernel;
 using MachIpc.Kernel.Simulated;
@@ -35,6 +36,7 @@ using MachIpc.Samples.HelperPool;
 //   seam                    mach_port_construct, mach_port_names (+ vm_deallocate), pid_for_task, bootstrap_port
 //                           in a joined process; prints "ok" or the failure
 //   victim                  block in a receive, then (after the host died) print what each call returned
+//   task-port <service>     send a copy of this task's task port to <service>, print "sent", wait to be killed
 try
 {
     return args[0] switch
@@ -50,6 +52,7 @@ try
         "fuzz" => Modes.Fuzz(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture)),
         "host" => Modes.Host(),
         "victim" => Modes.Victim(),
+        "task-port" => Modes.TaskPort(args[1]),
         "semantics" => Modes.Semantics(),
         "seam" => Modes.Seam(),
         "dealloc" => Modes.Dealloc(),
@@ -559,6 +562,26 @@ internal static unsafe class Modes
         return 0;
     }
 
+    public static int TaskPort(string service)
+    {
+        using var server = BootstrapServer.LookUp(service);
+        byte* buf = stackalloc byte[MachMsgBase.SizeOf + MachMsgPortDescriptor.SizeOf];
+        var header = (MachMsgHeader*)buf;
+        header->Bits = MachMsgBits.Make(MachMsgType.CopySend, MachMsgType.None, MachMsgType.None, complex: true);
+        header->Size = MachMsgBase.SizeOf + MachMsgPortDescriptor.SizeOf;
+        header->RemotePort = server.Name;
+        header->Id = 5303;
+        ((MachMsgBase*)buf)->Body.DescriptorCount = 1;
+        var port = (MachMsgPortDescriptor*)(buf + MachMsgBase.SizeOf);
+        port->Name = Mach.TaskSelf;
+        port->Disposition = MachMsgType.CopySend;
+        port->Type = MachMsgDescriptorType.Port;
+        var mr = Mach.Msg(header, MachMsgOption.SendMsg, header->Size, 0, 0, 0, 0);
+        Console.WriteLine(mr == MachMsgReturn.Success ? "sent" : $"send failed {new MachError((int)mr)}");
+        Console.ReadLine(); // until killed
+        return 0;
+    }
+
     public static int Victim()
     {
         using var port = ReceiveRight.Allocate();
@@ -569,12 +592,42 @@ internal static unsafe class Modes
             received = Mach.Msg((MachMsgHeader*)buf, MachMsgOption.RcvMsg, 0, 256, port.Name, 0, MachPortName.Null);
         }) { IsBackground = true };
         receiver.Start();
+        // A request/reply call waiting for an answer that the host's death interrupts: a result, never an exception.
+        using var silent = ReceiveRight.Allocate();
+        using var client = new MachRpcClient(silent.MakeSend());
+        string call = "none";
+        var caller = new Thread(() =>
+        {
+            var ping = new ComputeRequest();
+            ping.Prepare(MachPortName.Null, MachPortName.Null);
+            try
+            {
+                call = client.Call<ComputeRequest, ComputeReply>(ping, out _, out _, timeoutMs: 60_000).Status.ToString();
+            }
+            catch (Exception ex)
+            {
+                call = "threw " + ex.GetType().Name + ": " + ex.Message;
+            }
+        }) { IsBackground = true };
+        caller.Start();
         Console.WriteLine("ready");
         var clock = Stopwatch.StartNew();
-        if (!receiver.Join(20_000))
+        if (!receiver.Join(20_000) || !caller.Join(20_000))
         {
             Console.WriteLine("receive still blocked");
             return 1;
+        }
+        string call2;
+        try
+        {
+            var ping = new ComputeRequest();
+            ping.Prepare(MachPortName.Null, MachPortName.Null);
+            var result = client.Call<ComputeRequest, ComputeReply>(ping, out _, out _);
+            call2 = $"{result.Status}:{result.Code}";
+        }
+        catch (Exception ex)
+        {
+            call2 = "threw " + ex.GetType().Name + ": " + ex.Message;
         }
         double blockedMs = clock.Elapsed.TotalMilliseconds;
         clock.Restart();
@@ -584,7 +637,7 @@ internal static unsafe class Modes
         var allocated = Mach.PortAllocate(Mach.TaskSelf, MachPortRight.Receive, &name);
         var lookup = BootstrapServer.TryLookUp("anything", out _);
         double callsMs = clock.Elapsed.TotalMilliseconds;
-        Console.WriteLine($"receive=0x{(int)received:x} send=0x{(int)sent:x} allocate={(int)allocated} lookup=0x{(int)lookup:x} callsMs={callsMs:F0} reason={SimulatedMach.KernelHostLostReason}");
+        Console.WriteLine($"receive=0x{(int)received:x} send=0x{(int)sent:x} allocate={(int)allocated} lookup=0x{(int)lookup:x} call={call} call2={call2} callsMs={callsMs:F0} reason={SimulatedMach.KernelHostLostReason}");
         return 0;
     }
 }

@@ -26,8 +26,8 @@ internal static class DispatchEmitter
         w.Line();
         w.Line("int global::MachIpc.Server.IMachDispatcher.MaxRequestSize => __machMaxRequestSize;");
         w.Line();
-        w.Line("// Every message is validated by its own generated validator before its handler sees it; a handler that");
-        w.Line("// returns owns the message's rights, anything else is reported so that the server destroys the message.");
+        w.Line("// Every message is validated by its own generated validator before its handler sees it. A handler owns what it");
+        w.Line("// takes out of its message (MachReceived<T>.Take*, Reply); the server destroys the rest however the handler ends.");
         w.Open($"unsafe {Result} global::MachIpc.Server.IMachDispatcher.Dispatch(global::MachIpc.Abi.MachMsgHeader* message, int length)");
         w.Line("global::System.ReadOnlySpan<byte> received = new global::System.ReadOnlySpan<byte>(message, length);");
         w.Open("switch (message->Id)");

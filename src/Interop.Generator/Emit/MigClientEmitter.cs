@@ -394,7 +394,7 @@ internal static class MigClientEmitter
         }
         w.Line($"int __check = __Check{routine.Identifier}Reply({string.Join(", ", args)});");
         w.Open("if (__check != 0)");
-        w.Line("global::MachIpc.Kernel.Mach.MsgDestroy(&__out0->Head);");
+        w.Line("global::MachIpc.Messages.ReceivedMessage.Destroy(&__out0->Head);");
         w.Line("return __check;");
         w.Close();
 

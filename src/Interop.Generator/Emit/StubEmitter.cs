@@ -25,6 +25,14 @@ internal static class StubEmitter
         w.Line("/// <param name=\"options\">Extra option bits, such as <c>SendTimeout</c>.</param>");
         w.Line("/// <param name=\"timeout\">Timeout in milliseconds when <c>SendTimeout</c> is set.</param>");
         w.Line("/// <returns>The <c>mach_msg</c> result.</returns>");
+        w.Line("/// <remarks>");
+        w.Line("/// What the caller owns after a failure: after a result for which <c>IsPseudoReceived()</c> is true (timed out,");
+        w.Line("/// interrupted, no buffer) the kernel copied the message back into this struct, and every right and region it");
+        w.Line("/// carried is the caller's again under names of this task, the reply right in <c>msgh_local_port</c> included:");
+        w.Line("/// release them with <c>ReceivedMessage.DestroyUnsent</c>. After <c>MACH_SEND_INVALID_DATA</c>,");
+        w.Line("/// <c>MACH_SEND_INVALID_DEST</c> or <c>MACH_SEND_INVALID_HEADER</c> nothing was copied in: what the caller put in");
+        w.Line("/// the message is still its own. After any other error the kernel destroyed what it had copied in.");
+        w.Line("/// </remarks>");
         w.Open($"public unsafe {ret} Send({option} options = {option}.None, uint timeout = 0)");
         string sizeExpression = "SendSize";
         if (m.IsVariableSize)

@@ -39,8 +39,18 @@ internal static class ValidationEmitter
         w.Open($"private static {error} Validate({span} received, out int trailerOffset, out int trailerSize)");
         w.Line("trailerOffset = 0;");
         w.Line("trailerSize = 0;");
-        w.Line("// The whole declared struct must be addressable before any field of it is read.");
-        w.Line("if (received.Length < SendSize)");
+        if (m.IsVariableSize)
+        {
+            // A short message may arrive in a buffer cut to round_msg(msgh_size) + trailer: demand only the fixed part.
+            w.Line("// Only the fixed part (header, body, descriptors: MinSize bytes) is read before msgh_size is known; the");
+            w.Line("// trailer check below then covers what msgh_size says was sent, in whatever buffer length it arrives.");
+            w.Line("if (received.Length < MinSize)");
+        }
+        else
+        {
+            w.Line("// The whole declared struct must be addressable before any field of it is read.");
+            w.Line("if (received.Length < SendSize)");
+        }
         w.Open("");
         w.Line($"return {error}.BufferTooSmall;");
         w.Close();
@@ -86,7 +96,9 @@ internal static class ValidationEmitter
         FieldModel? body = Body(m);
         if (body is not null)
         {
-            w.Line($"ref readonly {self} message = ref {memoryMarshal}.AsRef<{self}>(received);");
+            w.Line(m.IsVariableSize
+                ? $"ref readonly {self} message = ref global::System.Runtime.CompilerServices.Unsafe.As<byte, {self}>(ref {memoryMarshal}.GetReference(received)); // fields below MinSize only"
+                : $"ref readonly {self} message = ref {memoryMarshal}.AsRef<{self}>(received);");
             w.Line($"if (message.{body.Name}.DescriptorCount != DescriptorCount)");
             w.Open("");
             w.Line($"return {error}.WrongDescriptorCount;");

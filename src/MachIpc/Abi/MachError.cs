@@ -10,7 +10,7 @@ namespace MachIpc.Abi;
 public readonly struct MachError : IEquatable<MachError>
 {
     // mach_msg may OR these resource-shortage bits into MACH_RCV_BODY_ERROR / MACH_RCV_HEADER_ERROR.
-    private const int ResourceBits = 0x3c00;
+    private const int ResourceBits = MachMsgReturns.ResourceMask;
 
     /// <summary>Wraps a raw code.</summary>
     public MachError(int code) => Code = code;

@@ -70,6 +70,32 @@ public enum MachMsgReturn
     RcvInvalidTrailer = unchecked((int)0x1000400f),
 }
 
+/// <summary>Reading a <see cref="MachMsgReturn"/>: the resource bits <c>mach_msg</c> ORs into some results.</summary>
+public static class MachMsgReturns
+{
+    /// <summary>
+    /// <c>MACH_MSG_MASK</c> (mach/message.h): the bits (<c>MACH_MSG_IPC_SPACE</c>, <c>MACH_MSG_VM_SPACE</c>,
+    /// <c>MACH_MSG_IPC_KERNEL</c>, <c>MACH_MSG_VM_KERNEL</c>) the kernel ORs into a result when it ran short of
+    /// names or memory, for example into <c>MACH_RCV_BODY_ERROR</c> or into a send error whose message it
+    /// pseudo-received (osfmk/ipc/mach_msg.c: <c>mr |= mach_msg_receive_pseudo(...)</c>).
+    /// </summary>
+    public const int ResourceMask = 0x3e00;
+
+    /// <summary>The result with <see cref="ResourceMask"/> cleared, the form to compare against the named codes.</summary>
+    public static MachMsgReturn WithoutResourceBits(this MachMsgReturn mr) => (MachMsgReturn)((int)mr & ~ResourceMask);
+
+    /// <summary>
+    /// Whether a failed send came back pseudo-received: <c>ipc_kmsg_send</c> gave up after copyin
+    /// (<c>MACH_SEND_TIMED_OUT</c>, <c>MACH_SEND_INTERRUPTED</c>, <c>MACH_SEND_NO_BUFFER</c>), so the kernel copied
+    /// the message back into the sender's buffer with every right and region it carried, under names and at
+    /// addresses of the sender's space (osfmk/ipc/mach_msg.c <c>mach_msg_trap_send</c> →
+    /// <c>mach_msg_receive_pseudo</c>; ipc_kmsg.c <c>ipc_kmsg_copyout_pseudo</c>). The sender owns all of it,
+    /// <c>msgh_local_port</c> included: release it with <see cref="Messages.ReceivedMessage.DestroyUnsent"/>.
+    /// </summary>
+    public static bool IsPseudoReceived(this MachMsgReturn mr) =>
+        mr.WithoutResourceBits() is MachMsgReturn.SendTimedOut or MachMsgReturn.SendInterrupted or MachMsgReturn.SendNoBuffer;
+}
+
 /// <summary><c>kern_return_t</c>: the result of the <c>mach_port_*</c> calls.</summary>
 public enum KernReturn
 {

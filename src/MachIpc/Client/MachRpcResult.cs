@@ -8,7 +8,10 @@ public enum MachRpcStatus
 {
     /// <summary>A valid reply arrived.</summary>
     Success = 0,
-    /// <summary>The request could not be sent (<see cref="MachRpcResult.Code"/> is the <c>mach_msg_return_t</c>).</summary>
+    /// <summary>
+    /// The request could not be sent (<see cref="MachRpcResult.Code"/> is the <c>mach_msg_return_t</c>, or the
+    /// <c>kern_return_t</c> of making a reply port when none could be made).
+    /// </summary>
     SendFailed,
     /// <summary>No reply arrived (timeout, or the reply port failed; <see cref="MachRpcResult.Code"/> is the <c>mach_msg_return_t</c>).</summary>
     ReceiveFailed,

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using MachIpc.Abi;
 using MachIpc.Kernel;
+using MachIpc.Messages;
 using MachIpc.Server;
 
 namespace MachIpc.Mig;
@@ -35,12 +36,17 @@ public static unsafe class MigRequest
     {
         if (retCode == (int)MigReturn.NoReply)
         {
+            ReceivedMessage.HandOver(request, replyRight: true);
             return MachDispatchResult.Handled;
         }
         MigReply.TrySendError(request, retCode);
         if (retCode != (int)KernReturn.Success)
         {
-            Mach.MsgDestroy(request);
+            ReceivedMessage.Destroy(request);
+        }
+        else
+        {
+            ReceivedMessage.HandOver(request, replyRight: false);
         }
         return MachDispatchResult.Handled;
     }
@@ -52,6 +58,7 @@ public static unsafe class MigRequest
     public static MachDispatchResult ReplyError(MachMsgHeader* request, int code)
     {
         MigReply.TrySendError(request, code);
+        ReceivedMessage.HandOver(request, replyRight: false);
         return MachDispatchResult.Handled;
     }
 
@@ -75,9 +82,8 @@ public static unsafe class MigRequest
         {
             Mach.MsgDestroy(reply);
         }
-        // Sent, or consumed: the request no longer holds the reply right.
-        request->RemotePort = MachPortName.Null;
-        request->Bits &= ~MachMsgBits.RemoteMask;
+        // Sent, or consumed: the request no longer holds the reply right, and the handler owns the rest.
+        ReceivedMessage.HandOver(request, replyRight: true);
         return MachDispatchResult.Handled;
     }
 

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.ConstrainedExecution;
 using System.Threading;
 using MachIpc.Abi;
 using MachIpc.Kernel;
@@ -12,19 +13,55 @@ namespace MachIpc.Ports;
 /// which disposing does nothing. Release is idempotent and thread-safe, so a right is never released twice.
 /// </summary>
 /// <remarks>
+/// <para>
 /// A port name means something only in its task's name space. An owned right remembers the task it was
 /// created in (with the simulated kernel, the simulated task of the creating thread) and acts in that task
 /// whichever thread disposes it.
+/// </para>
+/// <para>
+/// A right that is never disposed is released by its finalizer, on the GC's finalizer thread, acting in that
+/// same owning task: the same single <c>mach_port_*</c> call <see cref="Dispose"/> makes (a forgotten receive
+/// right destroys its port, which also ends a bootstrap registration of it). This is a safety net, not a way to
+/// manage rights: until the GC gets to it the right stays held, and the finalizer's release goes unreported.
+/// </para>
 /// </remarks>
-public abstract class MachRight : IDisposable
+public abstract class MachRight : CriticalFinalizerObject, IDisposable
 {
     private uint _name;
     private readonly CurrentTaskContext _owner;
 
     private protected MachRight(uint name)
     {
+        // A received MACH_PORT_NULL or MACH_PORT_DEAD names no right in this task: adopting it as one would hand
+        // out an object that sends nowhere and releases nothing (or, later, someone else's reused name).
+        if (!MachPortName.IsValid(name))
+        {
+            throw new ArgumentException(name == MachPortName.Dead
+                ? "MACH_PORT_DEAD is not a right: the port died (in transit, or before the name was taken)"
+                : "MACH_PORT_NULL is not a right", nameof(name));
+        }
         _name = name;
         _owner = CurrentTaskContext.Capture();
+    }
+
+    /// <summary>Releases a right that was never disposed (the safety net described above).</summary>
+    ~MachRight()
+    {
+        uint name = Interlocked.Exchange(ref _name, MachPortName.Null);
+        if (!MachPortName.IsValid(name))
+        {
+            return;
+        }
+        try
+        {
+            using var _ = _owner.Enter();
+            Release(name);
+        }
+#pragma warning disable CA1031 // a finalizer must not throw; a task or kernel that is gone has nothing left to release
+        catch (Exception)
+        {
+        }
+#pragma warning restore CA1031
     }
 
     /// <summary>The port name, or <see cref="MachPortName.Null"/> once released or moved.</summary>
@@ -45,6 +82,7 @@ public abstract class MachRight : IDisposable
     {
         uint name = Interlocked.Exchange(ref _name, MachPortName.Null);
         ObjectDisposedException.ThrowIf(name == MachPortName.Null, this);
+        GC.SuppressFinalize(this);
         return name;
     }
 

@@ -1,3 +1,4 @@
+using System;
 using MachIpc.Abi;
 using MachIpc.Kernel;
 
@@ -19,7 +20,45 @@ public sealed class ReceiveRight : MachRight
         return new ReceiveRight(name);
     }
 
+    /// <summary>
+    /// Allocates a port to receive replies on (the local port of a request sent with <c>MAKE_SEND_ONCE</c>):
+    /// <c>mach_port_construct(MPO_PROVISIONAL_REPLY_PORT)</c> where the kernel has it (macOS 13 and later, and the
+    /// simulated kernel), <c>mach_port_allocate</c> elsewhere. XNU marks such a port as a provisional reply port,
+    /// which destinations that require reply-port semantics accept from processes outside the hardened set
+    /// (osfmk/ipc/ipc_port.c <c>ip_violates_reply_port_semantics</c>); elsewhere it is an ordinary port. Use it only
+    /// as a reply port: never make send rights to it or move its receive right.
+    /// </summary>
+    /// <exception cref="MachException">The kernel refused (for example the kernel host of a joined process is gone).</exception>
+    public static ReceiveRight AllocateReplyPort()
+    {
+        KernReturn kr = TryAllocateReplyPort(out ReceiveRight? port);
+        Check(kr, UsesProvisionalReplyPorts ? "mach_port_construct" : "mach_port_allocate");
+        return port!;
+    }
+
+    /// <summary>Whether reply ports come from <c>mach_port_construct(MPO_PROVISIONAL_REPLY_PORT)</c> (macOS 13+ and the simulator).</summary>
+    internal static bool UsesProvisionalReplyPorts => !Mach.IsDarwin || OperatingSystem.IsMacOSVersionAtLeast(13);
+
+    /// <summary><see cref="AllocateReplyPort"/> that reports failure as a code instead of throwing.</summary>
+    internal static unsafe KernReturn TryAllocateReplyPort(out ReceiveRight? port)
+    {
+        uint name;
+        KernReturn kr;
+        if (UsesProvisionalReplyPorts)
+        {
+            var options = new MachPortOptions { Flags = MachPortConstructFlags.ProvisionalReplyPort };
+            kr = Mach.PortConstruct(Mach.TaskSelf, &options, 0, &name);
+        }
+        else
+        {
+            kr = Mach.PortAllocate(Mach.TaskSelf, MachPortRight.Receive, &name);
+        }
+        port = kr == KernReturn.Success ? new ReceiveRight(name) : null;
+        return kr;
+    }
+
     /// <summary>Takes ownership of a receive right already held under <paramref name="name"/> (e.g. received in a message).</summary>
+    /// <exception cref="System.ArgumentException"><paramref name="name"/> is MACH_PORT_NULL or MACH_PORT_DEAD, which name no right.</exception>
     public static ReceiveRight Adopt(uint name) => new(name);
 
     /// <summary>

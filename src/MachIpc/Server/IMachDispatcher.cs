@@ -5,7 +5,7 @@ namespace MachIpc.Server;
 /// <summary>What a dispatcher did with one received message.</summary>
 public enum MachDispatchStatus
 {
-    /// <summary>A handler ran and succeeded: it owns the rights the message carried.</summary>
+    /// <summary>A handler ran and returned: it owns what it took out of the message; the server destroys the rest.</summary>
     Handled = 0,
     /// <summary>No handler is declared for the message's <c>msgh_id</c>.</summary>
     UnknownId = 1,
@@ -57,8 +57,10 @@ public unsafe interface IMachDispatcher
     int MaxRequestSize { get; }
 
     /// <summary>
-    /// Validates and dispatches the message at <paramref name="message"/>; <paramref name="length"/> is the number
-    /// of valid bytes in the receive buffer (message plus trailer). Must not throw.
+    /// Validates and dispatches the message at <paramref name="message"/>; <paramref name="length"/> is the size of
+    /// the receive buffer from <paramref name="message"/> on (at least the message and its trailer; a short
+    /// variable-length request is followed by the rest of the buffer). Must not throw. Whatever is left in the
+    /// message when it returns (rights and regions nobody took) is destroyed by the caller.
     /// </summary>
     MachDispatchResult Dispatch(MachMsgHeader* message, int length);
 }

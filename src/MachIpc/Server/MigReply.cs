@@ -1,5 +1,5 @@
 using MachIpc.Abi;
-using MachIpc.Kernel;
+using MachIpc.Messages;
 
 namespace MachIpc.Server;
 
@@ -8,38 +8,22 @@ public static unsafe class MigReply
 {
     /// <summary>
     /// Sends a <c>mig_reply_error_t</c> carrying <paramref name="code"/> to the reply right of the received message
-    /// at <paramref name="request"/>, consuming that right; the header is updated so that a later
-    /// <c>mach_msg_destroy</c> of the request does not release it again. Returns false when the message has
-    /// no usable reply right or the reply could not be sent (the right then stays in the header).
+    /// at <paramref name="request"/>, consuming that right exactly once whether or not the reply goes out: it is
+    /// cleared from the header, so a later <see cref="ReceivedMessage.Destroy"/> of the request does not release it
+    /// again. Returns whether the reply was delivered; false also when the message has no reply right.
     /// </summary>
     public static bool TrySendError(MachMsgHeader* request, int code)
     {
-        MachMsgType replyType = request->RemoteDisposition;
-        if (!MachPortName.IsValid(request->RemotePort) || (replyType != MachMsgType.PortSendOnce && replyType != MachMsgType.PortSend))
+        if (request->RemoteDisposition is not (MachMsgType.PortSendOnce or MachMsgType.PortSend) || request->RemotePort == MachPortName.Null)
         {
             return false;
         }
         MigReplyError reply = default;
-        reply.Header.Bits = MachMsgBits.Make(replyType == MachMsgType.PortSendOnce ? MachMsgType.MoveSendOnce : MachMsgType.MoveSend, MachMsgType.None);
         reply.Header.Size = MigReplyError.SizeOf;
-        reply.Header.RemotePort = request->RemotePort;
         reply.Header.Id = request->Id + MigReplyError.ReplyIdOffset;
         reply.Ndr = NdrRecord.Native;
         reply.RetCode = code;
         // Timeout 0: a server never blocks on a client's full queue (send-once replies bypass it anyway, A34).
-        var mr = Mach.Msg(&reply.Header, MachMsgOption.SendMsg | MachMsgOption.SendTimeout, MigReplyError.SizeOf, 0, MachPortName.Null, 0, MachPortName.Null);
-        if (mr is MachMsgReturn.SendTimedOut or MachMsgReturn.SendInterrupted or MachMsgReturn.SendNoBuffer)
-        {
-            // The kernel pseudo-received the reply right back into our buffer (A36): release it from there.
-            Mach.MsgDestroy(&reply.Header);
-        }
-        else if (mr != MachMsgReturn.Success)
-        {
-            // Failed before copyin: the right is still where the request header says.
-            return false;
-        }
-        request->RemotePort = MachPortName.Null;
-        request->Bits &= ~MachMsgBits.RemoteMask;
-        return mr == MachMsgReturn.Success;
+        return ReplyRight.Send(ref *request, &reply.Header, 0) == MachMsgReturn.Success;
     }
 }

@@ -277,10 +277,12 @@ public sealed unsafe class MigRoundTripTests : IDisposable
         }
         Stop(server, right);
         // The handler kept the rights: two send rights (thread, task) and the reply right are still in the server task.
-        using (_serverTask.Enter())
-        {
-            Assert.NotEqual(0u, handler.Kept);
-        }
+        // The server destroyed none of them: the thread and task rights (one name, two urefs) are still in the server
+        // task (a dead name by now: the client has destroyed the port they named).
+        Assert.NotEqual(0u, handler.Kept);
+        PortRightInfo kept = Assert.Single(_serverTask.Rights(), r => r.Name == handler.Kept);
+        Assert.NotEqual(MachPortType.None, kept.Type & (MachPortType.Send | MachPortType.DeadName));
+        Assert.Equal(2u, kept.Urefs);
         Assert.Equal(1, server.Metrics.Dispatched);
     }
 

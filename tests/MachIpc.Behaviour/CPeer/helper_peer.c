@@ -5,9 +5,11 @@
  *   helper_peer helper <service> <parent pid>   wait for a line on stdin, then check in with the C# parent
  *   helper_peer server <service> <helper pid>   check <service> in and serve one C# helper's check-in
  *
- * The check-in is the seed's (Ladybird's MachPortServer) as MachIpc's HelperRendezvous speaks it today: the helper
- * sends its task port (COPY_SEND) with a send-once reply port; the parent, recognising the helper by the audit
- * trailer's pid, answers with the helper's end of a channel (MOVE_RECEIVE + MOVE_SEND). Then the helper sends a
+ * The check-in is the seed's (Ladybird's MachPortServer) as MachIpc's HelperRendezvous speaks it: the helper sends
+ * a send-once reply port and an options word; the parent, recognising the helper by the audit trailer's pid, answers
+ * with the helper's end of a channel (MOVE_RECEIVE + MOVE_SEND). The helper trusts that answer only if its audit
+ * token names its parent; then (opt-in, asked for here) it sends its task port (COPY_SEND) in a second request to
+ * the same service, which the parent keeps only after pid_for_task confirms it. Then the helper sends a
  * Parcel (a send right to answer on and out-of-line bytes), the parent answers with the bytes reversed, out of line,
  * and the helper sends a Note to say it is done. Prints "ok" or "fail <why>". */
 #include <mach/mach.h>
@@ -20,6 +22,9 @@
 
 #define CHECK_IN_REQUEST 0x4D490001 /* MachIpc.Connections.HelperCheckInRequest */
 #define CHECK_IN_REPLY 0x4D490002   /* MachIpc.Connections.HelperCheckInReply */
+#define TASK_PORT_REQUEST 0x4D490003 /* MachIpc.Connections.HelperTaskPortRequest */
+#define TASK_PORT_REPLY 0x4D490004   /* MachIpc.Connections.HelperTaskPortReply */
+#define TASK_PORT_FOLLOWS 1          /* HelperCheckInRequest.TaskPortFollows */
 #define NOTE 0x4D420001             /* MachIpc.Behaviour.Note */
 #define PARCEL 0x4D420002           /* MachIpc.Behaviour.Parcel */
 #define PARCEL_BYTES 100000
@@ -29,9 +34,19 @@
 #pragma pack(push, 4)
 typedef struct {
     mach_msg_header_t header;
+    uint32_t options;
+} check_in_request_t;
+
+typedef struct {
+    mach_msg_header_t header;
     mach_msg_body_t body;
     mach_msg_port_descriptor_t task_port;
-} check_in_request_t;
+} task_port_request_t;
+
+typedef struct {
+    mach_msg_header_t header;
+    int32_t reserved;
+} task_port_reply_t;
 
 typedef struct {
     mach_msg_header_t header;
@@ -59,6 +74,8 @@ typedef union {
     mach_msg_header_t header;
     check_in_request_t request;
     check_in_reply_t reply;
+    task_port_request_t task_port_request;
+    task_port_reply_t task_port_reply;
     parcel_t parcel;
     note_t note;
     uint8_t bytes[256];
@@ -200,18 +217,14 @@ static int helper(const char *service, int parent_pid)
     buffer_t b;
     memset(&b, 0, sizeof b);
     check_in_request_t *r = &b.request;
-    r->header.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE) | MACH_MSGH_BITS_COMPLEX;
+    r->header.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE);
     r->header.msgh_size = sizeof *r;
     r->header.msgh_remote_port = server;
     r->header.msgh_local_port = reply;
     r->header.msgh_id = CHECK_IN_REQUEST;
-    r->body.msgh_descriptor_count = 1;
-    r->task_port.name = mach_task_self();
-    r->task_port.disposition = MACH_MSG_TYPE_COPY_SEND;
-    r->task_port.type = MACH_MSG_PORT_DESCRIPTOR;
+    r->options = TASK_PORT_FOLLOWS;
     kr = mach_msg(&b.header, MACH_SEND_MSG | MACH_RCV_MSG | MACH_SEND_TIMEOUT | MACH_RCV_TIMEOUT | AUDIT_TRAILER, sizeof *r, sizeof b,
                   reply, TIMEOUT_MS, MACH_PORT_NULL);
-    mach_port_deallocate(mach_task_self(), server);
     if (kr != KERN_SUCCESS) {
         return fail("check-in", kr);
     }
@@ -222,12 +235,35 @@ static int helper(const char *service, int parent_pid)
         mach_msg_destroy(&b.header);
         return fail("check-in reply", b.header.msgh_id);
     }
-    /* Only the parent we were started by may hand us our channel (what h2-connections makes HelperRendezvous check). */
+    /* Only the parent we were started by may hand us our channel; nothing more goes to anyone else. */
     if (sender_pid(&b) != parent_pid) {
         mach_msg_destroy(&b.header);
         return fail("check-in reply from another pid", sender_pid(&b));
     }
     mach_port_t from_parent = a->channel_receive.name, to_parent = a->channel_send.name;
+
+    /* The verified parent asked for our task port: send it to the same service, on a new send-once reply right. */
+    task_port_request_t *t = &b.task_port_request;
+    memset(&b, 0, sizeof b);
+    t->header.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE) | MACH_MSGH_BITS_COMPLEX;
+    t->header.msgh_size = sizeof *t;
+    t->header.msgh_remote_port = server;
+    t->header.msgh_local_port = reply;
+    t->header.msgh_id = TASK_PORT_REQUEST;
+    t->body.msgh_descriptor_count = 1;
+    t->task_port.name = mach_task_self();
+    t->task_port.disposition = MACH_MSG_TYPE_COPY_SEND;
+    t->task_port.type = MACH_MSG_PORT_DESCRIPTOR;
+    kr = mach_msg(&b.header, MACH_SEND_MSG | MACH_RCV_MSG | MACH_SEND_TIMEOUT | MACH_RCV_TIMEOUT | AUDIT_TRAILER, sizeof *t, sizeof b,
+                  reply, TIMEOUT_MS, MACH_PORT_NULL);
+    mach_port_deallocate(mach_task_self(), server);
+    if (kr != KERN_SUCCESS) {
+        return fail("task port", kr);
+    }
+    if (b.header.msgh_id != TASK_PORT_REPLY || b.header.msgh_size != sizeof b.task_port_reply || sender_pid(&b) != parent_pid) {
+        mach_msg_destroy(&b.header);
+        return fail("task port reply", b.header.msgh_id);
+    }
     int rc = helper_exchange(from_parent, to_parent, parent_pid);
     mach_port_deallocate(mach_task_self(), to_parent);
     mach_port_mod_refs(mach_task_self(), from_parent, MACH_PORT_RIGHT_RECEIVE, -1);
@@ -249,19 +285,13 @@ static int server(const char *service, int helper_pid)
         return fail("receive check-in", kr);
     }
     const check_in_request_t *r = &b.request;
-    if (b.header.msgh_id != CHECK_IN_REQUEST || b.header.msgh_size != sizeof *r || !(b.header.msgh_bits & MACH_MSGH_BITS_COMPLEX) ||
-        r->body.msgh_descriptor_count != 1 || r->task_port.disposition != MACH_MSG_TYPE_PORT_SEND ||
+    if (b.header.msgh_id != CHECK_IN_REQUEST || b.header.msgh_size != sizeof *r || (b.header.msgh_bits & MACH_MSGH_BITS_COMPLEX) ||
+        (r->options & ~(uint32_t)TASK_PORT_FOLLOWS) != 0 ||
         MACH_MSGH_BITS_REMOTE(b.header.msgh_bits) != MACH_MSG_TYPE_PORT_SEND_ONCE || sender_pid(&b) != helper_pid) {
         mach_msg_destroy(&b.header);
         return fail("check-in request", b.header.msgh_id);
     }
-    /* The task port tells us the helper's pid a second way; then we release it (a task port goes only to a parent). */
-    int task_pid = -1;
-    if ((kr = pid_for_task(r->task_port.name, &task_pid)) != KERN_SUCCESS || task_pid != helper_pid) {
-        mach_msg_destroy(&b.header);
-        return fail("pid_for_task", task_pid);
-    }
-    mach_port_deallocate(mach_task_self(), r->task_port.name);
+    int task_port_follows = (r->options & TASK_PORT_FOLLOWS) != 0;
     mach_port_t reply_port = b.header.msgh_remote_port;
 
     /* The pair: the helper's inbox (its receive right moves to it) and ours (it gets a send right). */
@@ -286,6 +316,31 @@ static int server(const char *service, int helper_pid)
     a.channel_send.type = MACH_MSG_PORT_DESCRIPTOR;
     if ((kr = mach_msg(&a.header, MACH_SEND_MSG | MACH_SEND_TIMEOUT, sizeof a, 0, MACH_PORT_NULL, TIMEOUT_MS, MACH_PORT_NULL)) != KERN_SUCCESS) {
         return fail("send check-in reply", kr);
+    }
+
+    if (task_port_follows) {
+        /* The helper's task port tells us its pid a second way; then we release it (a task port goes only to a parent). */
+        if ((kr = receive(service_port, &b)) != KERN_SUCCESS) {
+            return fail("receive task port", kr);
+        }
+        const task_port_request_t *t = &b.task_port_request;
+        int task_pid = -1;
+        if (b.header.msgh_id != TASK_PORT_REQUEST || b.header.msgh_size != sizeof *t || !(b.header.msgh_bits & MACH_MSGH_BITS_COMPLEX) ||
+            t->body.msgh_descriptor_count != 1 || t->task_port.disposition != MACH_MSG_TYPE_PORT_SEND || sender_pid(&b) != helper_pid ||
+            pid_for_task(t->task_port.name, &task_pid) != KERN_SUCCESS || task_pid != helper_pid) {
+            mach_msg_destroy(&b.header);
+            return fail("task port request", task_pid);
+        }
+        task_port_reply_t ack;
+        memset(&ack, 0, sizeof ack);
+        ack.header.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0);
+        ack.header.msgh_size = sizeof ack;
+        ack.header.msgh_remote_port = b.header.msgh_remote_port;
+        ack.header.msgh_id = TASK_PORT_REPLY;
+        mach_port_deallocate(mach_task_self(), t->task_port.name);
+        if ((kr = mach_msg(&ack.header, MACH_SEND_MSG | MACH_SEND_TIMEOUT, sizeof ack, 0, MACH_PORT_NULL, TIMEOUT_MS, MACH_PORT_NULL)) != KERN_SUCCESS) {
+            return fail("send task port reply", kr);
+        }
     }
 
     /* The helper's parcel: answer with the bytes reversed, out of line, on the send right it carries. */

@@ -32,10 +32,10 @@ internal sealed unsafe class XDispatcher(PoolServer inner) : IMachDispatcher
         {
             return MachDispatchResult.Rejected("bad OOL request");
         }
+        // The server destroys the request (the region included) after this returns.
         var data = new ReadOnlySpan<byte>((void*)m->Data.Address, (int)m->Data.Size);
         byte[] reversed = data.ToArray();
         Array.Reverse(reversed);
-        Mach.VmDeallocate(Mach.TaskSelf, m->Data.Address, m->Data.Size);
         fixed (byte* p = reversed)
         {
             XOol reply = default;
@@ -49,6 +49,9 @@ internal sealed unsafe class XDispatcher(PoolServer inner) : IMachDispatcher
             reply.Data.Copy = MachMsgCopy.Virtual;
             reply.Data.Type = MachMsgDescriptorType.Ool;
             var mr = Mach.Msg(&reply.Header, MachMsgOption.SendMsg | MachMsgOption.SendTimeout, (uint)sizeof(XOol), 0, 0, 1000, 0);
+            // The send consumed the reply right: clear it so that destroying the request does not release it again.
+            message->RemotePort = MachPortName.Null;
+            message->Bits &= ~MachMsgBits.RemoteMask;
             if (mr != MachMsgReturn.Success)
             {
                 return MachDispatchResult.HandlerFailed(new MachException("ool reply", mr));
@@ -186,6 +189,40 @@ public sealed class CrossProcessTests : ChildProcessTests
     }
 
     [Fact]
+    public unsafe void KilledHelper_FiresTheDeadNameRequestArmedOnItsTaskPort()
+    {
+        // A parent that watches a helper's task port (kernel-semantics I4): when the process dies, its task's
+        // kernel ports are destroyed (osfmk/kern/ipc_tt.c ipc_task_terminate -> ipc_port_destroy) and the armed
+        // dead-name request fires, with the extra uref D5 describes.
+        using var service = BootstrapServer.CheckIn(_prefix + ".task");
+        Process child = Start(true, null, "task-port", _prefix + ".task");
+        Assert.Equal("sent", ReadLine(child));
+        byte* buf = stackalloc byte[256];
+        var header = (MachMsgHeader*)buf;
+        Assert.Equal(MachMsgReturn.Success, Mach.Msg(header, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout, 0, 256, service.Name, 20_000, 0));
+        uint task = ((MachMsgPortDescriptor*)(buf + MachMsgBase.SizeOf))->Name;
+        int pid;
+        Assert.Equal(KernReturn.Success, Mach.PidForTask(task, &pid));
+        Assert.Equal(child.Id, pid);
+        using var notify = ReceiveRight.Allocate();
+        uint previous;
+        Assert.Equal(KernReturn.Success, Mach.PortRequestNotification(Mach.TaskSelf, task, MachNotify.DeadName, 0, notify.Name, MachMsgType.MakeSendOnce, &previous));
+        child.Kill();
+        Assert.Equal(MachMsgReturn.Success, Mach.Msg(header, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout, 0, 256, notify.Name, 20_000, 0));
+        Assert.Equal(MachNotify.DeadName, header->Id);
+        Assert.Equal(task, ((MachPortNameNotification*)header)->NotPort);
+        uint refs;
+        Assert.Equal(KernReturn.Success, Mach.PortGetRefs(Mach.TaskSelf, task, MachPortRight.DeadName, &refs));
+        Assert.Equal(2u, refs);
+        Assert.Equal(KernReturn.Success, Mach.PortDeallocate(Mach.TaskSelf, task));
+        Assert.Equal(KernReturn.Success, Mach.PortDeallocate(Mach.TaskSelf, task));
+        child.WaitForExit(5000);
+        service.Dispose();
+        notify.Dispose();
+        AssertNoLeaks();
+    }
+
+    [Fact]
     public void GarbageOnTheKernelSocket_DisconnectsThatClientOnly()
     {
         using var rendezvous = new HelperRendezvous(_prefix);
@@ -305,6 +342,8 @@ public sealed class CrossProcessTests : ChildProcessTests
         // bootstrap_port global like any bootstrap call: MACH_SEND_INVALID_DEST
         Assert.True(result.Contains("receive=0x10004006 send=0x10000003 allocate=16 lookup=0x10000003 ", StringComparison.Ordinal), result);
         Assert.True(result.Contains("reason=the kernel host closed the connection", StringComparison.Ordinal), result);
+        // MachRpcClient: the call in flight and the next one end in results, like every other call (KERN_INVALID_TASK = 16).
+        Assert.True(result.Contains("call=ReceiveFailed call2=SendFailed:16", StringComparison.Ordinal), result);
         AssertNoLeaks();
     }
 }

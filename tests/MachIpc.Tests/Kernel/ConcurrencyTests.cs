@@ -254,6 +254,130 @@ public unsafe class ConcurrencyTests
         Assert.Equal(0, serverAllocated);
     }
 
+    /// <summary>
+    /// Round trips of every size between two tasks, as the RoundTrip benchmark makes them, allocate nothing once
+    /// warm: inline bytes past the KMsg's own buffer (64 KiB) and out-of-line regions copied (deallocate = FALSE) or
+    /// moved (deallocate = TRUE) come from the kernel's pools.
+    /// </summary>
+    [Theory]
+    [InlineData(16, 0, false)]
+    [InlineData(4000, 0, false)]
+    [InlineData(65536, 0, false)]
+    [InlineData(0, 1 << 20, false)]
+    [InlineData(0, 1 << 20, true)]
+    public void RoundTripsOfEverySize_AllocateNothingInSteadyState(int inline, int ool, bool move)
+    {
+        using var k = new K();
+        SimulatedTask serverTask = k.NewTask("server");
+        (uint service, uint send) = Connect(serverTask, k.Task);
+        uint reply = k.Port();
+        int size = ool > 0 ? 44 : 24 + inline, buffer = size + 128;
+        const int Warmup = 100, Measured = 500;
+        long serverAllocated = -1;
+        var server = new Thread(() =>
+        {
+            using var scope = serverTask.Enter();
+            byte* buf = (byte*)NativeMemory.AllocZeroed((nuint)buffer);
+            var h = (MachMsgHeader*)buf;
+            MachMsgReturn mr = Mach.Msg(h, MachMsgOption.RcvMsg, 0, (uint)buffer, service, 0, 0);
+            long start = 0;
+            for (int i = 0; mr == MachMsgReturn.Success && i < Warmup + Measured; i++)
+            {
+                if (i == Warmup)
+                {
+                    start = System.GC.GetAllocatedBytesForCurrentThread();
+                }
+                ulong region = ool > 0 ? ((MachMsgOolDescriptor*)(buf + 28))->Address : 0;
+                h->Bits = MachMsgBits.Make(MachMsgType.MoveSendOnce, 0) | (h->Bits & MachMsgBits.Complex);
+                h->LocalPort = 0;
+                h->Size = (uint)size;
+                h->Id += 100;
+                if (ool > 0)
+                {
+                    ((MachMsgOolDescriptor*)(buf + 28))->Deallocate = move ? (byte)1 : (byte)0;
+                }
+                mr = Mach.Msg(h, MachMsgOption.SendMsg | (i + 1 < Warmup + Measured ? MachMsgOption.RcvMsg : 0), (uint)size, (uint)buffer, service, 0, 0);
+                if (ool > 0 && !move)
+                {
+                    Mach.VmDeallocate(Mach.TaskSelf, region, (ulong)ool);
+                }
+            }
+            serverAllocated = System.GC.GetAllocatedBytesForCurrentThread() - start;
+            NativeMemory.Free(buf);
+        });
+        server.Start();
+        byte* m = (byte*)NativeMemory.AllocZeroed((nuint)buffer);
+        byte* own = ool > 0 ? (byte*)NativeMemory.AllocZeroed((nuint)ool) : null;
+        ulong held = 0;
+        long clientStart = 0;
+        int bad = 0;
+        for (int i = 0; i < Warmup + Measured; i++)
+        {
+            if (i == Warmup)
+            {
+                clientStart = System.GC.GetAllocatedBytesForCurrentThread();
+            }
+            var h = (MachMsgHeader*)m;
+            h->Bits = MachMsgBits.Make(MachMsgType.CopySend, MachMsgType.MakeSendOnce);
+            h->Size = (uint)size;
+            h->RemotePort = send;
+            h->LocalPort = reply;
+            h->VoucherPort = 0;
+            h->Id = 500;
+            if (ool > 0)
+            {
+                h->Bits |= MachMsgBits.Complex;
+                *(uint*)(m + 24) = 1;
+                *(MachMsgOolDescriptor*)(m + 28) = new MachMsgOolDescriptor
+                {
+                    Address = held != 0 ? held : (ulong)own,
+                    Size = (uint)ool,
+                    Deallocate = held != 0 ? (byte)1 : (byte)0,
+                    Copy = MachMsgCopy.Virtual,
+                    Type = MachMsgDescriptorType.Ool,
+                };
+            }
+            // No Assert inside the measured loop: xunit's comparers allocate.
+            if (Mach.Msg(h, MachMsgOption.SendMsg | MachMsgOption.RcvMsg, (uint)size, (uint)buffer, reply, 0, 0) != MachMsgReturn.Success || h->Id != 600)
+            {
+                bad++;
+            }
+            if (ool > 0)
+            {
+                ulong got = ((MachMsgOolDescriptor*)(m + 28))->Address;
+                if (move)
+                {
+                    // Sent back next time with deallocate = TRUE: the region moves both ways, so what comes back is
+                    // the very block that went out (a copy would have a new address).
+                    if (held != 0 && got != held)
+                    {
+                        bad++;
+                    }
+                    held = got;
+                }
+                else
+                {
+                    Mach.VmDeallocate(Mach.TaskSelf, got, (ulong)ool);
+                }
+            }
+        }
+        long clientAllocated = System.GC.GetAllocatedBytesForCurrentThread() - clientStart;
+        server.Join();
+        if (held != 0)
+        {
+            Mach.VmDeallocate(Mach.TaskSelf, held, (ulong)ool);
+        }
+        NativeMemory.Free(m);
+        if (own is not null)
+        {
+            NativeMemory.Free(own);
+        }
+        Assert.Equal(0, bad);
+        Assert.Equal(0, clientAllocated);
+        Assert.Equal(0, serverAllocated);
+        Dealloc(send);
+    }
+
     [Fact]
     public void HostileInput_GarbageMessagesReturnCodesAndNeverThrow()
     {

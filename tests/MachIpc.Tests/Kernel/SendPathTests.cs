@@ -520,6 +520,12 @@ public unsafe class SendPathTests
         // ... and is not even looked at for a NULL name.
         Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p).Port(MachPortName.Null, (MachMsgType)99)));
         Assert.Equal(MachPortName.Null, Rcv(p).PortDesc(0).Name);
+        // A NULL or DEAD name whose disposition reads as a receive right carries no right: nothing moves (A26's
+        // circularity check has nothing to look at).
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p).Port(MachPortName.Null, MachMsgType.PortReceive).Port(MachPortName.Dead, MachMsgType.MoveReceive)));
+        r = Rcv(p);
+        Assert.Equal(MachPortName.Null, r.PortDesc(0).Name);
+        Assert.Equal(MachPortName.Dead, r.PortDesc(1).Name);
     }
 
     [Fact]
@@ -619,6 +625,32 @@ public unsafe class SendPathTests
         var o2 = MemoryMarshal.Read<MachMsgOolDescriptor>(again.Buffer.AsSpan(28));
         Assert.Equal(7, ((byte*)o2.Address)[1]);
         Destroy(again);
+    }
+
+    [Fact]
+    public void A30_ForwardingAHeldRegionWithoutDeallocate_SendsASnapshot_AndKeepsTheRegion()
+    {
+        using var k = new K();
+        uint p = k.PortWithSend();
+        byte[] data = [1, 2, 3];
+        fixed (byte* d = data)
+        {
+            Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p).Ool((nint)d, 3)));
+        }
+        Received r = Rcv(p);
+        var held = MemoryMarshal.Read<MachMsgOolDescriptor>(r.Buffer.AsSpan(28));
+        ((byte*)held.Address)[0] = 42;
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p).Ool((nint)held.Address, held.Size)));
+        ((byte*)held.Address)[0] = 99; // after the send: not seen by the receiver (A30)
+        Assert.Equal(1, k.Task.OutstandingVmRegions); // still ours
+        Received again = Rcv(p);
+        var copy = MemoryMarshal.Read<MachMsgOolDescriptor>(again.Buffer.AsSpan(28));
+        Assert.NotEqual(held.Address, copy.Address);
+        Assert.Equal(42, ((byte*)copy.Address)[0]);
+        Assert.Equal(3, ((byte*)copy.Address)[2]);
+        Destroy(again);
+        Destroy(r);
+        Assert.Equal(0, k.Task.OutstandingVmRegions);
     }
 
     [Fact]

@@ -23,8 +23,8 @@ public partial class EchoServer
             throw new ArgumentOutOfRangeException(nameof(request), "negative values are refused");
         }
         var reply = new EchoReply { Value = request.Message.Value + 1, SenderPid = request.SenderPid ?? -1 };
-        reply.Prepare(request.ReplyPort);
-        var mr = reply.Send();
+        reply.Prepare(MachPortName.Null);
+        var mr = request.Reply(ref reply);
         if (mr != MachMsgReturn.Success)
         {
             throw new MachException("reply", mr);
@@ -34,9 +34,7 @@ public partial class EchoServer
 
     private void OnPort(MachReceived<CarriesPort> request)
     {
-        // Handlers own what they were sent: release both rights.
-        Mach.PortDeallocate(Mach.TaskSelf, request.Message.Port.Name);
-        Mach.PortDeallocate(Mach.TaskSelf, request.ReplyPort);
+        // Takes nothing: the server destroys both rights, the reply right unanswered.
         PortsReceived++;
     }
 }
@@ -104,7 +102,7 @@ public sealed unsafe class GeneratedServerTests : IDisposable
             good.Prepare(0, 0);
             good.Port.Name = carried.Name;
             var portResult = client.Call<CarriesPort, EchoReply>(good, out _, out _);
-            // The handler releases the reply right unanswered; the kernel's send-once notification tells the client.
+            // The server destroys the reply right unanswered; the kernel's send-once notification tells the client.
             Assert.Equal(MachRpcStatus.RemoteError, portResult.Status);
             Assert.Equal((int)MigReturn.ServerDied, portResult.Code);
         }

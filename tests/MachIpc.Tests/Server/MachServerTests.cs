@@ -6,6 +6,7 @@ using MachIpc.Kernel.Simulated;
 using MachIpc.Messages;
 using MachIpc.Ports;
 using MachIpc.Server;
+using System.Runtime.CompilerServices;
 using Xunit;
 
 namespace MachIpc.Tests.Server;
@@ -465,6 +466,284 @@ public sealed unsafe class MachServerTests : IDisposable
         using (_serverTask.Enter())
         {
             server.Dispose();
+        }
+        AssertNoLeaks();
+    }
+
+    // ---- receive results injected through MachServer.ReceiveCall (the simulator cannot produce B21 body errors) ----
+
+    private static readonly System.Collections.Concurrent.ConcurrentQueue<(uint Name, MachMsgOption Option, uint Timeout, MachMsgReturn Result)> s_calls = new();
+    private static int s_bodyErrors;
+    private static MachServer? s_stopOnTooLarge;
+
+    private static bool IsLoopReceive(MachMsgOption option) => (option & MachMsgOption.RcvLarge) != 0;
+
+    /// <summary>The first loop receive delivers its message as XNU does when this task's name space is full; the next ones fail at once.</summary>
+    private static MachMsgReturn BodyErrorReceive(MachMsgHeader* msg, MachMsgOption option, uint sendSize, uint rcvSize, uint rcvName, uint timeout, uint notify)
+    {
+        MachMsgReturn mr;
+        int left = IsLoopReceive(option) ? Interlocked.Decrement(ref s_bodyErrors) : -1;
+        if (left == 2)
+        {
+            mr = Mach.Msg(msg, option, sendSize, rcvSize, rcvName, timeout, notify);
+            if (mr == MachMsgReturn.Success)
+            {
+                mr = (MachMsgReturn)((int)MachMsgReturn.RcvBodyError | 0x2000); // | MACH_MSG_IPC_SPACE
+            }
+        }
+        else if (left >= 0)
+        {
+            mr = (MachMsgReturn)((int)MachMsgReturn.RcvBodyError | 0x2000);
+        }
+        else
+        {
+            mr = Mach.Msg(msg, option, sendSize, rcvSize, rcvName, timeout, notify);
+        }
+        s_calls.Enqueue((rcvName, option, timeout, mr));
+        return mr;
+    }
+
+    [Fact]
+    public void PartlyReceivedMessages_AreDestroyed_AndTheLoopBacksOffOnTheWakePort_InsteadOfSpinning()
+    {
+        // XNU delivers a message whose rights it could not all copy out with MACH_RCV_BODY_ERROR | MACH_MSG_IPC_SPACE
+        // (osfmk/ipc/ipc_kmsg.c ipc_kmsg_copyout_descriptors; mach_msg.c mach_msg_receive_results): what arrived is
+        // the server's to destroy, and the shortage that caused it will hit the next receive too.
+        s_calls.Clear();
+        s_bodyErrors = 3;
+        var dispatcher = new TestDispatcher();
+        MachServer server;
+        using (_serverTask.Enter())
+        {
+            server = MachServer.CheckIn(_service, dispatcher);
+            server.ReceiveCall = &BodyErrorReceive;
+            server.Start();
+        }
+        using (var client = Connect())
+        using (_clientTask.Enter())
+        using (var carried = ReceiveRight.Allocate())
+        {
+            var request = new CarriesPort();
+            request.Prepare(0, 0);
+            request.Port.Name = carried.Name;
+            var destroyed = client.Call<CarriesPort, EchoReply>(request, out _, out _);
+            Assert.Equal(MachRpcStatus.RemoteError, destroyed.Status);
+            Assert.Equal((int)MigReturn.ServerDied, destroyed.Code); // its reply right was destroyed with it
+            var echo = new EchoRequest { Value = 1 };
+            echo.Prepare(0, 0);
+            var ok = client.Call<EchoRequest, EchoReply>(echo, out var reply, out _);
+            Assert.True(ok.IsSuccess, ok.ToString());
+            Assert.Equal(2, reply.Value);
+        }
+        using (_serverTask.Enter())
+        {
+            uint wake = server.WakePort;
+            var calls = s_calls.ToArray();
+            // receive (body error) -> pause 1 ms on the wake port -> receive (body error) -> 2 ms -> ... -> receive.
+            Assert.True(calls.Length >= 7, string.Join(", ", calls));
+            for (int i = 0; i < 3; i++)
+            {
+                Assert.True(IsLoopReceive(calls[2 * i].Option));
+                Assert.Equal(MachMsgReturn.RcvBodyError, calls[2 * i].Result.WithoutResourceBits());
+                Assert.Equal(wake, calls[2 * i + 1].Name);
+                Assert.Equal(1u << i, calls[2 * i + 1].Timeout);
+            }
+            Assert.True(IsLoopReceive(calls[6].Option));
+            Assert.Equal(3, server.Metrics.RejectedByReason["message partly received"]);
+            server.Dispose();
+        }
+        AssertNoLeaks();
+    }
+
+    /// <summary>When the loop learns of a too-large message, a Stop lands before it acts on it.</summary>
+    private static MachMsgReturn StopAfterTooLarge(MachMsgHeader* msg, MachMsgOption option, uint sendSize, uint rcvSize, uint rcvName, uint timeout, uint notify)
+    {
+        MachMsgReturn mr = Mach.Msg(msg, option, sendSize, rcvSize, rcvName, timeout, notify);
+        s_calls.Enqueue((rcvName, option, timeout, mr));
+        if (IsLoopReceive(option) && mr == MachMsgReturn.RcvTooLarge && Interlocked.Exchange(ref s_stopOnTooLarge, null) is { } server)
+        {
+            new Thread(server.Stop) { IsBackground = true }.Start();
+            SpinWait.SpinUntil(() => MsgCount(server.WakePort) > 0); // the wake is queued behind the too-large message
+        }
+        return mr;
+    }
+
+    private static int MsgCount(uint port)
+    {
+        int* status = stackalloc int[10];
+        uint count = 10;
+        return Mach.PortGetAttributes(Mach.TaskSelf, port, 2, status, &count) == KernReturn.Success ? status[4] : -1;
+    }
+
+    [Fact]
+    public void StopArrivingWhileAMessageIsTooLarge_IsNeverLost()
+    {
+        // The too-large message is destroyed on the member MACH_RCV_LARGE_IDENTITY named, not by a second receive on
+        // the set: the set has rotated (ipc_mqueue.c, kernel-semantics I5) and that receive would take the wake.
+        s_calls.Clear();
+        var dispatcher = new TestDispatcher();
+        MachServer server;
+        using (_serverTask.Enter())
+        {
+            server = MachServer.CheckIn(_service, dispatcher, new MachServerOptions { MaxMessageSize = 1024 });
+            server.ReceiveCall = &StopAfterTooLarge;
+            s_stopOnTooLarge = server;
+            server.Start();
+        }
+        using (var client = Connect())
+        using (_clientTask.Enter())
+        {
+            var bulk = new Bulk();
+            bulk.Prepare(client.Server.Name);
+            Assert.Equal(MachMsgReturn.Success, bulk.Send());
+        }
+        Assert.True(SpinWait.SpinUntil(() => !server.IsRunning, 20_000), "Stop hung: its wake was taken as the too-large message's replacement");
+        var calls = s_calls.ToArray();
+        Assert.Equal(server.ServicePort, calls[1].Name); // destroyed where it was
+        Assert.Equal(MachMsgReturn.RcvTooLarge, calls[1].Result);
+        Assert.Equal(1, server.Metrics.RejectedByReason["message too large"]);
+        using (_serverTask.Enter())
+        {
+            Assert.Equal(0, MsgCount(server.WakePort)); // no stale wake left for the next Start
+            server.Start();
+            Assert.True(server.IsRunning);
+            server.Dispose();
+        }
+        AssertNoLeaks();
+    }
+
+    [Fact]
+    public void AWakeThatTimesOut_ReleasesTheSendRightItsPseudoReceiveGaveBack()
+    {
+        // The wake message's MAKE_SEND destination comes back as a send right when the send times out (I2).
+        var dispatcher = new TestDispatcher { BlockHandler = new ManualResetEventSlim() };
+        var server = StartServer(dispatcher);
+        using var client = Connect();
+        var caller = new Thread(() =>
+        {
+            using (_clientTask.Enter())
+            {
+                var request = new EchoRequest { Value = 1 };
+                request.Prepare(0, 0);
+                client.Call<EchoRequest, EchoReply>(request, out _, out _);
+            }
+        });
+        caller.Start();
+        Assert.True(dispatcher.HandlerEntered.Wait(20_000));
+        Thread stopper;
+        using (_serverTask.Enter())
+        {
+            // Fill the wake port's queue (limit 1) while the loop is busy, so that Stop's own wake times out.
+            int limit = 1;
+            Assert.Equal(KernReturn.Success, Mach.PortSetAttributes(Mach.TaskSelf, server.WakePort, MachPortLimits.LimitsInfoFlavor, &limit, 1));
+            var wake = new MachMsgHeader { Bits = MachMsgBits.Make(MachMsgType.MakeSend, MachMsgType.None), Size = MachMsgHeader.SizeOf, RemotePort = server.WakePort };
+            Assert.Equal(MachMsgReturn.Success, Mach.Msg(&wake, MachMsgOption.SendMsg, MachMsgHeader.SizeOf, 0, 0, 0, 0));
+            stopper = new Thread(server.Stop);
+            stopper.Start();
+        }
+        Assert.True(SpinWait.SpinUntil(() => stopper.ThreadState.HasFlag(ThreadState.WaitSleepJoin), 20_000));
+        dispatcher.BlockHandler.Set();
+        Assert.True(stopper.Join(20_000));
+        caller.Join();
+        using (_clientTask.Enter())
+        {
+            client.Dispose();
+        }
+        using (_serverTask.Enter())
+        {
+            server.Dispose();
+        }
+        AssertNoLeaks();
+    }
+
+    [Fact]
+    public void PortDestroyedNotification_NamesTheReceiveRightItCarries_AndTheHandlerCanTakeIt()
+    {
+        // mach/notify.h mach_port_destroyed_notification_t: the right is a port descriptor at offset 28.
+        ReceiveRight? taken = null;
+        uint named = 0;
+        int seen = 0;
+        using var delivered = new CountdownEvent(2);
+        var dispatcher = new TestDispatcher();
+        var server = StartServer(dispatcher, new MachServerOptions
+        {
+            OnNotification = (in MachNotification n) =>
+            {
+                if (n.Id == MachNotify.PortDestroyed)
+                {
+                    if (Interlocked.Increment(ref seen) == 1)
+                    {
+                        named = n.NotPort;
+                        taken = n.TakeReceiveRight(); // the second one is left to the server to destroy
+                    }
+                    delivered.Signal();
+                }
+            },
+        });
+        using (_serverTask.Enter())
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                var port = ReceiveRight.Allocate();
+                uint previous;
+                Assert.Equal(KernReturn.Success, Mach.PortRequestNotification(Mach.TaskSelf, port.Name, MachNotify.PortDestroyed, 0,
+                    server.ServicePort, MachMsgType.MakeSendOnce, &previous));
+                port.Dispose(); // C11: the receive right goes to the notify port instead of dying
+            }
+        }
+        Assert.True(delivered.Wait(20_000));
+        Assert.NotNull(taken);
+        Assert.NotEqual(0u, named);
+        Assert.Equal(named, taken!.Name);
+        using (_serverTask.Enter())
+        {
+            MachPortType type;
+            Assert.Equal(KernReturn.Success, Mach.PortType(Mach.TaskSelf, taken.Name, &type));
+            Assert.Equal(MachPortType.Receive, type);
+            taken.Dispose();
+            server.Dispose();
+        }
+        AssertNoLeaks();
+    }
+
+    private sealed class BadDispatcher(int maxRequestSize) : IMachDispatcher
+    {
+        public int MaxRequestSize => maxRequestSize;
+
+        public MachDispatchResult Dispatch(MachMsgHeader* message, int length) => MachDispatchResult.UnknownId;
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(int.MaxValue)]
+    public void AServerThatCannotBeCreated_ReleasesItsPorts_AndCheckInFreesTheName(int maxRequestSize)
+    {
+        using (_serverTask.Enter())
+        {
+            Assert.Throws<ArgumentOutOfRangeException>(() => MachServer.CheckIn(_service, new BadDispatcher(maxRequestSize)));
+            Assert.Equal(BootstrapReturn.UnknownService, BootstrapServer.TryLookUp(_service, out _));
+        }
+        AssertNoLeaks();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void CheckInAndForget(string name) => _ = BootstrapServer.CheckIn(name);
+
+    [Fact]
+    public void AForgottenReceiveRight_IsReleasedByItsFinalizer_InItsOwnTask_WhichEndsItsBootstrapName()
+    {
+        using (_serverTask.Enter())
+        {
+            CheckInAndForget(_service);
+            Assert.Equal(BootstrapReturn.Success, BootstrapServer.TryLookUp(_service, out var send));
+            send!.Dispose();
+        }
+        // The finalizer runs on the GC's thread, which never entered the server's task.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        using (_serverTask.Enter())
+        {
+            Assert.Equal(BootstrapReturn.UnknownService, BootstrapServer.TryLookUp(_service, out _));
         }
         AssertNoLeaks();
     }

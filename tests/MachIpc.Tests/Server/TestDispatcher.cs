@@ -16,6 +16,7 @@ internal sealed unsafe class TestDispatcher : IMachDispatcher
     public bool ThrowInHandler;
     public readonly ConcurrentQueue<uint> ReceivedPorts = new();
     public ManualResetEventSlim? BlockHandler;
+    public readonly ManualResetEventSlim HandlerEntered = new();
 
     public int MaxRequestSize => Math.Max(EchoRequest.SendSize, CarriesPort.SendSize);
 
@@ -33,14 +34,15 @@ internal sealed unsafe class TestDispatcher : IMachDispatcher
                 }
                 try
                 {
+                    HandlerEntered.Set();
                     BlockHandler?.Wait();
                     if (ThrowInHandler)
                     {
                         throw new InvalidOperationException("handler failure requested by the test");
                     }
                     var reply = new EchoReply { Value = request.Message.Value + 1, SenderPid = request.SenderPid ?? -1 };
-                    reply.Prepare(request.ReplyPort);
-                    var mr = reply.Send();
+                    reply.Prepare(MachPortName.Null);
+                    var mr = request.Reply(ref reply);
                     if (mr != MachMsgReturn.Success)
                     {
                         throw new MachException("reply", mr);
@@ -60,10 +62,8 @@ internal sealed unsafe class TestDispatcher : IMachDispatcher
                 {
                     return MachDispatchResult.Rejected(MachValidation.Describe(error));
                 }
-                // The handler owns the right now; this one gives it back to the kernel.
+                // Takes nothing: the server destroys the carried right and the reply right.
                 ReceivedPorts.Enqueue(request.Message.Port.Name);
-                Mach.PortDeallocate(Mach.TaskSelf, request.Message.Port.Name);
-                Mach.PortDeallocate(Mach.TaskSelf, request.ReplyPort);
                 Interlocked.Increment(ref Handled);
                 return MachDispatchResult.Handled;
             }

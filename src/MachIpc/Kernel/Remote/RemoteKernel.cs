@@ -357,7 +357,9 @@ internal sealed unsafe class RemoteKernel : IMachKernel
 
     /// <summary>
     /// libsyscall's user-level <c>mach_msg_destroy</c>: the walk happens here, over this process's message; the
-    /// releases (by received type) and vm_deallocates go to the host in one batch.
+    /// releases (by type) and vm_deallocates go to the host in one batch. Same rules as libsyscall
+    /// (libsyscall/mach/mach_msg.c): a region or port array is freed only when its descriptor says
+    /// <c>deallocate</c> (lines 434, 470), volatile regions are skipped (line 446), <c>msgh_local_port</c> is left alone.
     /// </summary>
     public void MsgDestroy(MachMsgHeader* msg)
     {
@@ -399,6 +401,7 @@ internal sealed unsafe class RemoteKernel : IMachKernel
             for (uint i = 0; i < count && off + 12 <= msg->Size; i++)
             {
                 var type = (MachMsgDescriptorType)b[off + 11];
+                bool deallocate = b[off + 8] != 0;
                 bool stop = false;
                 switch (type)
                 {
@@ -410,11 +413,12 @@ internal sealed unsafe class RemoteKernel : IMachKernel
                         Port(*(uint*)(b + off + 12), (MachMsgType)b[off + 10]);
                         break;
                     case MachMsgDescriptorType.Ool:
-                    case MachMsgDescriptorType.OolVolatile:
-                        if (*(uint*)(b + off + 12) != 0)
+                        if (deallocate && *(uint*)(b + off + 12) != 0)
                         {
                             Region(*(ulong*)(b + off), *(uint*)(b + off + 12));
                         }
+                        break;
+                    case MachMsgDescriptorType.OolVolatile:
                         break;
                     case MachMsgDescriptorType.OolPorts:
                     {
@@ -426,7 +430,10 @@ internal sealed unsafe class RemoteKernel : IMachKernel
                             {
                                 Port(names[k], (MachMsgType)b[off + 10]);
                             }
-                            Region((ulong)names, cnt * 4ul);
+                            if (deallocate)
+                            {
+                                Region((ulong)names, cnt * 4ul);
+                            }
                         }
                         break;
                     }

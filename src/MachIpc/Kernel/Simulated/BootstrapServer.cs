@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Text;
+using System.Threading;
 using MachIpc.Abi;
 
 namespace MachIpc.Kernel.Simulated;
@@ -17,6 +18,8 @@ internal sealed unsafe partial class SimulatedKernel
         internal readonly SimulatedTask Owner = owner;
     }
 
+    // launchd's own state, not an IPC object: a leaf lock (no port or space is locked under it).
+    private readonly KernelLock _servicesLock = KernelLock.Create();
     private readonly Dictionary<string, BootstrapService> _services = new(StringComparer.Ordinal);
 
     /// <summary>
@@ -42,62 +45,83 @@ internal sealed unsafe partial class SimulatedKernel
         return false;
     }
 
-    // Every bootstrap call starts the same way (kernel lock held): the caller's task, its send right to the
-    // bootstrap port, and a NUL-terminated name_t.
+    // Every bootstrap call starts the same way: the caller's task, its send right to the bootstrap port, and a
+    // NUL-terminated name_t.
     private int BeginCall(uint bp, byte* serviceName, out SimulatedTask task, out string name)
     {
         task = CurrentTask;
         name = "";
-        IpcEntry? e = LookupChecked(task.Space, bp);
-        if (e is null || !e.Has(MachPortType.Send) || e.Port != _bootstrapPort)
+        using (task.Space.Lock.EnterScope())
         {
-            return (int)MachMsgReturn.SendInvalidDest; // what the MIG send to a bad port returns
+            IpcEntry? e = task.Space.Active ? LookupChecked(task.Space, bp) : null;
+            if (e is null || !e.Has(MachPortType.Send) || e.Port != _bootstrapPort)
+            {
+                return (int)MachMsgReturn.SendInvalidDest; // what the MIG send to a bad port returns
+            }
         }
         return TryReadName(serviceName, out name) ? 0 : (int)BootstrapReturn.BadCount;
     }
 
     public int BootstrapCheckIn(uint bp, byte* serviceName, uint* sp)
     {
-        lock (_lock)
+        try
         {
             int rc = BeginCall(bp, serviceName, out SimulatedTask task, out string name);
             if (rc != 0)
             {
                 return rc;
             }
-            if (_services.TryGetValue(name, out BootstrapService? svc))
-            {
-                // F4: someone else's service, or our own already active.
-                return (int)(svc.Owner == task ? BootstrapReturn.ServiceActive : BootstrapReturn.NotPrivileged);
-            }
             // F4 dynamic check-in: launchd makes the port, keeps a send right, hands over the receive right.
             IpcPort port = NewPort(null);
             port.MsCount = 1;
             port.SRights = 1;
-            _services.Add(name, new BootstrapService(name, port, task));
-            uint got = CopyoutRight(task.Space, new KRight { Port = port, Type = MachMsgType.PortReceive });
+            BootstrapService? existing;
+            using (_servicesLock.EnterScope())
+            {
+                if (!_services.TryGetValue(name, out existing))
+                {
+                    _services.Add(name, new BootstrapService(name, port, task));
+                }
+            }
+            if (existing is not null)
+            {
+                PortGone(port); // never published
+                // F4: someone else's service, or our own already active.
+                return (int)(existing.Owner == task ? BootstrapReturn.ServiceActive : BootstrapReturn.NotPrivileged);
+            }
+            if (CopyoutToSpace(task.Space, new KRight { Port = port, Type = MachMsgType.PortReceive }, out uint got) != KernReturn.Success)
+            {
+                return (int)MachMsgReturn.RcvBodyError | MachMsgIpcSpace; // the MIG reply could not be received
+            }
             if (sp is not null)
             {
                 *sp = got;
             }
             return (int)BootstrapReturn.Success;
         }
+        finally
+        {
+            Flush();
+        }
     }
 
     public int BootstrapRegister(uint bp, byte* serviceName, uint sp)
     {
-        lock (_lock)
+        try
         {
             int rc = BeginCall(bp, serviceName, out SimulatedTask task, out string name);
             if (rc != 0)
             {
                 return rc;
             }
-            if (_services.TryGetValue(name, out BootstrapService? svc))
+            using (_servicesLock.EnterScope())
             {
-                // F5: NOT_PRIVILEGED for another job's name (never NAME_IN_USE); ours is always active here,
-                // because services are deleted as soon as their port dies.
-                return (int)(svc.Owner == task ? BootstrapReturn.ServiceActive : BootstrapReturn.NotPrivileged);
+                if (_services.TryGetValue(name, out BootstrapService? svc))
+                {
+                    // F5: NOT_PRIVILEGED for another job's name (never NAME_IN_USE); ours is always active here,
+                    // because services are deleted as soon as their port dies.
+                    return (int)(svc.Owner == task ? BootstrapReturn.ServiceActive : BootstrapReturn.NotPrivileged);
+                }
             }
             if (sp == MachPortName.Null)
             {
@@ -108,90 +132,123 @@ internal sealed unsafe partial class SimulatedKernel
                 return (int)BootstrapReturn.NoMemory;
             }
             // F2: serviceport travels as COPY_SEND; the registrant keeps its own right.
-            if (CopyinRight(task.Space, sp, MachMsgType.CopySend, deadOk: false, out KRight r) != KernReturn.Success)
+            KRight r = default;
+            KernReturn kr;
+            using (task.Space.Lock.EnterScope())
+            {
+                kr = task.Space.Active ? CopyinRight(task.Space, sp, MachMsgType.CopySend, deadOk: false, out r) : KernReturn.InvalidTask;
+            }
+            if (kr != KernReturn.Success)
             {
                 return (int)MachMsgReturn.SendInvalidRight;
             }
-            _services.Add(name, new BootstrapService(name, r.Port!, task));
-            return (int)BootstrapReturn.Success;
+            using (_servicesLock.EnterScope())
+            {
+                if (_services.TryAdd(name, new BootstrapService(name, r.Port!, task)))
+                {
+                    return (int)BootstrapReturn.Success;
+                }
+            }
+            ReleaseKRight(r); // registered by another thread meanwhile
+            return (int)BootstrapReturn.NotPrivileged;
+        }
+        finally
+        {
+            Flush();
         }
     }
 
     public int BootstrapLookUp(uint bp, byte* serviceName, uint* sp)
     {
-        lock (_lock)
+        try
         {
             int rc = BeginCall(bp, serviceName, out SimulatedTask task, out string name);
             if (rc != 0)
             {
                 return rc;
             }
-            if (!_services.TryGetValue(name, out BootstrapService? svc))
+            IpcPort port;
+            using (_servicesLock.EnterScope())
             {
-                return (int)BootstrapReturn.UnknownService; // F3
+                if (!_services.TryGetValue(name, out BootstrapService? svc))
+                {
+                    return (int)BootstrapReturn.UnknownService; // F3
+                }
+                port = svc.Port;
             }
-            svc.Port.SRights++; // look_up2 returns a COPY_SEND of launchd's right (F2, B14 merge on copyout)
-            uint got = CopyoutRight(task.Space, new KRight { Port = svc.Port, Type = MachMsgType.PortSend });
+            Interlocked.Increment(ref port.SRights); // look_up2 returns a COPY_SEND of launchd's right (F2, B14 merge on copyout)
+            if (CopyoutToSpace(task.Space, new KRight { Port = port, Type = MachMsgType.PortSend }, out uint got) != KernReturn.Success)
+            {
+                return (int)MachMsgReturn.RcvBodyError | MachMsgIpcSpace;
+            }
             if (sp is not null)
             {
                 *sp = got;
             }
             return (int)BootstrapReturn.Success;
         }
+        finally
+        {
+            Flush();
+        }
     }
 
-    /// <summary>F6a: launchd's dead-name handling, done synchronously: every service on the dead port goes.</summary>
+    /// <summary>F6a: launchd's dead-name handling (deferred, no lock held): every service on the dead port goes.</summary>
     private void BootstrapPortDied(IpcPort p)
     {
-        if (_services.Count == 0)
+        int gone = 0;
+        using (_servicesLock.EnterScope())
         {
-            return;
-        }
-        List<string>? gone = null;
-        foreach (KeyValuePair<string, BootstrapService> kv in _services)
-        {
-            if (kv.Value.Port == p)
+            if (_services.Count == 0)
             {
-                (gone ??= new()).Add(kv.Key);
+                return;
+            }
+            List<string>? names = null;
+            foreach (KeyValuePair<string, BootstrapService> kv in _services)
+            {
+                if (kv.Value.Port == p)
+                {
+                    (names ??= new()).Add(kv.Key);
+                }
+            }
+            if (names is null)
+            {
+                return;
+            }
+            foreach (string n in names)
+            {
+                _services.Remove(n);
+                gone++;
             }
         }
-        if (gone is null)
-        {
-            return;
-        }
-        foreach (string n in gone)
-        {
-            _services.Remove(n);
-            p.SRights--; // launchd deallocates its (now dead) name
-        }
+        Interlocked.Add(ref p.SRights, unchecked((uint)-gone)); // launchd deallocates its (now dead) names
     }
 
     /// <summary>F6: the anonymous job's removal deletes its services; launchd's send rights are released.</summary>
     private void BootstrapTaskDied(SimulatedTask task)
     {
         List<BootstrapService>? gone = null;
-        foreach (BootstrapService svc in _services.Values)
+        using (_servicesLock.EnterScope())
         {
-            if (svc.Owner == task)
+            foreach (BootstrapService svc in _services.Values)
             {
-                (gone ??= new()).Add(svc);
+                if (svc.Owner == task)
+                {
+                    (gone ??= new()).Add(svc);
+                }
             }
-        }
-        if (gone is null)
-        {
-            return;
+            if (gone is null)
+            {
+                return;
+            }
+            foreach (BootstrapService svc in gone)
+            {
+                _services.Remove(svc.Name);
+            }
         }
         foreach (BootstrapService svc in gone)
         {
-            _services.Remove(svc.Name);
-            if (svc.Port.Active)
-            {
-                ReleaseSend(svc.Port);
-            }
-            else
-            {
-                svc.Port.SRights--;
-            }
+            ReleaseSend(svc.Port); // a dead port only loses the count
         }
     }
 }

@@ -9,6 +9,7 @@ internal static class Libc
 {
     internal const int EBADF = 9;
     internal const int EFAULT = 14;
+    internal const int ENOMEM = 12;
     internal const int EINVAL = 22;
     internal const int F_GETFD = 1;
     internal static int F_DUPFD_CLOEXEC => OperatingSystem.IsMacOS() ? 67 : 1030;
@@ -32,7 +33,7 @@ internal sealed unsafe partial class SimulatedKernel
 {
     public int FileportMakePort(int fd, uint* port)
     {
-        lock (_lock)
+        try
         {
             if (Libc.fcntl(fd, Libc.F_GETFD, 0) < 0)
             {
@@ -56,22 +57,43 @@ internal sealed unsafe partial class SimulatedKernel
             p.KObject = held;
             p.MsCount = 1;
             p.SRights = 1;
-            *port = CopyoutRight(CurrentTask.Space, new KRight { Port = p, Type = MachMsgType.PortSend });
+            if (CopyoutToSpace(CurrentTask.Space, new KRight { Port = p, Type = MachMsgType.PortSend }, out uint name) != KernReturn.Success)
+            {
+                t_errno = Libc.ENOMEM; // the right was destroyed, and with it the port's descriptor
+                return -1;
+            }
+            *port = name;
             return 0;
+        }
+        finally
+        {
+            Flush();
         }
     }
 
     public int FileportMakeFd(uint port)
     {
-        lock (_lock)
+        IpcSpace s = CurrentTask.Space;
+        IpcPort? p;
+        using (s.Lock.EnterScope())
         {
-            IpcEntry? e = LookupChecked(CurrentTask.Space, port);
-            if (e is null || !e.Has(MachPortType.Send) || e.Port is not { Kind: KObjectKind.Fileport, Active: true, KObject: int held })
+            IpcEntry? e = s.Active ? LookupChecked(s, port) : null;
+            p = e is not null && e.Has(MachPortType.Send) ? e.Port : null;
+        }
+        if (p is not { Kind: KObjectKind.Fileport })
+        {
+            t_errno = Libc.EINVAL; // G4
+            return -1;
+        }
+        // G4: the lowest free descriptor, FD_CLOEXEC, same open file description; the right is not consumed.
+        // Under the port's lock, so no-senders cannot close the held descriptor meanwhile.
+        using (p.Lock.EnterScope())
+        {
+            if (!p.Active || p.KObject is not int held)
             {
-                t_errno = Libc.EINVAL; // G4
+                t_errno = Libc.EINVAL;
                 return -1;
             }
-            // G4: the lowest free descriptor, FD_CLOEXEC, same open file description; the right is not consumed.
             int fd = Libc.fcntl(held, Libc.F_DUPFD_CLOEXEC, 0);
             if (fd < 0)
             {
@@ -81,6 +103,7 @@ internal sealed unsafe partial class SimulatedKernel
         }
     }
 
+    /// <summary>The fileport's last send right went (port locked): its descriptor is closed and the port dies.</summary>
     private void FileportNoSenders(IpcPort p)
     {
         if (p.KObject is int held)
@@ -89,7 +112,6 @@ internal sealed unsafe partial class SimulatedKernel
         }
         p.KObject = null;
         p.Active = false;
-        _livePorts--;
-        _ports.Remove(p);
+        PortGone(p);
     }
 }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Text;
+using System.Threading;
 using MachIpc.Abi;
 
 namespace MachIpc.Kernel.Simulated;
@@ -99,83 +100,119 @@ public sealed class KernelSnapshot
     }
 }
 
+// Leak-check snapshots. Each task, port and space is read under its own lock, one at a time: the snapshot is
+// exact when no other thread is inside the kernel (as around a test), and a close approximation otherwise.
 internal sealed partial class SimulatedKernel
 {
     internal KernelSnapshot Snapshot()
     {
-        lock (_lock)
+        IpcPort[] ports;
+        int live;
+        using (_portsLock.EnterScope())
         {
-            int queued = 0;
-            foreach (IpcPort p in _ports)
+            ports = [.. _ports];
+            live = _livePorts;
+        }
+        int queued = 0;
+        foreach (IpcPort p in ports)
+        {
+            using (p.Lock.EnterScope())
             {
                 queued += p.Queue.Count;
             }
-            var tasks = new List<TaskSnapshot>();
-            int regions = 0;
-            foreach (SimulatedTask t in _tasks)
-            {
-                regions += t.VmRegions.Count;
-                tasks.Add(new TaskSnapshot(t.Name, t.Pid, RightsLocked(t), t.VmRegions.Count));
-            }
-            return new KernelSnapshot(_livePorts, queued, regions, tasks);
         }
+        SimulatedTask[] all;
+        using (_tasksLock.EnterScope())
+        {
+            all = [.. _tasks];
+        }
+        var tasks = new List<TaskSnapshot>();
+        int regions = 0;
+        foreach (SimulatedTask t in all)
+        {
+            int n = t.Vm.Count;
+            regions += n;
+            tasks.Add(new TaskSnapshot(t.Name, t.Pid, RightsOf(t), n));
+        }
+        return new KernelSnapshot(live, queued, regions, tasks);
     }
 
     internal IReadOnlyList<PortRightInfo> RightsOf(SimulatedTask task)
     {
-        lock (_lock)
+        using (task.Space.Lock.EnterScope())
         {
-            return RightsLocked(task);
+            return RightsLocked(task.Space);
         }
     }
 
-    private static List<PortRightInfo> RightsLocked(SimulatedTask task)
+    /// <summary>Every name in <paramref name="s"/> (locked), as mach_port_names / mach_port_type report it.</summary>
+    private static List<PortRightInfo> RightsLocked(IpcSpace s)
     {
         var list = new List<PortRightInfo>();
-        foreach (IpcEntry e in Snapshot(task.Space))
+        foreach (IpcEntry e in Snapshot(s))
         {
-            CheckDead(task.Space, e); // as mach_port_names / mach_port_type would
+            CheckDead(s, e); // as mach_port_names / mach_port_type would
             list.Add(new PortRightInfo(e.Name, e.Type | (e.DnRequest ? MachPortType.DnRequest : 0), e.Urefs));
         }
         return list;
     }
 
-    internal int BlockedThreads
+    internal int BlockedThreads => Volatile.Read(ref WaitList.TotalWaiting);
+
+    /// <summary>
+    /// Whether <paramref name="name"/> names a receive right made with MPO_PROVISIONAL_REPLY_PORT. XNU marks such a
+    /// port (ipc_port.c ipc_port_init) but shows the mark to no user call, so only tests ask.
+    /// </summary>
+    internal bool IsProvisionalReplyPort(SimulatedTask task, uint name)
     {
-        get
+        using (task.Space.Lock.EnterScope())
         {
-            lock (_lock)
+            if (task.Space.Lookup(name) is not { Port: IpcPort p } e || !e.Has(MachPortType.Receive))
             {
-                return WaitList.TotalWaiting;
+                return false;
+            }
+            using (p.Lock.EnterScope())
+            {
+                return p.ProvisionalReplyPort;
             }
         }
     }
 
     /// <summary>
     /// Threads blocked receiving on <paramref name="name"/> (a receive right or a port set) in
-    /// <paramref name="task"/>'s space. A wake-up takes the thread off the wait queue under the kernel lock, so
-    /// tests can tell "still blocked" from "woken" at once instead of sleeping and checking a thread's state.
+    /// <paramref name="task"/>'s space. A wake-up takes the thread off the wait queue under the queue owner's lock,
+    /// so tests can tell "still blocked" from "woken" at once instead of sleeping and checking a thread's state.
     /// </summary>
     internal int ReceiversBlockedOn(SimulatedTask task, uint name)
     {
-        lock (_lock)
+        using (task.Space.Lock.EnterScope())
         {
             IpcEntry? e = task.Space.Lookup(name);
-            WaitList? queue = e?.PortSet?.Receivers ?? (e is { Port: { } port } && e.Has(MachPortType.Receive) ? port.Receivers : null);
+            if (e?.PortSet is IpcPortSet set)
+            {
+                using (set.Lock.EnterScope())
+                {
+                    return Count(set.Receivers);
+                }
+            }
+            if (e is { Port: { } port } && e.Has(MachPortType.Receive))
+            {
+                using (port.Lock.EnterScope())
+                {
+                    return Count(port.Receivers);
+                }
+            }
+            return 0;
+        }
+
+        static int Count(WaitList queue)
+        {
             int n = 0;
-            for (Waiter? w = queue?.First; w is not null; w = w.Next)
+            for (Waiter? w = queue.First; w is not null; w = w.Next)
             {
                 n++;
             }
             return n;
-        }
-    }
-
-    internal int VmRegionCount(SimulatedTask task)
-    {
-        lock (_lock)
-        {
-            return task.VmRegions.Count;
         }
     }
 }

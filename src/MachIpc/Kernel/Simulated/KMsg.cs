@@ -1,5 +1,7 @@
 using System;
-using System.Collections.Generic;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Threading;
 using MachIpc.Abi;
 
 namespace MachIpc.Kernel.Simulated;
@@ -29,7 +31,7 @@ internal struct KDesc
     internal MachMsgDescriptorType UserType;
     internal int Offset;          // where the user descriptor sits in KMsg.Data
     internal KRight Right;        // port descriptor
-    internal unsafe byte* Ool;    // kernel copy of OOL memory (NativeMemory), null for size 0
+    internal unsafe byte* Ool;    // the region carried (a VmMap block), null for size 0
     internal uint Size;           // OOL size / OOL-ports count
     internal MachMsgCopy Copy;
     internal MachMsgType PortsType; // OOL-ports received form
@@ -39,13 +41,31 @@ internal struct KDesc
 /// <summary>
 /// <c>ipc_kmsg</c>: a message inside the kernel. The user bytes are kept as sent (the header and descriptors
 /// are rewritten at copyout); the rights and memory it carries live in <see cref="Dest"/>, <see cref="Reply"/>
-/// and <see cref="Descs"/>. Pooled so the steady-state send/receive path allocates nothing.
+/// and <see cref="Descs"/>. Pooled, with a buffer sized to the message (its own 2 KiB, pinned, or a block from the
+/// kernel's block pool above that), so the send/receive path allocates nothing at any message size once warm. A
+/// message belongs to one thread at a time (the sender, the port queue under its lock, then the receiver), so it
+/// needs no lock.
 /// </summary>
-internal sealed class KMsg
+internal sealed unsafe class KMsg
 {
-    private static readonly Stack<KMsg> s_pool = new();
+    private const int InlineCapacity = 2048;
+    private const int DepotCapacity = 4096;
 
-    internal byte[] Data = new byte[256];
+    // zalloc's shape: a per-thread cache in front of a shared depot. The cache is one message
+    // (Waiter.SpareKMsg): enough for a thread that rents and returns in turn (a direct hand-off, a send to itself),
+    // and small enough that messages flowing from senders to receivers do not strand in one thread's cache. The
+    // depot is a lock-free stack of indices into s_all (Treiber's, with a tag against ABA): with many more threads
+    // than cores, a lock here would be preempted while held.
+    private static readonly KMsg?[] s_all = new KMsg?[DepotCapacity];
+    private static int s_registered;
+    private static long s_depot; // (tag << 32) | (index + 1), 0 when empty
+
+    private readonly byte[] _inline = GC.AllocateUninitializedArray<byte>(InlineCapacity, pinned: true);
+    private readonly byte* _inlineData;
+    private readonly int _index = -1; // its slot in s_all, or -1: not pooled
+    private int _nextFree;
+    private uint _capacity;
+    internal byte* Data;
     internal uint Size;
     internal uint OtherBits;      // msgh_bits minus the port nibbles (COMPLEX etc.)
     internal int Id;
@@ -59,36 +79,118 @@ internal sealed class KMsg
     internal SecurityToken Security;
     internal uint Seqno;          // assigned when dequeued or handed to a receiver (B28)
     internal KMsg? Next;
+    /// <summary>The task charged for this message's kernel memory (null for kernel messages) and how much.</summary>
+    internal SimulatedTask? ChargedTask;
+    internal long Charged;
+
+    private KMsg()
+    {
+        _inlineData = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_inline));
+        Data = _inlineData;
+        int index = Interlocked.Increment(ref s_registered) - 1;
+        if (index < DepotCapacity)
+        {
+            _index = index;
+            s_all[index] = this;
+        }
+    }
 
     internal bool IsComplex => (OtherBits & MachMsgBits.Complex) != 0;
 
-    /// <summary>Takes a cleared message from the pool (kernel lock held).</summary>
-    internal static KMsg Rent(uint size)
+    /// <summary>The message's bytes.</summary>
+    internal Span<byte> Bytes => new(Data, (int)Size);
+
+    /// <summary>A cleared message with room for <paramref name="size"/> bytes.</summary>
+    internal static KMsg Rent(uint size) => Rent(size, Waiter.Current);
+
+    /// <summary><see cref="Rent(uint)"/> for a caller that already holds its thread's <see cref="Waiter"/>.</summary>
+    internal static KMsg Rent(uint size, Waiter self)
     {
-        KMsg m = s_pool.Count > 0 ? s_pool.Pop() : new KMsg();
-        if (m.Data.Length < size)
+        KMsg? m = self.SpareKMsg;
+        if (m is not null)
         {
-            m.Data = new byte[Math.Max(size, (uint)m.Data.Length * 2)];
+            self.SpareKMsg = null;
+        }
+        else
+        {
+            m = Pop() ?? new KMsg();
+        }
+        m.Next = null;
+        if (size > InlineCapacity)
+        {
+            m.Data = VmMap.AllocateBlock(size);
+            m._capacity = size;
         }
         m.Size = size;
         return m;
     }
 
-    /// <summary>Returns a message whose rights and memory have been consumed or released (kernel lock held).</summary>
+    /// <summary>Returns a message whose rights and memory have been consumed or released (its charge is lifted).</summary>
     internal static void Return(KMsg m)
     {
         m.Dest = null;
         m.DestType = 0;
         m.Reply = default;
         m.Voucher = 0;
-        Array.Clear(m.Descs, 0, m.DescCount);
-        m.DescCount = 0;
+        if (m.DescCount > 0)
+        {
+            Array.Clear(m.Descs, 0, m.DescCount);
+            m.DescCount = 0;
+        }
         m.OtherBits = 0;
         m.Id = 0;
-        m.Next = null;
-        if (m.Data.Length <= 64 * 1024 && s_pool.Count < 256)
+        m.ChargedTask?.Vm.Uncharge(m.Charged); // the message leaves the kernel: its sender is answerable no more
+        m.ChargedTask = null;
+        m.Charged = 0;
+        if (m.Data != m._inlineData)
         {
-            s_pool.Push(m);
+            VmMap.FreeBlock(m.Data, m._capacity);
+            m.Data = m._inlineData;
+        }
+        m.Next = null;
+        Waiter self = Waiter.Current;
+        if (self.SpareKMsg is null)
+        {
+            self.SpareKMsg = m;
+            return;
+        }
+        if (m._index >= 0)
+        {
+            Push(m);
+        } // a message past the depot's capacity goes to the collector
+    }
+
+    private static void Push(KMsg m)
+    {
+        while (true)
+        {
+            long head = Volatile.Read(ref s_depot);
+            m._nextFree = (int)head; // the index part
+            long next = ((head >> 32) + 1) << 32 | (uint)(m._index + 1);
+            if (Interlocked.CompareExchange(ref s_depot, next, head) == head)
+            {
+                return;
+            }
+        }
+    }
+
+    private static KMsg? Pop()
+    {
+        while (true)
+        {
+            long head = Volatile.Read(ref s_depot);
+            int top = (int)head;
+            if (top == 0)
+            {
+                return null;
+            }
+            KMsg m = s_all[top - 1]!;
+            // Read while m may be popped and pushed again by another thread: the tag then differs and the CAS fails.
+            long next = ((head >> 32) + 1) << 32 | (uint)Volatile.Read(ref m._nextFree);
+            if (Interlocked.CompareExchange(ref s_depot, next, head) == head)
+            {
+                return m;
+            }
         }
     }
 
@@ -104,13 +206,14 @@ internal sealed class KMsg
     }
 }
 
-/// <summary>A port's message queue (<c>ipc_kmsg_queue</c>), intrusive FIFO.</summary>
+/// <summary>A port's message queue (<c>ipc_kmsg_queue</c>), intrusive FIFO; guarded by its port's lock.</summary>
 internal sealed class KMsgQueue
 {
     private KMsg? _head, _tail;
     internal int Count;
 
-    internal bool IsEmpty => _head is null;
+    /// <summary>Also read without the port lock, as a hint (a port set scanning its members).</summary>
+    internal bool IsEmpty => Volatile.Read(ref _head) is null;
     internal KMsg? Peek => _head;
 
     internal void Enqueue(KMsg m)
@@ -118,7 +221,7 @@ internal sealed class KMsgQueue
         m.Next = null;
         if (_tail is null)
         {
-            _head = m;
+            Volatile.Write(ref _head, m);
         }
         else
         {
@@ -135,7 +238,7 @@ internal sealed class KMsgQueue
         {
             return null;
         }
-        _head = m.Next;
+        Volatile.Write(ref _head, m.Next);
         if (_head is null)
         {
             _tail = null;

@@ -1,118 +1,213 @@
 using System;
-using System.Runtime.InteropServices;
+using System.Threading;
 using MachIpc.Abi;
 
 namespace MachIpc.Kernel.Simulated;
 
 // mach_msg receive half: ipc_mqueue_receive / ipc_mqueue_post / ipc_kmsg_copyout (section B).
+// Locks: the name is resolved to a port (or set) that is then locked and confirms it (ipc_mqueue_copyin; see
+// TryLockReceiveRight); a message leaves its queue under the port lock alone; it is copied out into the
+// receiver's buffer with no lock held, and its rights into the receiver's space under that space's lock.
 internal sealed unsafe partial class SimulatedKernel
 {
     private const MachMsgOption RcvGuardedDesc = (MachMsgOption)0x1000;
+    private const int MachMsgIpcSpace = 0x00002000; // MACH_MSG_IPC_SPACE: no room in the space for a right
 
-    private MachMsgReturn ReceiveLocked(SimulatedTask task, byte* buf, MachMsgOption option, uint rcvSize, uint rcvName, uint timeout)
+    private MachMsgReturn Receive(SimulatedTask task, Waiter self, byte* buf, MachMsgOption option, uint rcvSize, uint rcvName, uint timeout)
     {
         IpcSpace s = task.Space;
-        IpcEntry? e = s.Lookup(rcvName);
-        if (e is not null)
+        if (buf is null)
         {
-            CheckDead(s, e);
+            rcvSize = 0;
         }
-        IpcPort? port = null;
-        IpcPortSet? set = null;
-        if (e?.PortSet is IpcPortSet ps)
-        {
-            set = ps;
-        }
-        else if (e is not null && e.Has(MachPortType.Receive))
-        {
-            port = e.Port;
-        }
-        else
+        if (!TryLockReceiveRight(s, rcvName, out IpcPort? port, out IpcPortSet? set))
         {
             return MachMsgReturn.RcvInvalidName; // B1
         }
         uint trailerSize = (uint)MachTrailerRequest.SizeOf(option);
         bool hasTimeout = (option & MachMsgOption.RcvTimeout) != 0;
         long deadline = Deadline(hasTimeout, timeout);
-        if (buf is null)
+        return port is not null
+            ? ReceiveOnPort(task, self, port, buf, option, rcvSize, trailerSize, hasTimeout, deadline)
+            : ReceiveOnSet(task, self, set!, buf, option, rcvSize, trailerSize, hasTimeout, deadline);
+    }
+
+    /// <summary>
+    /// <c>ipc_mqueue_copyin</c>: the port or port set <paramref name="name"/> denotes in <paramref name="s"/>,
+    /// returned locked. The entry is first read without the space lock and the object, once locked, confirms it is
+    /// still this space's under this name: a port's receiver and its name there change only under the port's lock
+    /// (a set's name and space never change; it only dies). Otherwise the lookup is done again under the space lock.
+    /// </summary>
+    private static bool TryLockReceiveRight(IpcSpace s, uint name, out IpcPort? port, out IpcPortSet? set)
+    {
+        port = null;
+        set = null;
+        IpcEntry? e = s.Lookup(name);
+        if (e?.Port is IpcPort p && e.Has(MachPortType.Receive))
         {
-            rcvSize = 0;
+            p.Lock.Enter();
+            if (p.Receiver == s && p.ReceiverName == name && p.Active)
+            {
+                port = p;
+                return true;
+            }
+            p.Lock.Exit();
         }
+        else if (e?.PortSet is IpcPortSet ps)
+        {
+            ps.Lock.Enter();
+            if (ps.Active && ps.Space == s && ps.Name == name)
+            {
+                set = ps;
+                return true;
+            }
+            ps.Lock.Exit();
+        }
+        using (s.Lock.EnterScope())
+        {
+            e = s.Active ? s.Lookup(name) : null;
+            if (e is not null)
+            {
+                CheckDead(s, e);
+            }
+            if (e?.PortSet is IpcPortSet locked)
+            {
+                set = locked;
+                set.Lock.Enter();
+                return true;
+            }
+            if (e is not null && e.Has(MachPortType.Receive))
+            {
+                port = e.Port!;
+                port.Lock.Enter(); // held from here: the receive right cannot move away before we look
+                return true;
+            }
+            return false;
+        }
+    }
+
+    /// <summary>Receive on a port, which is locked on entry and unlocked on return.</summary>
+    private MachMsgReturn ReceiveOnPort(SimulatedTask task, Waiter w, IpcPort p, byte* buf, MachMsgOption option, uint rcvSize, uint trailerSize, bool hasTimeout, long deadline)
+    {
+        if (p.Queue.Peek is KMsg head)
+        {
+            if ((ulong)rcvSize < (ulong)head.Size + trailerSize && (option & MachMsgOption.RcvLarge) != 0)
+            {
+                uint name = DestName(task.Space, p);
+                p.Lock.Exit();
+                ReportTooLarge(buf, option, rcvSize, head.Size, name); // B8: stays queued
+                return MachMsgReturn.RcvTooLarge;
+            }
+            return ReceiveHead(task, p, buf, option, rcvSize, trailerSize);
+        }
+        return WaitOn(p.Receivers, p.Lock, w, task, buf, option, rcvSize, hasTimeout, deadline);
+    }
+
+    /// <summary>
+    /// Receive on a port set, which is locked on entry and unlocked on return. A member's lock comes before the
+    /// set's: it is tried while holding the set's, and if that fails taken in order (waitq_set_first_prepost).
+    /// </summary>
+    private MachMsgReturn ReceiveOnSet(SimulatedTask task, Waiter w, IpcPortSet set, byte* buf, MachMsgOption option, uint rcvSize, uint trailerSize, bool hasTimeout, long deadline)
+    {
         while (true)
         {
-            IpcPort? src = port is not null ? (port.Queue.IsEmpty ? null : port) : set!.FirstWithMessage();
-            if (src is not null)
+            if (!set.Active)
             {
-                KMsg head = src.Queue.Peek!;
+                set.Lock.Exit();
+                return MachMsgReturn.RcvPortChanged; // destroyed while we changed locks
+            }
+            // I5: the served member moves to the back of the prepost queue before its message is even looked at, so
+            // a MACH_RCV_LARGE too-large result rotates the set too (osfmk/ipc/ipc_mqueue.c
+            // ipc_mqueue_receive_on_thread_and_unlock: "Put the message at the back of the prepost list if it's not
+            // a PEEK", then ipc_mqueue_select_on_thread_locked).
+            if (set.FirstPrepost() is IpcPort src)
+            {
+                if (!src.Lock.TryEnter())
+                {
+                    set.Lock.Exit();
+                    src.Lock.Enter();
+                    set.Lock.Enter();
+                }
+                if (!set.Active || src.Queue.Peek is not KMsg head || src.Sets?.Contains(set) != true)
+                {
+                    src.Lock.Exit();
+                    continue; // emptied or moved meanwhile
+                }
                 if ((ulong)rcvSize < (ulong)head.Size + trailerSize && (option & MachMsgOption.RcvLarge) != 0)
                 {
-                    ReportTooLarge(s, buf, option, rcvSize, head.Size, src); // B8: stays queued
+                    uint name = DestName(task.Space, src);
+                    src.Lock.Exit();
+                    set.Lock.Exit();
+                    ReportTooLarge(buf, option, rcvSize, head.Size, name); // B8: stays queued
                     return MachMsgReturn.RcvTooLarge;
                 }
-                KMsg m = Dequeue(src);
-                set?.Rotate(src); // B3
-                return CopyoutToUser(task, m, src, buf, option, rcvSize, trailerSize);
+                set.Lock.Exit();
+                return ReceiveHead(task, src, buf, option, rcvSize, trailerSize);
             }
-            if (hasTimeout && Environment.TickCount64 >= deadline)
-            {
-                return MachMsgReturn.RcvTimedOut; // B4
-            }
-            Waiter w = Waiter.Current;
-            w.Reset();
-            w.Option = option;
-            w.RcvSize = rcvSize;
-            w.RcvTask = task;
-            w.RcvBuf = buf;
-            (port is not null ? port.Receivers : set!.Receivers).Add(w);
-            if (BlockReceive(w, deadline))
-            {
-                return w.Result; // copied out by the sender; the kernel lock is not held here
-            }
-            if (!w.Done)
-            {
-                w.List?.Remove(w);
-                return MachMsgReturn.RcvTimedOut;
-            }
-            switch (w.Reason)
-            {
-                case WakeReason.Completed:
-                    return w.Result;
-                case WakeReason.TooLarge:
-                    ReportTooLarge(s, buf, option, rcvSize, w.TooLargeSize, w.MsgPort!); // B10
-                    return MachMsgReturn.RcvTooLarge;
-                case WakeReason.PortChanged:
-                    return MachMsgReturn.RcvPortChanged; // B5
-            }
+            return WaitOn(set.Receivers, set.Lock, w, task, buf, option, rcvSize, hasTimeout, deadline);
         }
     }
 
     /// <summary>
-    /// Sleeps with the kernel lock released. Returns true, WITHOUT retaking the lock, when a sender has
-    /// already completed the receive; otherwise retakes the lock and returns false.
+    /// Nothing to receive on the locked port or set (<paramref name="owner"/>): B4's immediate timeout, or wait on its
+    /// <paramref name="list"/> with the receive parameters a sender needs to copy a message out to us. Returns unlocked.
     /// </summary>
-    private bool BlockReceive(Waiter w, long deadline)
+    private MachMsgReturn WaitOn(WaitList list, KernelLock owner, Waiter w, SimulatedTask task, byte* buf, MachMsgOption option, uint rcvSize, bool hasTimeout, long deadline)
     {
-        _lock.Exit();
-        Waiter.FlushDeferredWakes();
-        w.Sleep(deadline);
-        if (w.Done && w.Reason == WakeReason.Completed)
+        if (hasTimeout && Environment.TickCount64 >= deadline)
         {
-            return true;
+            owner.Exit();
+            return MachMsgReturn.RcvTimedOut; // B4
         }
-        _lock.Enter();
-        return false;
+        w.Reset();
+        w.Option = option;
+        w.RcvSize = rcvSize;
+        w.RcvTask = task;
+        w.RcvBuf = buf;
+        list.Add(w);
+        owner.Exit();
+        return Block(w, owner, deadline) ? AfterWake(w, buf, option, rcvSize) : MachMsgReturn.RcvTimedOut;
     }
 
-    /// <summary>Gives <paramref name="m"/> (already dequeued or never queued) to a blocked receiver: copyout in the sender's context, then wake.</summary>
-    private void HandOff(IpcPort p, KMsg m, Waiter w)
+    private static MachMsgReturn AfterWake(Waiter w, byte* buf, MachMsgOption option, uint rcvSize)
     {
-        w.List?.Remove(w);
+        switch (w.Reason)
+        {
+            case WakeReason.Completed:
+                return w.Result; // copied out by the thread that handed us the message
+            case WakeReason.TooLarge:
+                ReportTooLarge(buf, option, rcvSize, w.TooLargeSize, w.TooLargeName); // B10
+                return MachMsgReturn.RcvTooLarge;
+            default:
+                return MachMsgReturn.RcvPortChanged; // B5
+        }
+    }
+
+    /// <summary>Takes the head of <paramref name="p"/>'s queue (port locked; unlocked on return) and copies it out.</summary>
+    private MachMsgReturn ReceiveHead(SimulatedTask task, IpcPort p, byte* buf, MachMsgOption option, uint rcvSize, uint trailerSize)
+    {
+        KMsg m = Dequeue(p);
+        uint destName = DestName(task.Space, p);
+        ulong context = p.Context;
+        ConsumeDestLocked(m, p);
+        p.Lock.Exit();
+        return CopyoutToUser(task, m, destName, context, buf, option, rcvSize, trailerSize);
+    }
+
+    /// <summary>
+    /// A deferred hand-off: a sender (or a set change) took the blocked receiver off its list and gave it a message;
+    /// with no lock held now, copy the message out into the receiver's buffer, then wake it.
+    /// </summary>
+    private void HandOff(Waiter w)
+    {
+        KMsg m = w.Kmsg!;
+        w.Kmsg = null;
         uint trailerSize = (uint)MachTrailerRequest.SizeOf(w.Option);
-        w.Result = CopyoutToUser(w.RcvTask!, m, p, w.RcvBuf, w.Option, w.RcvSize, trailerSize);
+        w.Result = CopyoutToUser(w.RcvTask!, m, w.DestName, w.Context, w.RcvBuf, w.Option, w.RcvSize, trailerSize);
         w.Wake(WakeReason.Completed);
     }
 
-    private static void ReportTooLarge(IpcSpace s, byte* buf, MachMsgOption option, uint rcvSize, uint size, IpcPort src)
+    private static void ReportTooLarge(byte* buf, MachMsgOption option, uint rcvSize, uint size, uint name)
     {
         if (rcvSize >= 8)
         {
@@ -120,12 +215,13 @@ internal sealed unsafe partial class SimulatedKernel
         }
         if ((option & MachMsgOption.RcvLargeIdentity) != 0 && rcvSize >= 16)
         {
-            ((MachMsgHeader*)buf)->LocalPort = DestName(s, src);
+            ((MachMsgHeader*)buf)->LocalPort = name;
         }
     }
 
+    /// <summary>The receiver's name for the port a message came from (B13); port locked.</summary>
     private static uint DestName(IpcSpace s, IpcPort p) =>
-        !p.Active ? MachPortName.Dead : p.Receiver == s ? p.ReceiverName : MachPortName.Null; // B13
+        !p.Active ? MachPortName.Dead : p.Receiver == s ? p.ReceiverName : MachPortName.Null;
 
     /// <summary><c>ipc_kmsg_dequeue</c> + <c>ipc_mqueue_release_msgcount</c>: takes the head, assigns its seqno, frees its slot.</summary>
     private static KMsg Dequeue(IpcPort p)
@@ -136,7 +232,7 @@ internal sealed unsafe partial class SimulatedKernel
         return m;
     }
 
-    /// <summary>One slot fewer; if that un-fills the queue, a blocked sender inherits the slot (A37).</summary>
+    /// <summary>One slot fewer; if that un-fills the queue, a blocked sender inherits the slot (A37). Port locked.</summary>
     private static void ReleaseSlot(IpcPort p)
     {
         if (p.MsgCount > 0)
@@ -150,48 +246,22 @@ internal sealed unsafe partial class SimulatedKernel
         }
     }
 
-    private static Waiter? FindReceiver(IpcPort p)
-    {
-        if (p.Receiver is null)
-        {
-            return null;
-        }
-        if (p.Receivers.First is Waiter w)
-        {
-            return w;
-        }
-        if (p.Sets is { } sets)
-        {
-            foreach (IpcPortSet set in sets)
-            {
-                if (set.Receivers.First is Waiter sw)
-                {
-                    return sw;
-                }
-            }
-        }
-        return null;
-    }
-
     /// <summary>
-    /// <c>ipc_mqueue_post</c>: hands the message to a waiting receiver, or queues it. A receiver that
-    /// asked for MACH_RCV_LARGE and cannot fit it is woken with TOO_LARGE and the message is offered to
-    /// the next one (B10). <paramref name="reserved"/>: the sender already holds a slot (A37).
+    /// <c>ipc_mqueue_post</c> (port locked): hands the message to a thread waiting on the port, else to one waiting
+    /// on a set the port is in, else queues it. A receiver that asked for MACH_RCV_LARGE and cannot fit it is woken
+    /// with TOO_LARGE and the message is offered to the next one (B10). <paramref name="reserved"/>: the sender
+    /// already holds a slot (A37).
     /// </summary>
     private void Post(IpcPort p, KMsg m, bool reserved)
     {
-        while (FindReceiver(p) is Waiter w)
+        while (p.Receivers.First is Waiter w)
         {
-            uint need = m.Size + (uint)MachTrailerRequest.SizeOf(w.Option);
-            if (w.RcvSize < need && (w.Option & MachMsgOption.RcvLarge) != 0)
+            if (TooLargeFor(w, p, m))
             {
-                w.TooLargeSize = m.Size;
-                w.MsgPort = p;
-                w.Wake(WakeReason.TooLarge);
                 continue;
             }
             m.Seqno = p.Seqno++;
-            HandOff(p, m, w);
+            GiveTo(w, p, m);
             if (reserved)
             {
                 ReleaseSlot(p);
@@ -203,61 +273,112 @@ internal sealed unsafe partial class SimulatedKernel
         {
             p.MsgCount++;
         }
+        if (p.Sets is { Count: > 0 } sets)
+        {
+            foreach (IpcPortSet set in sets)
+            {
+                using (set.Lock.EnterScope())
+                {
+                    ServeSetWaiters(p, set);
+                }
+            }
+        }
     }
 
-    private void ConsumeDest(KMsg m)
+    /// <summary>Queued messages of <paramref name="p"/> go to threads waiting on <paramref name="set"/> (port and set locked).</summary>
+    private void ServeSetWaiters(IpcPort p, IpcPortSet set)
     {
-        if (m.Dest is not IpcPort d)
+        while (set.Active && p.Queue.Peek is KMsg head && set.Receivers.First is Waiter w)
         {
-            return;
+            if (!TooLargeFor(w, p, head))
+            {
+                GiveTo(w, p, Dequeue(p));
+            }
         }
+        if (set.Active && !p.Queue.IsEmpty)
+        {
+            // No thread took it: the set is preposted (osfmk/kern/waitq.c, the prepost step of a wakeup that found
+            // no waiter; ipc_mqueue_add_locked: "Didn't find a thread to wake up but messages are enqueued, prepost
+            // the set"), I5.
+            set.Prepost(p);
+        }
+    }
+
+    /// <summary>B10: a MACH_RCV_LARGE waiter that cannot fit <paramref name="m"/> is woken with TOO_LARGE (it leaves the list).</summary>
+    private static bool TooLargeFor(Waiter w, IpcPort p, KMsg m)
+    {
+        uint need = m.Size + (uint)MachTrailerRequest.SizeOf(w.Option);
+        if (w.RcvSize >= need || (w.Option & MachMsgOption.RcvLarge) == 0)
+        {
+            return false;
+        }
+        w.TooLargeSize = m.Size;
+        w.TooLargeName = DestName(w.RcvTask!.Space, p);
+        w.Wake(WakeReason.TooLarge);
+        return true;
+    }
+
+    /// <summary>
+    /// Takes <paramref name="w"/> off its list and gives it <paramref name="m"/> (port locked, and the waiter's set
+    /// if it waits on one). The copyout runs once this thread has let go of its locks (<see cref="HandOff"/>).
+    /// </summary>
+    private void GiveTo(Waiter w, IpcPort p, KMsg m)
+    {
+        w.List!.Remove(w);
+        w.Kmsg = m;
+        w.DestName = DestName(w.RcvTask!.Space, p);
+        w.Context = p.Context;
+        ConsumeDestLocked(m, p);
+        DeferHandOff(w);
+    }
+
+    /// <summary>The message's destination right is used up by its receipt (port locked; it is the destination).</summary>
+    private void ConsumeDestLocked(KMsg m, IpcPort p)
+    {
         if (m.DestType == MachMsgType.PortSend)
         {
-            ReleaseSend(d); // B12: may fire no-senders
+            ReleaseSendLocked(p); // B12: may fire no-senders
         }
         else if (m.DestType == MachMsgType.PortSendOnce)
         {
-            d.SoRights--;
+            Interlocked.Decrement(ref p.SoRights);
         }
         m.Dest = null;
     }
 
-    private MachMsgReturn CopyoutToUser(SimulatedTask task, KMsg m, IpcPort src, byte* buf, MachMsgOption option, uint rcvSize, uint trailerSize)
+    private MachMsgReturn CopyoutToUser(SimulatedTask task, KMsg m, uint destName, ulong context, byte* buf, MachMsgOption option, uint rcvSize, uint trailerSize)
     {
         IpcSpace s = task.Space;
-        uint destName = DestName(s, src);
-        var h = (MachMsgHeader*)buf;
         if ((ulong)rcvSize < (ulong)m.Size + trailerSize)
         {
-            // B9: dequeued, destroyed, and a bare header re-signed by the kernel.
-            MachMsgType replyType = m.Reply.Type, destType = m.DestType;
-            uint replyName = m.Reply.Port is null ? m.Reply.Passthrough : MachPortName.Null;
-            ConsumeDest(m);
-            ReleaseKRight(m.Reply);
-            m.Reply = default;
-            ReleaseDescs(m);
-            uint seqno = m.Seqno;
-            uint bits = m.OtherBits | (uint)replyType | ((uint)destType << 8);
-            int id = m.Id;
-            KMsg.Return(m);
-            if (rcvSize < MachMsgHeader.SizeOf)
-            {
-                return MachMsgReturn.RcvInvalidData;
-            }
-            h->Bits = bits;
-            h->Size = MachMsgHeader.SizeOf;
-            h->RemotePort = replyName;
-            h->LocalPort = destName;
-            h->VoucherPort = 0;
-            h->Id = id;
-            WriteTrailer(buf + MachMsgHeader.SizeOf, Math.Min(trailerSize, rcvSize - MachMsgHeader.SizeOf), trailerSize, seqno, SecurityToken.Kernel, default, src.Context);
-            return MachMsgReturn.RcvTooLarge;
+            return BareHeader(m, destName, context, buf, rcvSize, trailerSize, MachMsgReturn.RcvTooLarge); // B9
         }
-        new ReadOnlySpan<byte>(m.Data, 0, (int)m.Size).CopyTo(new Span<byte>(buf, (int)m.Size));
-        MachMsgType dt = m.DestType;
-        ConsumeDest(m);
-        uint reply = CopyoutRight(s, m.Reply); // B11, B14, B15
-        h->Bits = m.OtherBits | (uint)m.Reply.Type | ((uint)dt << 8);
+        // The bytes go to the receiver's buffer with no lock held; only the rights need its space locked.
+        Buffer.MemoryCopy(m.Data, buf, m.Size, m.Size);
+        uint reply = m.Reply.Passthrough;
+        bool headerFits = true, bodyFits = true;
+        if (m.Reply.Port is not null || m.DescCount > 0)
+        {
+            using (s.Lock.EnterScope())
+            {
+                headerFits = s.Active && TryCopyoutRight(s, m.Reply, out reply); // B11, B14, B15
+                if (headerFits)
+                {
+                    m.Reply.Port = null; // now the receiver's
+                    if (m.DescCount > 0)
+                    {
+                        bodyFits = CopyoutDescriptorRights(s, m, buf, option);
+                    }
+                }
+            }
+        }
+        if (!headerFits)
+        {
+            // ipc_kmsg_copyout_header failed (the space is dead or full): mach_msg_receive_error's bare header.
+            return BareHeader(m, destName, context, buf, rcvSize, trailerSize, (MachMsgReturn)((int)MachMsgReturn.RcvHeaderError | MachMsgIpcSpace));
+        }
+        var h = (MachMsgHeader*)buf;
+        h->Bits = m.OtherBits | (uint)m.Reply.Type | ((uint)m.DestType << 8);
         h->Size = m.Size;
         h->RemotePort = reply;
         h->LocalPort = destName;
@@ -265,11 +386,42 @@ internal sealed unsafe partial class SimulatedKernel
         h->Id = m.Id;
         if (m.DescCount > 0)
         {
-            CopyoutDescriptors(task, m, buf, option);
+            CopyoutDescriptorMemory(task, m, buf);
         }
-        WriteTrailer(buf + m.Size, trailerSize, trailerSize, m.Seqno, m.Security, m.Audit, src.Context);
+        WriteTrailer(buf + m.Size, trailerSize, trailerSize, m.Seqno, m.Security, m.Audit, context);
         KMsg.Return(m);
-        return MachMsgReturn.Success;
+        // ipc_kmsg_copyout_body: a right that found no room is destroyed and named MACH_PORT_NULL.
+        return bodyFits ? MachMsgReturn.Success : (MachMsgReturn)((int)MachMsgReturn.RcvBodyError | MachMsgIpcSpace);
+    }
+
+    /// <summary>
+    /// B9 and header errors (mach_msg_receive_error): every right and region in the message is destroyed and the
+    /// receiver gets a bare header re-signed by the kernel, carrying <paramref name="result"/>.
+    /// </summary>
+    private MachMsgReturn BareHeader(KMsg m, uint destName, ulong context, byte* buf, uint rcvSize, uint trailerSize, MachMsgReturn result)
+    {
+        MachMsgType replyType = m.Reply.Type, destType = m.DestType;
+        uint replyName = m.Reply.Port is null ? m.Reply.Passthrough : MachPortName.Null;
+        ReleaseKRight(m.Reply);
+        m.Reply = default;
+        ReleaseDescs(m);
+        uint seqno = m.Seqno;
+        uint bits = m.OtherBits | (uint)replyType | ((uint)destType << 8);
+        int id = m.Id;
+        KMsg.Return(m);
+        if (rcvSize < MachMsgHeader.SizeOf)
+        {
+            return MachMsgReturn.RcvInvalidData;
+        }
+        var h = (MachMsgHeader*)buf;
+        h->Bits = bits;
+        h->Size = MachMsgHeader.SizeOf;
+        h->RemotePort = replyName;
+        h->LocalPort = destName;
+        h->VoucherPort = 0;
+        h->Id = id;
+        WriteTrailer(buf + MachMsgHeader.SizeOf, Math.Min(trailerSize, rcvSize - MachMsgHeader.SizeOf), trailerSize, seqno, SecurityToken.Kernel, default, context);
+        return result;
     }
 
     /// <summary>B25: every field filled in, only <paramref name="bytes"/> copied out; size field = the requested size.</summary>
@@ -285,10 +437,13 @@ internal sealed unsafe partial class SimulatedKernel
         Buffer.MemoryCopy(&t, at, bytes, bytes);
     }
 
-    /// <summary>B17-B20: descriptor rights into the receiver's space, OOL memory into regions it owns.</summary>
-    private void CopyoutDescriptors(SimulatedTask task, KMsg m, byte* buf, MachMsgOption option)
+    /// <summary>
+    /// B17, B19, B20: descriptor rights into the receiver's space (locked). False if some right found no room: it was
+    /// destroyed and named MACH_PORT_NULL.
+    /// </summary>
+    private bool CopyoutDescriptorRights(IpcSpace s, KMsg m, byte* buf, MachMsgOption option)
     {
-        IpcSpace s = task.Space;
+        bool fits = true;
         for (int i = 0; i < m.DescCount; i++)
         {
             ref KDesc d = ref m.Descs[i];
@@ -305,26 +460,59 @@ internal sealed unsafe partial class SimulatedKernel
                         }
                         else
                         {
-                            *(uint*)(p + 12) = CopyoutRight(s, d.Right);
+                            *(uint*)(p + 12) = CopyoutOrDestroy(s, d.Right, ref fits);
                         }
                         p[10] = (byte)d.Right.Type;
                     }
                     else
                     {
-                        *(uint*)p = CopyoutRight(s, d.Right);
+                        *(uint*)p = CopyoutOrDestroy(s, d.Right, ref fits);
                         p[10] = (byte)d.Right.Type;
                     }
                     d.Right = default;
                     break;
-                case KDescKind.Ool:
-                    if (d.Size == 0 || d.Ool is null)
+                case KDescKind.OolPorts:
+                    if (d.Size != 0 && d.Ports is { } ports)
                     {
-                        *(ulong*)p = 0;
+                        uint* names = (uint*)VmMap.AllocateBlock(d.Size * 4ul);
+                        for (int k = 0; k < d.Size; k++)
+                        {
+                            names[k] = CopyoutOrDestroy(s, ports[k], ref fits);
+                        }
+                        d.Ports = null;
+                        d.Ool = (byte*)names;
                     }
-                    else
+                    break;
+            }
+        }
+        return fits;
+    }
+
+    private uint CopyoutOrDestroy(IpcSpace s, in KRight r, ref bool fits)
+    {
+        if (TryCopyoutRight(s, r, out uint name))
+        {
+            return name;
+        }
+        ReleaseKRight(r);
+        fits = false;
+        return MachPortName.Null;
+    }
+
+    /// <summary>B18, B19: out-of-line regions (and OOL-port name arrays) become regions the receiving task holds.</summary>
+    private static void CopyoutDescriptorMemory(SimulatedTask task, KMsg m, byte* buf)
+    {
+        for (int i = 0; i < m.DescCount; i++)
+        {
+            ref KDesc d = ref m.Descs[i];
+            byte* p = buf + d.Offset;
+            switch (d.Kind)
+            {
+                case KDescKind.Ool:
+                    *(ulong*)p = (ulong)d.Ool;
+                    if (d.Ool is not null)
                     {
-                        *(ulong*)p = (ulong)d.Ool;
-                        task.VmRegions[(ulong)d.Ool] = d.Size;
+                        task.Vm.Add(d.Ool, d.Size);
                         d.Ool = null;
                     }
                     p[8] = d.Copy == MachMsgCopy.Virtual ? (byte)1 : (byte)0; // B18
@@ -332,20 +520,11 @@ internal sealed unsafe partial class SimulatedKernel
                     *(uint*)(p + 12) = d.Size;
                     break;
                 case KDescKind.OolPorts:
-                    if (d.Size == 0 || d.Ports is null)
+                    *(ulong*)p = (ulong)d.Ool;
+                    if (d.Ool is not null)
                     {
-                        *(ulong*)p = 0;
-                    }
-                    else
-                    {
-                        uint* names = (uint*)NativeMemory.Alloc(d.Size * 4);
-                        for (int k = 0; k < d.Size; k++)
-                        {
-                            names[k] = CopyoutRight(s, d.Ports[k]);
-                        }
-                        d.Ports = null;
-                        *(ulong*)p = (ulong)names;
-                        task.VmRegions[(ulong)names] = d.Size * 4;
+                        task.Vm.Add(d.Ool, d.Size * 4);
+                        d.Ool = null;
                     }
                     p[8] = 1; // B19: deallocate TRUE, VIRTUAL_COPY
                     p[9] = (byte)MachMsgCopy.Virtual;
@@ -356,6 +535,7 @@ internal sealed unsafe partial class SimulatedKernel
         }
     }
 
+    /// <summary>Releases every descriptor's rights and memory (no port lock held).</summary>
     private void ReleaseDescs(KMsg m)
     {
         for (int i = 0; i < m.DescCount; i++)
@@ -370,7 +550,7 @@ internal sealed unsafe partial class SimulatedKernel
                 case KDescKind.Ool:
                     if (d.Ool is not null)
                     {
-                        NativeMemory.Free(d.Ool);
+                        VmMap.FreeBlock(d.Ool, d.Size);
                         d.Ool = null;
                     }
                     break;
@@ -389,7 +569,7 @@ internal sealed unsafe partial class SimulatedKernel
         m.DescCount = 0;
     }
 
-    /// <summary><c>ipc_kmsg_destroy</c>: releases every right and region the message holds.</summary>
+    /// <summary><c>ipc_kmsg_destroy</c>: releases every right and region the message holds (no port lock held).</summary>
     private void DestroyMsg(KMsg m)
     {
         if (m.Dest is IpcPort d)

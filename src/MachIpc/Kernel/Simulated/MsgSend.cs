@@ -1,25 +1,27 @@
 using System;
-using System.Runtime.InteropServices;
 using MachIpc.Abi;
 
 namespace MachIpc.Kernel.Simulated;
 
 // mach_msg send half: mach_msg_trap_send -> ipc_kmsg_copyin_from_user -> ipc_kmsg_send (section A).
+// Locks: the message is copied into the kernel with none held; the header's rights are copied in under the
+// sender's space lock, each body right under it again (ipc_object_copyin), out-of-line bytes with no lock held;
+// delivery takes the destination port's lock alone.
 internal sealed unsafe partial class SimulatedKernel
 {
-    private MachMsgReturn SendLocked(SimulatedTask task, byte* msg, MachMsgOption option, uint sendSize, uint timeout)
+    private MachMsgReturn Send(SimulatedTask task, Waiter self, byte* msg, MachMsgOption option, uint sendSize, uint timeout)
     {
-        MachMsgReturn mr = Copyin(task, msg, sendSize, out KMsg? m);
+        MachMsgReturn mr = Copyin(task, self, msg, sendSize, out KMsg? m);
         if (mr != MachMsgReturn.Success)
         {
             return mr;
         }
-        return Deliver(task, m!, msg, option, timeout);
+        return Deliver(task, self, m!, msg, option, timeout);
     }
 
     // ---- A1-A19: validation, then the header, then the body ------------------------------------------
 
-    private MachMsgReturn Copyin(SimulatedTask task, byte* msg, uint sendSize, out KMsg? kmsg)
+    private MachMsgReturn Copyin(SimulatedTask task, Waiter self, byte* msg, uint sendSize, out KMsg? kmsg)
     {
         kmsg = null;
         // A2 / A3
@@ -31,85 +33,172 @@ internal sealed unsafe partial class SimulatedKernel
         {
             return MachMsgReturn.SendTooLarge;
         }
-        MachMsgHeader h = *(MachMsgHeader*)msg;
+        // ipc_kmsg_get_from_user: the message is copied into the kernel once, before any lock is taken, and
+        // everything after reads that copy (a sender rewriting its buffer meanwhile changes nothing).
+        KMsg m = KMsg.Rent(sendSize, self);
+        Buffer.MemoryCopy(msg, m.Data, sendSize, sendSize);
+        MachMsgReturn mr = Copyin(task, m, m.Data, sendSize);
+        if (mr != MachMsgReturn.Success)
+        {
+            return mr; // the message was destroyed or returned to the pool
+        }
+        kmsg = m;
+        return MachMsgReturn.Success;
+    }
+
+    private MachMsgReturn Copyin(SimulatedTask task, KMsg m, byte* k, uint sendSize)
+    {
+        MachMsgHeader h = *(MachMsgHeader*)k;
         uint bits = h.Bits & MachMsgBits.User; // A4
         uint descCount = 0;
+        long charge = sendSize;
         if ((bits & MachMsgBits.Complex) != 0)
         {
-            // A5
-            if (sendSize < MachMsgBase.SizeOf)
+            MachMsgReturn vr = ValidateDescriptors(k, sendSize, out descCount, ref charge);
+            if (vr != MachMsgReturn.Success)
             {
-                return MachMsgReturn.SendMsgTooSmall;
-            }
-            descCount = *(uint*)(msg + MachMsgHeader.SizeOf);
-            if (descCount > (sendSize - MachMsgBase.SizeOf) / MachMsgPortDescriptor.SizeOf)
-            {
-                return MachMsgReturn.SendMsgTooSmall;
-            }
-            // Measure: every descriptor's type byte and size, in order (A5, A6).
-            uint off = MachMsgBase.SizeOf;
-            for (uint i = 0; i < descCount; i++)
-            {
-                if (off + MachMsgTypeDescriptor.SizeOf > sendSize)
-                {
-                    return MachMsgReturn.SendMsgTooSmall;
-                }
-                byte type = msg[off + MachMsgTypeDescriptor.TypeOffset];
-                if (type > (byte)MachMsgDescriptorType.GuardedPort)
-                {
-                    return MachMsgReturn.SendInvalidType;
-                }
-                uint dsize = type == (byte)MachMsgDescriptorType.Port ? 12u : 16u;
-                if (off + dsize > sendSize)
-                {
-                    return MachMsgReturn.SendMsgTooSmall;
-                }
-                off += dsize;
-            }
-            // Inflate: per-kind field checks (A6), port count (A7).
-            off = MachMsgBase.SizeOf;
-            ulong ports = 0;
-            for (uint i = 0; i < descCount; i++)
-            {
-                var type = (MachMsgDescriptorType)msg[off + 11];
-                switch (type)
-                {
-                    case MachMsgDescriptorType.Port:
-                        ports++;
-                        off += 12;
-                        continue;
-                    case MachMsgDescriptorType.Ool:
-                    case MachMsgDescriptorType.OolVolatile:
-                        if (msg[off + 9] > (byte)MachMsgCopy.Virtual)
-                        {
-                            return MachMsgReturn.SendInvalidType;
-                        }
-                        break;
-                    case MachMsgDescriptorType.OolPorts:
-                        if (msg[off + 9] > (byte)MachMsgCopy.Virtual)
-                        {
-                            return MachMsgReturn.SendInvalidType;
-                        }
-                        ports += *(uint*)(msg + off + 12);
-                        break;
-                    case MachMsgDescriptorType.GuardedPort:
-                        // MACH_MSG_GUARD_FLAGS_IMMOVABLE_RECEIVE (1) | UNGUARDED_ON_SEND (2) are the only flags.
-                        if (msg[off + 10] != (byte)MachMsgType.MoveReceive || (*(ushort*)(msg + off + 8) & ~3) != 0)
-                        {
-                            return MachMsgReturn.SendInvalidType;
-                        }
-                        ports++;
-                        break;
-                }
-                off += 16;
-            }
-            if (ports > MachMsgLimits.MaxOolPortCount)
-            {
-                return MachMsgReturn.SendTooLarge;
+                KMsg.Return(m);
+                return vr;
             }
         }
+        // ipc_kmsg_alloc: the kernel memory the message will hold is charged to the sender (VmMap quota).
+        if (!task.Vm.TryCharge(charge))
+        {
+            KMsg.Return(m);
+            return MachMsgReturn.SendNoBuffer;
+        }
+        m.ChargedTask = task;
+        m.Charged = charge;
 
         // A8-A12: header dispositions and names, in ipc_kmsg_copyin_header_validate's order.
+        MachMsgReturn hr = ValidateHeader(h, bits);
+        if (hr != MachMsgReturn.Success)
+        {
+            KMsg.Return(m);
+            return hr;
+        }
+        var rdisp = (MachMsgType)(bits & 0x1f);
+        var ldisp = (MachMsgType)((bits >> 8) & 0x1f);
+        var vdisp = (MachMsgType)((bits >> 16) & 0x1f);
+        m.OtherBits = bits & ~MachMsgBits.PortsMask;
+        m.Id = h.Id;
+        m.Voucher = vdisp == 0 ? h.VoucherPort : MachPortName.Null;
+        m.Audit = task.AuditToken;
+        m.Security = task.SecurityToken;
+
+        IpcSpace s = task.Space;
+        using (s.Lock.EnterScope())
+        {
+            if (!s.Active)
+            {
+                KMsg.Return(m);
+                return MachMsgReturn.SendInvalidDest;
+            }
+            hr = CopyinHeader(s, m, h, rdisp, ldisp);
+        }
+        if (hr != MachMsgReturn.Success)
+        {
+            KMsg.Return(m);
+            return hr;
+        }
+
+        // A28-A31: the body.
+        if (descCount > 0)
+        {
+            MachMsgReturn br = CopyinBody(task, m, k, descCount);
+            if (br != MachMsgReturn.Success)
+            {
+                DestroyMsg(m); // A31: dest, reply and every right taken so far are released
+                return br;
+            }
+        }
+        return MachMsgReturn.Success;
+    }
+
+    /// <summary>A5-A7: measures every descriptor (type byte, size, in order), then checks each kind's fields.</summary>
+    private static MachMsgReturn ValidateDescriptors(byte* k, uint sendSize, out uint descCount, ref long charge)
+    {
+        descCount = 0;
+        // A5
+        if (sendSize < MachMsgBase.SizeOf)
+        {
+            return MachMsgReturn.SendMsgTooSmall;
+        }
+        uint count = *(uint*)(k + MachMsgHeader.SizeOf);
+        if (count > (sendSize - MachMsgBase.SizeOf) / MachMsgPortDescriptor.SizeOf)
+        {
+            return MachMsgReturn.SendMsgTooSmall;
+        }
+        // Measure: every descriptor's type byte and size, in order (A5, A6).
+        uint off = MachMsgBase.SizeOf;
+        for (uint i = 0; i < count; i++)
+        {
+            if (off + MachMsgTypeDescriptor.SizeOf > sendSize)
+            {
+                return MachMsgReturn.SendMsgTooSmall;
+            }
+            byte type = k[off + MachMsgTypeDescriptor.TypeOffset];
+            if (type > (byte)MachMsgDescriptorType.GuardedPort)
+            {
+                return MachMsgReturn.SendInvalidType;
+            }
+            uint dsize = type == (byte)MachMsgDescriptorType.Port ? 12u : 16u;
+            if (off + dsize > sendSize)
+            {
+                return MachMsgReturn.SendMsgTooSmall;
+            }
+            off += dsize;
+        }
+        // Inflate: per-kind field checks (A6), port count (A7).
+        off = MachMsgBase.SizeOf;
+        ulong ports = 0;
+        for (uint i = 0; i < count; i++)
+        {
+            var type = (MachMsgDescriptorType)k[off + 11];
+            switch (type)
+            {
+                case MachMsgDescriptorType.Port:
+                    ports++;
+                    off += 12;
+                    continue;
+                case MachMsgDescriptorType.Ool:
+                case MachMsgDescriptorType.OolVolatile:
+                    if (k[off + 9] > (byte)MachMsgCopy.Virtual)
+                    {
+                        return MachMsgReturn.SendInvalidType;
+                    }
+                    charge += *(uint*)(k + off + 12);
+                    break;
+                case MachMsgDescriptorType.OolPorts:
+                    if (k[off + 9] > (byte)MachMsgCopy.Virtual)
+                    {
+                        return MachMsgReturn.SendInvalidType;
+                    }
+                    ports += *(uint*)(k + off + 12);
+                    break;
+                case MachMsgDescriptorType.GuardedPort:
+                    // MACH_MSG_GUARD_FLAGS_IMMOVABLE_RECEIVE (1) | UNGUARDED_ON_SEND (2) are the only flags.
+                    if (k[off + 10] != (byte)MachMsgType.MoveReceive || (*(ushort*)(k + off + 8) & ~3) != 0)
+                    {
+                        return MachMsgReturn.SendInvalidType;
+                    }
+                    ports++;
+                    break;
+            }
+            off += 16;
+        }
+        if (ports > MachMsgLimits.MaxOolPortCount)
+        {
+            return MachMsgReturn.SendTooLarge;
+        }
+        charge += (long)ports * 16; // a carried right's kernel footprint (ports are counted above, so this is bounded)
+        descCount = count;
+        return MachMsgReturn.Success;
+    }
+
+    /// <summary>A8-A12: header dispositions and names, in ipc_kmsg_copyin_header_validate's order.</summary>
+    private static MachMsgReturn ValidateHeader(in MachMsgHeader h, uint bits)
+    {
         var rdisp = (MachMsgType)(bits & 0x1f);
         var ldisp = (MachMsgType)((bits >> 8) & 0x1f);
         var vdisp = (MachMsgType)((bits >> 16) & 0x1f);
@@ -147,9 +236,13 @@ internal sealed unsafe partial class SimulatedKernel
             }
             return MachMsgReturn.SendInvalidVoucher; // no voucher objects exist in the simulator (A11)
         }
+        return MachMsgReturn.Success;
+    }
 
-        // A13-A17: lookups, then the dest copyin check; all before anything changes (A18).
-        IpcSpace s = task.Space;
+    /// <summary>A13-A17: lookups, then the dest copyin check, all before anything changes (A18); then the copyin. Space locked.</summary>
+    private MachMsgReturn CopyinHeader(IpcSpace s, KMsg m, in MachMsgHeader h, MachMsgType rdisp, MachMsgType ldisp)
+    {
+        uint dest = h.RemotePort, reply = h.LocalPort;
         IpcEntry? de = s.Lookup(dest);
         if (de is null || (de.Type & (MachPortType.Send | MachPortType.Receive | MachPortType.SendOnce)) == 0)
         {
@@ -175,20 +268,11 @@ internal sealed unsafe partial class SimulatedKernel
                 return MachMsgReturn.SendInvalidReply;
             }
         }
-        int destMoves = sameReply && rdisp == MachMsgType.MoveSend && ldisp == MachMsgType.MoveSend ? 2 : 1;
+        int destMoves = reply == dest && rdisp == MachMsgType.MoveSend && ldisp == MachMsgType.MoveSend ? 2 : 1;
         if (CopyinCheck(s, de, rdisp, deadOk: false, destMoves) != KernReturn.Success)
         {
             return MachMsgReturn.SendInvalidDest;
         }
-
-        // Header copyin proper.
-        KMsg m = KMsg.Rent(sendSize);
-        new ReadOnlySpan<byte>(msg, (int)sendSize).CopyTo(m.Data);
-        m.OtherBits = bits & ~MachMsgBits.PortsMask;
-        m.Id = h.Id;
-        m.Voucher = vdisp == 0 ? voucher : MachPortName.Null;
-        m.Audit = task.AuditToken;
-        m.Security = task.SecurityToken;
         CopyinApply(s, de, rdisp, out KRight destRight);
         m.Dest = destRight.Port;
         m.DestType = destRight.Type;
@@ -216,28 +300,16 @@ internal sealed unsafe partial class SimulatedKernel
             m.Reply = KRight.None(ldisp == 0 ? MachPortName.Null : reply);
             m.Reply.Type = MachMsgTypes.ReceivedForm(ldisp);
         }
-
-        // A28-A31: the body.
-        if (descCount > 0)
-        {
-            MachMsgReturn br = CopyinBody(task, m, msg, descCount);
-            if (br != MachMsgReturn.Success)
-            {
-                DestroyMsg(m); // A31: dest, reply and every right taken so far are released
-                return br;
-            }
-        }
-        kmsg = m;
         return MachMsgReturn.Success;
     }
 
-    private MachMsgReturn CopyinBody(SimulatedTask task, KMsg m, byte* msg, uint descCount)
+    private MachMsgReturn CopyinBody(SimulatedTask task, KMsg m, byte* k, uint descCount)
     {
         IpcSpace s = task.Space;
         uint off = MachMsgBase.SizeOf;
         for (uint i = 0; i < descCount; i++)
         {
-            var type = (MachMsgDescriptorType)msg[off + 11];
+            var type = (MachMsgDescriptorType)k[off + 11];
             ref KDesc d = ref m.AddDesc();
             d.UserType = type;
             d.Offset = (int)off;
@@ -247,23 +319,27 @@ internal sealed unsafe partial class SimulatedKernel
                 case MachMsgDescriptorType.GuardedPort:
                 {
                     d.Kind = KDescKind.Port;
-                    uint name = type == MachMsgDescriptorType.Port ? *(uint*)(msg + off) : *(uint*)(msg + off + 12);
+                    uint name = type == MachMsgDescriptorType.Port ? *(uint*)(k + off) : *(uint*)(k + off + 12);
                     // An unknown disposition is not a type error: ipc_object_copyin refuses it
                     // (MACH_SEND_INVALID_RIGHT), and a NULL/DEAD name is passed through unchecked.
-                    var disp = (MachMsgType)msg[off + 10];
+                    var disp = (MachMsgType)k[off + 10];
                     if (!MachPortName.IsValid(name))
                     {
                         d.Right = KRight.None(name); // A28: passed through, no right
                         d.Right.Type = MachMsgTypes.ReceivedForm(disp);
                     }
-                    else if (CopyinRight(s, name, disp, deadOk: true, out d.Right) != KernReturn.Success)
+                    else
                     {
-                        m.DescCount--;
-                        return MachMsgReturn.SendInvalidRight;
-                    }
-                    else if (d.Right.Type == MachMsgType.PortReceive)
-                    {
-                        d.Right.Port!.TransitDestination = m.Dest;
+                        KernReturn kr;
+                        using (s.Lock.EnterScope())
+                        {
+                            kr = s.Active ? CopyinRight(s, name, disp, deadOk: true, out d.Right) : KernReturn.InvalidName;
+                        }
+                        if (kr != KernReturn.Success)
+                        {
+                            m.DescCount--;
+                            return MachMsgReturn.SendInvalidRight;
+                        }
                     }
                     off += type == MachMsgDescriptorType.Port ? 12u : 16u;
                     continue;
@@ -272,25 +348,34 @@ internal sealed unsafe partial class SimulatedKernel
                 case MachMsgDescriptorType.OolVolatile:
                 {
                     d.Kind = KDescKind.Ool;
-                    ulong addr = *(ulong*)(msg + off);
-                    uint size = *(uint*)(msg + off + 12);
-                    d.Copy = (MachMsgCopy)msg[off + 9];
+                    ulong addr = *(ulong*)(k + off);
+                    uint size = *(uint*)(k + off + 12);
+                    bool deallocate = k[off + 8] != 0;
+                    d.Copy = (MachMsgCopy)k[off + 9];
                     d.Size = size;
                     if (size > 0)
                     {
-                        // A30: a snapshot taken now; later writes by the sender are not seen. An unreadable
-                        // source is MACH_SEND_INVALID_MEMORY, never a crash.
-                        d.Ool = (byte*)NativeMemory.Alloc(size);
-                        if (!UserMemory.TryCopyIn(addr, d.Ool, size))
+                        // deallocate = TRUE on a region the kernel handed this task: the region itself travels (XNU's
+                        // virtual copy with src_destroy moves the pages; nothing is copied).
+                        d.Ool = deallocate ? task.Vm.TryMove(addr, size) : null;
+                        if (d.Ool is null)
                         {
-                            NativeMemory.Free(d.Ool);
-                            d.Ool = null;
-                            m.DescCount--;
-                            return MachMsgReturn.SendInvalidMemory;
-                        }
-                        if (msg[off + 8] != 0)
-                        {
-                            SenderDeallocate(task, addr);
+                            // A30: a snapshot taken now, with no space or port lock held; later writes by the sender
+                            // are not seen. A region the kernel handed the task is known to be readable and is copied
+                            // directly (under the task's own map lock, so it cannot be freed meanwhile); any other
+                            // address goes through the checked copy: unreadable is MACH_SEND_INVALID_MEMORY, never a crash.
+                            d.Ool = VmMap.AllocateBlock(size);
+                            if (!task.Vm.TryCopy(addr, size, new Span<byte>(d.Ool, (int)size)) && !UserMemory.TryCopyIn(addr, d.Ool, size))
+                            {
+                                VmMap.FreeBlock(d.Ool, size);
+                                d.Ool = null;
+                                m.DescCount--;
+                                return MachMsgReturn.SendInvalidMemory;
+                            }
+                            if (deallocate)
+                            {
+                                task.Vm.SenderDeallocate(addr);
+                            }
                         }
                     }
                     break;
@@ -298,11 +383,11 @@ internal sealed unsafe partial class SimulatedKernel
                 case MachMsgDescriptorType.OolPorts:
                 {
                     d.Kind = KDescKind.OolPorts;
-                    ulong addr = *(ulong*)(msg + off);
-                    uint count = *(uint*)(msg + off + 12);
-                    var disp = (MachMsgType)msg[off + 10];
+                    ulong addr = *(ulong*)(k + off);
+                    uint count = *(uint*)(k + off + 12);
+                    var disp = (MachMsgType)k[off + 10];
                     d.Size = count;
-                    d.Copy = (MachMsgCopy)msg[off + 9];
+                    d.Copy = (MachMsgCopy)k[off + 9];
                     d.PortsType = MachMsgTypes.ReceivedForm(disp);
                     if (count > 0)
                     {
@@ -315,31 +400,36 @@ internal sealed unsafe partial class SimulatedKernel
                                 return MachMsgReturn.SendInvalidMemory; // A29: unreadable name array
                             }
                         }
-                        if (msg[off + 8] != 0)
+                        if (k[off + 8] != 0)
                         {
-                            SenderDeallocate(task, addr); // A29: even if a later name fails
+                            task.Vm.SenderDeallocate(addr); // A29: even if a later name fails
                         }
                         var rights = new KRight[count];
-                        for (int k = 0; k < count; k++)
+                        int taken = 0;
+                        KernReturn kr = KernReturn.Success;
+                        using (s.Lock.EnterScope())
                         {
-                            if (!MachPortName.IsValid(names[k]))
+                            for (; taken < count && kr == KernReturn.Success; taken++)
                             {
-                                rights[k] = KRight.None(names[k]);
-                                rights[k].Type = d.PortsType;
-                            }
-                            else if (CopyinRight(s, names[k], disp, deadOk: true, out rights[k]) != KernReturn.Success)
-                            {
-                                for (int j = 0; j < k; j++)
+                                if (!MachPortName.IsValid(names[taken]))
                                 {
-                                    ReleaseKRight(rights[j]);
+                                    rights[taken] = KRight.None(names[taken]);
+                                    rights[taken].Type = d.PortsType;
                                 }
-                                m.DescCount--;
-                                return MachMsgReturn.SendInvalidRight;
+                                else
+                                {
+                                    kr = s.Active ? CopyinRight(s, names[taken], disp, deadOk: true, out rights[taken]) : KernReturn.InvalidName;
+                                }
                             }
-                            else if (rights[k].Type == MachMsgType.PortReceive)
+                        }
+                        if (kr != KernReturn.Success)
+                        {
+                            for (int j = 0; j < taken - 1; j++)
                             {
-                                rights[k].Port!.TransitDestination = m.Dest;
+                                ReleaseKRight(rights[j]);
                             }
+                            m.DescCount--;
+                            return MachMsgReturn.SendInvalidRight;
                         }
                         d.Ports = rights;
                     }
@@ -351,93 +441,129 @@ internal sealed unsafe partial class SimulatedKernel
         return MachMsgReturn.Success;
     }
 
-    /// <summary>
-    /// OOL <c>deallocate</c> on the sender's side. A region the simulator handed this task (an earlier OOL
-    /// receive) is really freed, as vm_map_copyin with src_destroy would. Any other address is memory the
-    /// caller owns (managed or native), which the simulator cannot unmap: it is simply no longer the
-    /// kernel's concern, and the caller keeps responsibility for it.
-    /// </summary>
-    private static void SenderDeallocate(SimulatedTask task, ulong addr)
-    {
-        // A joined process's message reaches the kernel as a host copy of its bytes; the copy stands for the
-        // region the process had received, which is what deallocate frees (at copyin, as XNU does).
-        if (task.DeallocAliases is { } aliases && aliases.Remove(addr, out ulong region))
-        {
-            task.DeallocAliasesConsumed.Add(addr);
-            addr = region;
-        }
-        if (task.VmRegions.Remove(addr))
-        {
-            NativeMemory.Free((void*)addr);
-        }
-    }
-
     // ---- A26, A33-A37: delivery ------------------------------------------------------------------
 
-    private MachMsgReturn Deliver(SimulatedTask task, KMsg m, byte* userMsg, MachMsgOption option, uint timeout)
+    private MachMsgReturn Deliver(SimulatedTask task, Waiter self, KMsg m, byte* userMsg, MachMsgOption option, uint timeout)
     {
         IpcPort dest = m.Dest!;
-        if (!dest.Active || dest.IsKernelOwned || HasCircularRight(m))
+        if (HasCircularRight(m))
         {
-            // A16 / A33: destroyed and reported as delivered. A26: circular messages likewise.
-            // A38: kernel-object destinations are out of scope; the message is consumed.
-            DestroyMsg(m);
-            return MachMsgReturn.Success;
-        }
-        bool bypass = m.DestType == MachMsgType.PortSendOnce && dest.MsgCount < MachPortLimits.QLimitKernel; // A34
-        if (dest.MsgCount < dest.QLimit || bypass)
-        {
-            Post(dest, m, reserved: false);
+            DestroyMsg(m); // A26: destroyed and reported as delivered
             return MachMsgReturn.Success;
         }
         bool hasTimeout = (option & MachMsgOption.SendTimeout) != 0;
-        if (hasTimeout && timeout == 0)
+        Waiter w = self;
+        bool wait;
+        using (dest.Lock.EnterScope())
         {
-            PseudoReceive(task, m, userMsg); // A35/A36
-            return MachMsgReturn.SendTimedOut;
+            if (!dest.Active || dest.IsKernelOwned)
+            {
+                // A16 / A33: destroyed and reported as delivered.
+                // A38: kernel-object destinations are out of scope; the message is consumed.
+                DeferDestroy(m);
+                return MachMsgReturn.Success;
+            }
+            bool bypass = m.DestType == MachMsgType.PortSendOnce && dest.MsgCount < MachPortLimits.QLimitKernel; // A34
+            if (dest.MsgCount < dest.QLimit || bypass)
+            {
+                Post(dest, m, reserved: false);
+                return MachMsgReturn.Success;
+            }
+            // A35: no wait with a zero timeout, and past the kernel limit nobody waits.
+            wait = !(hasTimeout && timeout == 0) && dest.MsgCount < MachPortLimits.QLimitKernel;
+            if (wait)
+            {
+                w.Reset();
+                dest.Senders.Add(w); // ipc_mqueue_send_locked: wait for a slot
+            }
         }
-        if (dest.MsgCount >= MachPortLimits.QLimitKernel)
+        if (!wait)
         {
-            PseudoReceive(task, m, userMsg); // A35: past the kernel limit nobody waits
-            return MachMsgReturn.SendNoBuffer;
+            PseudoReceive(task, m, userMsg); // A36
+            return hasTimeout && timeout == 0 ? MachMsgReturn.SendTimedOut : MachMsgReturn.SendNoBuffer;
         }
-        Waiter w = Waiter.Current;
-        w.Reset();
-        dest.Senders.Add(w);
-        Block(w, Deadline(hasTimeout, timeout));
-        if (!w.Done)
+        if (!Block(w, dest.Lock, Deadline(hasTimeout, timeout)))
         {
-            dest.Senders.Remove(w);
             PseudoReceive(task, m, userMsg);
             return MachMsgReturn.SendTimedOut;
         }
-        if (w.Reason == WakeReason.SlotGranted && dest.Active)
+        if (w.Reason == WakeReason.SlotGranted)
         {
-            Post(dest, m, reserved: true);
-            return MachMsgReturn.Success;
+            using (dest.Lock.EnterScope())
+            {
+                if (dest.Active)
+                {
+                    Post(dest, m, reserved: true);
+                    return MachMsgReturn.Success;
+                }
+            }
         }
         DestroyMsg(m); // A33: the port died while we waited
         return MachMsgReturn.Success;
     }
 
-    private static bool HasCircularRight(KMsg m)
+    /// <summary>
+    /// A26: a receive right that would travel into its own destination chain makes the message circular. Checked
+    /// and recorded under the transit lock (ipc_port_check_circularity), so two messages moving receive rights
+    /// into each other's destinations cannot both pass.
+    /// </summary>
+    private bool HasCircularRight(KMsg m)
+    {
+        if (!CarriesReceiveRight(m))
+        {
+            return false;
+        }
+        using (_transitLock.EnterScope())
+        {
+            for (int i = 0; i < m.DescCount; i++)
+            {
+                ref KDesc d = ref m.Descs[i];
+                if (d.Kind == KDescKind.Port && d.Right is { Type: MachMsgType.PortReceive, Port: IpcPort moved } && IsCircular(m.Dest!, moved))
+                {
+                    return true;
+                }
+                if (d.Kind == KDescKind.OolPorts && d.PortsType == MachMsgType.PortReceive && d.Ports is { } ps)
+                {
+                    foreach (KRight r in ps)
+                    {
+                        if (r.Port is not null && IsCircular(m.Dest!, r.Port))
+                        {
+                            return true;
+                        }
+                    }
+                }
+            }
+            for (int i = 0; i < m.DescCount; i++)
+            {
+                ref KDesc d = ref m.Descs[i];
+                if (d.Kind == KDescKind.Port && d.Right is { Type: MachMsgType.PortReceive, Port: IpcPort moved })
+                {
+                    moved.TransitDestination = m.Dest;
+                }
+                else if (d.Kind == KDescKind.OolPorts && d.PortsType == MachMsgType.PortReceive && d.Ports is { } ps)
+                {
+                    foreach (KRight r in ps)
+                    {
+                        if (r.Port is not null)
+                        {
+                            r.Port.TransitDestination = m.Dest;
+                        }
+                    }
+                }
+            }
+        }
+        return false;
+    }
+
+    private static bool CarriesReceiveRight(KMsg m)
     {
         for (int i = 0; i < m.DescCount; i++)
         {
             ref KDesc d = ref m.Descs[i];
-            if (d.Kind == KDescKind.Port && d.Right.Type == MachMsgType.PortReceive && IsCircular(m.Dest!, d.Right.Port!))
+            if ((d.Kind == KDescKind.Port && d.Right is { Type: MachMsgType.PortReceive, Port: not null })
+                || (d.Kind == KDescKind.OolPorts && d.PortsType == MachMsgType.PortReceive && d.Ports is not null))
             {
                 return true;
-            }
-            if (d.Kind == KDescKind.OolPorts && d.PortsType == MachMsgType.PortReceive && d.Ports is { } ps)
-            {
-                foreach (KRight r in ps)
-                {
-                    if (r.Port is not null && IsCircular(m.Dest!, r.Port))
-                    {
-                        return true;
-                    }
-                }
             }
         }
         return false;
@@ -452,14 +578,30 @@ internal sealed unsafe partial class SimulatedKernel
     {
         IpcSpace s = task.Space;
         var dr = new KRight { Port = m.Dest, Type = m.DestType };
-        uint remote = CopyoutRight(s, dr);
-        uint local = CopyoutRight(s, m.Reply);
+        MachMsgType replyType = m.Reply.Type;
+        m.Dest = null;
+        uint remote, local;
+        using (s.Lock.EnterScope())
+        {
+            if (!s.Active || !TryCopyoutRight(s, dr, out remote))
+            {
+                remote = MachPortName.Null;
+                DeferRelease(dr);
+            }
+            if (!s.Active || !TryCopyoutRight(s, m.Reply, out local))
+            {
+                local = MachPortName.Null;
+                DeferRelease(m.Reply);
+            }
+            m.Reply = default;
+            CopyoutDescriptorRights(s, m, buf, MachMsgOption.None);
+        }
         var h = (MachMsgHeader*)buf;
-        h->Bits = m.OtherBits | (uint)m.DestType | ((uint)m.Reply.Type << 8);
+        h->Bits = m.OtherBits | (uint)dr.Type | ((uint)replyType << 8);
         h->RemotePort = remote;
         h->LocalPort = local;
         h->Size = m.Size;
-        CopyoutDescriptors(task, m, buf, MachMsgOption.None);
+        CopyoutDescriptorMemory(task, m, buf);
         KMsg.Return(m);
     }
 }

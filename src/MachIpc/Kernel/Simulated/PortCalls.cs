@@ -1,10 +1,13 @@
 using System;
 using System.Collections.Generic;
+using System.Threading;
 using MachIpc.Abi;
 
 namespace MachIpc.Kernel.Simulated;
 
-// mach_port.c / mach_kernelrpc.c: the mach_port_* calls (section C, D1-D8, E2-E3).
+// mach_port.c / mach_kernelrpc.c: the mach_port_* calls (section C, D1-D8, E2-E3). Each opens with a
+// SpaceCall (the target space resolved, locked and active); calls that also copy a right in from, or out to,
+// the caller's space do that before or after, never holding two spaces' locks.
 internal sealed unsafe partial class SimulatedKernel
 {
     private const int ReceiveStatusFlavor = 2;   // MACH_PORT_RECEIVE_STATUS
@@ -13,55 +16,50 @@ internal sealed unsafe partial class SimulatedKernel
 
     public KernReturn PortAllocate(uint task, MachPortRight right, uint* name)
     {
-        lock (_lock)
+        using var call = new SpaceCall(this, task);
+        if (call.Failed(out KernReturn kr))
         {
-            KernReturn kr = ResolveSpace(task, out IpcSpace s);
-            if (kr != KernReturn.Success)
-            {
-                return kr;
-            }
-            if (right is not (MachPortRight.Receive or MachPortRight.PortSet or MachPortRight.DeadName))
-            {
-                return KernReturn.InvalidValue; // C2
-            }
-            IpcEntry e = s.Allocate();
-            switch (right)
-            {
-                case MachPortRight.Receive:
-                    IpcPort p = NewPort(s);
-                    e.Type = MachPortType.Receive;
-                    e.Port = p;
-                    p.ReceiverName = e.Name;
-                    s.IndexPort(e);
-                    break;
-                case MachPortRight.PortSet:
-                    e.Type = MachPortType.PortSet;
-                    e.PortSet = new IpcPortSet(s, e.Name);
-                    break;
-                default:
-                    e.Type = MachPortType.DeadName;
-                    e.Urefs = 1;
-                    break;
-            }
-            if (name is not null)
-            {
-                *name = e.Name;
-            }
-            return KernReturn.Success;
+            return kr;
         }
+        IpcSpace s = call.Space;
+        if (right is not (MachPortRight.Receive or MachPortRight.PortSet or MachPortRight.DeadName))
+        {
+            return KernReturn.InvalidValue; // C2
+        }
+        IpcEntry? e = s.Allocate();
+        if (e is null)
+        {
+            return KernReturn.NoSpace; // ipc_port_alloc -> ipc_entry_alloc: the table is at its limit
+        }
+        switch (right)
+        {
+            case MachPortRight.Receive:
+                IpcPort p = NewPort(s);
+                e.Type = MachPortType.Receive;
+                e.Port = p;
+                p.ReceiverName = e.Name;
+                s.IndexPort(e);
+                break;
+            case MachPortRight.PortSet:
+                e.Type = MachPortType.PortSet;
+                e.PortSet = new IpcPortSet(s, e.Name);
+                break;
+            default:
+                e.Type = MachPortType.DeadName;
+                e.Urefs = 1;
+                break;
+        }
+        if (name is not null)
+        {
+            *name = e.Name;
+        }
+        return KernReturn.Success;
     }
 
     public KernReturn PortDeallocate(uint task, uint name)
     {
-        lock (_lock)
-        {
-            KernReturn kr = ResolveSpace(task, out IpcSpace s);
-            if (kr != KernReturn.Success)
-            {
-                return kr;
-            }
-            return Dealloc(s, name);
-        }
+        using var call = new SpaceCall(this, task);
+        return call.Failed(out KernReturn kr) ? kr : Dealloc(call.Space, name);
     }
 
     /// <summary><c>ipc_right_dealloc</c> (C6).</summary>
@@ -129,51 +127,41 @@ internal sealed unsafe partial class SimulatedKernel
 
     public KernReturn PortDestroy(uint task, uint name)
     {
-        lock (_lock)
+        using var call = new SpaceCall(this, task);
+        if (call.Failed(out KernReturn kr))
         {
-            KernReturn kr = ResolveSpace(task, out IpcSpace s);
-            if (kr != KernReturn.Success)
-            {
-                return kr;
-            }
-            if (!MachPortName.IsValid(name))
-            {
-                return KernReturn.Success;
-            }
-            IpcEntry? e = s.Lookup(name);
-            if (e is null)
-            {
-                return KernReturn.InvalidName;
-            }
-            DestroyEntry(s, e); // C8
+            return kr;
+        }
+        if (!MachPortName.IsValid(name))
+        {
             return KernReturn.Success;
         }
+        IpcEntry? e = call.Space.Lookup(name);
+        if (e is null)
+        {
+            return KernReturn.InvalidName;
+        }
+        DestroyEntry(call.Space, e); // C8
+        return KernReturn.Success;
     }
 
     public KernReturn PortModRefs(uint task, uint name, MachPortRight right, int delta)
     {
-        lock (_lock)
+        using var call = new SpaceCall(this, task);
+        if (call.Failed(out KernReturn kr))
         {
-            KernReturn kr = ResolveSpace(task, out IpcSpace s);
-            if (kr != KernReturn.Success)
-            {
-                return kr;
-            }
-            if (right >= MachPortRight.Number)
-            {
-                return KernReturn.InvalidValue;
-            }
-            if (!MachPortName.IsValid(name))
-            {
-                return right is MachPortRight.Send or MachPortRight.SendOnce ? KernReturn.Success : KernReturn.InvalidName;
-            }
-            IpcEntry? e = s.Lookup(name);
-            if (e is null)
-            {
-                return KernReturn.InvalidName;
-            }
-            return ModRefs(s, e, right, delta);
+            return kr;
         }
+        if (right >= MachPortRight.Number)
+        {
+            return KernReturn.InvalidValue;
+        }
+        if (!MachPortName.IsValid(name))
+        {
+            return right is MachPortRight.Send or MachPortRight.SendOnce ? KernReturn.Success : KernReturn.InvalidName;
+        }
+        IpcEntry? e = call.Space.Lookup(name);
+        return e is null ? KernReturn.InvalidName : ModRefs(call.Space, e, right, delta);
     }
 
     /// <summary><c>ipc_right_delta</c> / <c>ipc_right_delta_dead</c> (C7).</summary>
@@ -204,31 +192,34 @@ internal sealed unsafe partial class SimulatedKernel
                     return KernReturn.InvalidValue;
                 }
                 IpcPort p = e.Port!;
-                if (e.Has(MachPortType.Send))
+                using (p.Lock.EnterScope())
                 {
-                    if (p.PdRequest is not null)
+                    if (e.Has(MachPortType.Send))
                     {
-                        e.Type &= ~MachPortType.Receive; // the port lives on: the send right stays live
+                        if (p.PdRequest is not null)
+                        {
+                            e.Type &= ~MachPortType.Receive; // the port lives on: the send right stays live
+                        }
+                        else
+                        {
+                            // The send right becomes a dead name under the same name (+1 for a dead-name request).
+                            s.UnindexPort(e);
+                            Interlocked.Decrement(ref p.SRights);
+                            e.Type = MachPortType.DeadName;
+                            if (e.DnRequest && e.Urefs < UrefsMax)
+                            {
+                                e.Urefs++;
+                            }
+                            e.DnRequest = false;
+                            e.Port = null;
+                        }
                     }
                     else
                     {
-                        // The send right becomes a dead name under the same name (+1 for a dead-name request).
-                        s.UnindexPort(e);
-                        p.SRights--;
-                        e.Type = MachPortType.DeadName;
-                        if (e.DnRequest && e.Urefs < UrefsMax)
-                        {
-                            e.Urefs++;
-                        }
-                        e.DnRequest = false;
-                        e.Port = null;
+                        s.Free(e);
                     }
+                    DestroyReceiveLocked(p);
                 }
-                else
-                {
-                    s.Free(e);
-                }
-                DestroyReceive(p);
                 return KernReturn.Success;
             }
             case MachPortRight.SendOnce:
@@ -323,7 +314,7 @@ internal sealed unsafe partial class SimulatedKernel
 
     public KernReturn PortInsertRight(uint task, uint name, uint poly, MachMsgType polyPoly)
     {
-        lock (_lock)
+        try
         {
             KernReturn kr = ResolveSpace(task, out IpcSpace s);
             if (kr != KernReturn.Success)
@@ -333,24 +324,38 @@ internal sealed unsafe partial class SimulatedKernel
             IpcSpace caller = CurrentTask.Space;
             if (name == poly && s == caller && polyPoly is MachMsgType.MakeSend or MachMsgType.CopySend)
             {
-                return InsertSendSameName(s, name, polyPoly); // C4
+                using (s.Lock.EnterScope())
+                {
+                    return s.Active ? InsertSendSameName(s, name, polyPoly) : KernReturn.InvalidTask; // C4
+                }
             }
             // C5: copy the source right in (A14 rules), then insert it under the target name.
             if (polyPoly is < MachMsgType.MoveReceive or > MachMsgType.MakeSendOnce)
             {
                 return KernReturn.InvalidRight;
             }
-            kr = CopyinRight(caller, poly, polyPoly, deadOk: true, out KRight r);
+            KRight r = default;
+            using (caller.Lock.EnterScope())
+            {
+                kr = caller.Active ? CopyinRight(caller, poly, polyPoly, deadOk: true, out r) : KernReturn.InvalidTask;
+            }
             if (kr != KernReturn.Success)
             {
                 return kr == KernReturn.InvalidValue ? KernReturn.InvalidRight : kr;
             }
-            kr = InsertNamed(s, name, r);
+            using (s.Lock.EnterScope())
+            {
+                kr = s.Active ? InsertNamed(s, name, r) : KernReturn.InvalidTask;
+            }
             if (kr != KernReturn.Success)
             {
                 ReleaseKRight(r);
             }
             return kr;
+        }
+        finally
+        {
+            Flush();
         }
     }
 
@@ -372,16 +377,19 @@ internal sealed unsafe partial class SimulatedKernel
             {
                 return KernReturn.InvalidRight;
             }
-            p.MsCount++;
-            if (!e.Has(MachPortType.Send))
+            using (p.Lock.EnterScope())
             {
-                p.SRights++;
-                e.Type |= MachPortType.Send;
-                e.Urefs = 1;
-            }
-            else if (e.Urefs < UrefsMax)
-            {
-                e.Urefs++;
+                p.MsCount++;
+                if (!e.Has(MachPortType.Send))
+                {
+                    Interlocked.Increment(ref p.SRights);
+                    e.Type |= MachPortType.Send;
+                    e.Urefs = 1;
+                }
+                else if (e.Urefs < UrefsMax)
+                {
+                    e.Urefs++;
+                }
             }
             return KernReturn.Success;
         }
@@ -396,69 +404,87 @@ internal sealed unsafe partial class SimulatedKernel
         return KernReturn.Success;
     }
 
-    /// <summary><c>ipc_object_copyout_name</c>: inserts a carried right under a chosen name (C5).</summary>
+    /// <summary>
+    /// <c>mach_port_insert_right</c> + <c>ipc_object_copyout_name</c>: inserts a carried right under a chosen name
+    /// (C5), in XNU's order: the name (KERN_INVALID_VALUE), the carried port (KERN_INVALID_CAPABILITY), the entry
+    /// for the name (ipc_entry_alloc_name: KERN_NO_SPACE, KERN_INVALID_VALUE, KERN_FAILURE), the port's liveness,
+    /// then merging (KERN_RIGHT_EXISTS, KERN_NAME_EXISTS). Space locked.
+    /// </summary>
     private static KernReturn InsertNamed(IpcSpace s, uint name, in KRight r)
     {
         if (!MachPortName.IsValid(name))
         {
             return KernReturn.InvalidValue;
         }
-        if (r.Port is not IpcPort p || !p.Active)
+        if (r.Port is not IpcPort p)
         {
             return KernReturn.InvalidCapability;
         }
-        IpcEntry? existing = s.Lookup(name);
-        if (r.Type != MachMsgType.PortSendOnce)
+        KernReturn kr = s.AllocateNamed(name, out IpcEntry? e);
+        if (kr != KernReturn.Success)
+        {
+            return kr;
+        }
+        bool fresh = e!.IsFree;
+        using (p.Lock.EnterScope())
+        {
+            kr = p.Active ? MergeNamed(s, e, p, r.Type, fresh) : KernReturn.InvalidCapability;
+        }
+        if (kr != KernReturn.Success && fresh)
+        {
+            s.Free(e);
+        }
+        return kr;
+    }
+
+    /// <summary><c>ipc_right_reverse</c> + <c>ipc_right_copyout</c> under a chosen name (space and port locked).</summary>
+    private static KernReturn MergeNamed(IpcSpace s, IpcEntry e, IpcPort p, MachMsgType type, bool fresh)
+    {
+        if (type != MachMsgType.PortSendOnce)
         {
             IpcEntry? other = s.LookupPort(p);
-            if (other is not null && other != existing)
+            if (other is not null && other != e)
             {
                 return KernReturn.RightExists;
             }
         }
-        if (existing is not null)
+        if (!fresh)
         {
-            if (existing.Port != p || r.Type == MachMsgType.PortSendOnce || existing.Has(MachPortType.SendOnce | MachPortType.DeadName))
+            if (e.Port != p || type == MachMsgType.PortSendOnce || e.Has(MachPortType.SendOnce | MachPortType.DeadName))
             {
                 return KernReturn.NameExists;
             }
-            if (r.Type == MachMsgType.PortSend)
+            if (type == MachMsgType.PortSend)
             {
-                if (existing.Has(MachPortType.Send))
+                if (e.Has(MachPortType.Send))
                 {
-                    if (existing.Urefs < UrefsMax)
+                    if (e.Urefs < UrefsMax)
                     {
-                        existing.Urefs++;
+                        e.Urefs++;
                     }
-                    p.SRights--;
+                    Interlocked.Decrement(ref p.SRights);
                 }
                 else
                 {
-                    existing.Type |= MachPortType.Send;
-                    existing.Urefs = 1;
+                    e.Type |= MachPortType.Send;
+                    e.Urefs = 1;
                 }
             }
             else
             {
-                if (existing.Has(MachPortType.Receive))
+                if (e.Has(MachPortType.Receive))
                 {
                     return KernReturn.RightExists;
                 }
-                existing.Type |= MachPortType.Receive;
-                p.TransitDestination = null;
+                e.Type |= MachPortType.Receive;
                 p.Receiver = s;
-                p.ReceiverName = name;
+                p.ReceiverName = e.Name;
             }
-            s.IndexPort(existing);
+            s.IndexPort(e);
             return KernReturn.Success;
         }
-        IpcEntry? e = s.AllocateNamed(name);
-        if (e is null)
-        {
-            return KernReturn.NameExists; // the index is taken under another generation
-        }
         e.Port = p;
-        switch (r.Type)
+        switch (type)
         {
             case MachMsgType.PortSend:
                 e.Type = MachPortType.Send;
@@ -470,9 +496,8 @@ internal sealed unsafe partial class SimulatedKernel
                 break;
             default:
                 e.Type = MachPortType.Receive;
-                p.TransitDestination = null;
                 p.Receiver = s;
-                p.ReceiverName = name;
+                p.ReceiverName = e.Name;
                 break;
         }
         s.IndexPort(e);
@@ -481,10 +506,10 @@ internal sealed unsafe partial class SimulatedKernel
 
     public KernReturn PortExtractRight(uint task, uint name, MachMsgType msgtName, uint* poly, MachMsgType* polyPoly)
     {
-        lock (_lock)
+        KRight r;
+        using (var call = new SpaceCall(this, task))
         {
-            KernReturn kr = ResolveSpace(task, out IpcSpace s);
-            if (kr != KernReturn.Success)
+            if (call.Failed(out KernReturn kr))
             {
                 return kr;
             }
@@ -496,109 +521,121 @@ internal sealed unsafe partial class SimulatedKernel
             {
                 return KernReturn.InvalidRight;
             }
-            kr = CopyinRight(s, name, msgtName, deadOk: true, out KRight r);
+            kr = CopyinRight(call.Space, name, msgtName, deadOk: true, out r);
             if (kr != KernReturn.Success)
             {
                 return kr;
             }
-            uint got = CopyoutRight(CurrentTask.Space, r);
-            MachMsgType type = MachMsgTypes.ReceivedForm(msgtName);
+        }
+        try
+        {
+            // The MIG reply carries the right to the caller.
+            KernReturn kr = CopyoutToSpace(CurrentTask.Space, r, out uint got);
+            if (kr != KernReturn.Success)
+            {
+                return MigReplyLost(kr);
+            }
             if (poly is not null)
             {
                 *poly = got;
             }
             if (polyPoly is not null)
             {
-                *polyPoly = type;
+                *polyPoly = MachMsgTypes.ReceivedForm(msgtName);
             }
             return KernReturn.Success;
+        }
+        finally
+        {
+            Flush();
         }
     }
 
+    /// <summary>
+    /// A MIG reply carrying a right could not be received into the caller's space: the stub returns mach_msg's
+    /// MACH_RCV_BODY_ERROR | MACH_MSG_IPC_SPACE (the right itself was destroyed).
+    /// </summary>
+    private static KernReturn MigReplyLost(KernReturn kr) =>
+        kr == KernReturn.NoSpace ? (KernReturn)((int)MachMsgReturn.RcvBodyError | MachMsgIpcSpace) : KernReturn.InvalidTask;
+
     public KernReturn PortGetRefs(uint task, uint name, MachPortRight right, uint* refs)
     {
-        lock (_lock)
+        using var call = new SpaceCall(this, task);
+        if (call.Failed(out KernReturn kr))
         {
-            KernReturn kr = ResolveSpace(task, out IpcSpace s);
-            if (kr != KernReturn.Success)
-            {
-                return kr;
-            }
-            if (right >= MachPortRight.Number)
-            {
-                return KernReturn.InvalidValue;
-            }
-            uint value;
-            if (!MachPortName.IsValid(name))
-            {
-                if (right is not (MachPortRight.Send or MachPortRight.SendOnce))
-                {
-                    return KernReturn.InvalidName;
-                }
-                value = 1; // C9
-            }
-            else
-            {
-                IpcEntry? e = LookupChecked(s, name);
-                if (e is null)
-                {
-                    return KernReturn.InvalidName;
-                }
-                value = right switch
-                {
-                    MachPortRight.Send => e.Has(MachPortType.Send) ? e.Urefs : 0,
-                    MachPortRight.DeadName => e.Has(MachPortType.DeadName) ? e.Urefs : 0,
-                    MachPortRight.Receive => e.Has(MachPortType.Receive) ? 1u : 0,
-                    MachPortRight.SendOnce => e.Has(MachPortType.SendOnce) ? 1u : 0,
-                    _ => e.Has(MachPortType.PortSet) ? 1u : 0,
-                };
-            }
-            if (refs is not null)
-            {
-                *refs = value;
-            }
-            return KernReturn.Success;
+            return kr;
         }
+        if (right >= MachPortRight.Number)
+        {
+            return KernReturn.InvalidValue;
+        }
+        uint value;
+        if (!MachPortName.IsValid(name))
+        {
+            if (right is not (MachPortRight.Send or MachPortRight.SendOnce))
+            {
+                return KernReturn.InvalidName;
+            }
+            value = 1; // C9
+        }
+        else
+        {
+            IpcEntry? e = LookupChecked(call.Space, name);
+            if (e is null)
+            {
+                return KernReturn.InvalidName;
+            }
+            value = right switch
+            {
+                MachPortRight.Send => e.Has(MachPortType.Send) ? e.Urefs : 0,
+                MachPortRight.DeadName => e.Has(MachPortType.DeadName) ? e.Urefs : 0,
+                MachPortRight.Receive => e.Has(MachPortType.Receive) ? 1u : 0,
+                MachPortRight.SendOnce => e.Has(MachPortType.SendOnce) ? 1u : 0,
+                _ => e.Has(MachPortType.PortSet) ? 1u : 0,
+            };
+        }
+        if (refs is not null)
+        {
+            *refs = value;
+        }
+        return KernReturn.Success;
     }
 
     public KernReturn PortType(uint task, uint name, MachPortType* ptype)
     {
-        lock (_lock)
+        using var call = new SpaceCall(this, task);
+        if (call.Failed(out KernReturn kr))
         {
-            KernReturn kr = ResolveSpace(task, out IpcSpace s);
-            if (kr != KernReturn.Success)
-            {
-                return kr;
-            }
-            MachPortType t;
-            if (name == MachPortName.Null)
+            return kr;
+        }
+        MachPortType t;
+        if (name == MachPortName.Null)
+        {
+            return KernReturn.InvalidName;
+        }
+        if (name == MachPortName.Dead)
+        {
+            t = MachPortType.DeadName;
+        }
+        else
+        {
+            IpcEntry? e = LookupChecked(call.Space, name);
+            if (e is null)
             {
                 return KernReturn.InvalidName;
             }
-            if (name == MachPortName.Dead)
-            {
-                t = MachPortType.DeadName;
-            }
-            else
-            {
-                IpcEntry? e = LookupChecked(s, name);
-                if (e is null)
-                {
-                    return KernReturn.InvalidName;
-                }
-                t = e.Type | (e.DnRequest ? MachPortType.DnRequest : 0);
-            }
-            if (ptype is not null)
-            {
-                *ptype = t;
-            }
-            return KernReturn.Success;
+            t = e.Type | (e.DnRequest ? MachPortType.DnRequest : 0);
         }
+        if (ptype is not null)
+        {
+            *ptype = t;
+        }
+        return KernReturn.Success;
     }
 
     public KernReturn PortRequestNotification(uint task, uint name, int msgid, uint sync, uint notify, MachMsgType notifyPoly, uint* previous)
     {
-        lock (_lock)
+        try
         {
             KernReturn kr = ResolveSpace(task, out IpcSpace s);
             if (kr != KernReturn.Success)
@@ -616,13 +653,20 @@ internal sealed unsafe partial class SimulatedKernel
                 {
                     return (KernReturn)MigReturn.TypeError;
                 }
-                if (CopyinRight(caller, notify, notifyPoly, deadOk: true, out so) != KernReturn.Success)
+                using (caller.Lock.EnterScope())
+                {
+                    kr = caller.Active ? CopyinRight(caller, notify, notifyPoly, deadOk: true, out so) : KernReturn.InvalidTask;
+                }
+                if (kr != KernReturn.Success)
                 {
                     return (KernReturn)MachMsgReturn.SendInvalidRight;
                 }
             }
             IpcPort? oldNotify = null;
-            kr = RequestNotification(s, name, msgid, sync, so, ref oldNotify);
+            using (s.Lock.EnterScope())
+            {
+                kr = s.Active ? RequestNotification(s, name, msgid, sync, so, ref oldNotify) : KernReturn.InvalidTask;
+            }
             if (kr != KernReturn.Success)
             {
                 ReleaseKRight(so);
@@ -631,14 +675,14 @@ internal sealed unsafe partial class SimulatedKernel
             uint prev = MachPortName.Null;
             if (oldNotify is not null)
             {
-                KRight old = new() { Port = oldNotify, Type = MachMsgType.PortSendOnce };
-                if (previous is not null)
+                var old = new KRight { Port = oldNotify, Type = MachMsgType.PortSendOnce };
+                if (previous is null)
                 {
-                    prev = CopyoutRight(caller, old);
+                    ReleaseKRight(old);
                 }
-                else
+                else if ((kr = CopyoutToSpace(caller, old, out prev)) != KernReturn.Success)
                 {
-                    DestroySendOnce(oldNotify);
+                    return MigReplyLost(kr);
                 }
             }
             if (previous is not null)
@@ -647,8 +691,13 @@ internal sealed unsafe partial class SimulatedKernel
             }
             return KernReturn.Success;
         }
+        finally
+        {
+            Flush();
+        }
     }
 
+    /// <summary>The routine proper (space locked); the request's send-once right is <paramref name="so"/>.</summary>
     private KernReturn RequestNotification(IpcSpace s, uint name, int msgid, uint sync, in KRight so, ref IpcPort? previous)
     {
         if (so.Port is null && so.Passthrough == MachPortName.Dead)
@@ -672,20 +721,19 @@ internal sealed unsafe partial class SimulatedKernel
                 {
                     return KernReturn.InvalidRight;
                 }
-                IpcEntry? e = LookupChecked(s, name);
-                if (e is null)
+                KernReturn kr = TranslateReceive(s, name, out IpcPort p);
+                if (kr != KernReturn.Success)
                 {
-                    return KernReturn.InvalidName;
+                    return kr;
                 }
-                if (!e.Has(MachPortType.Receive))
+                using (p.Lock.EnterScope())
                 {
-                    return KernReturn.InvalidRight;
+                    if (p.PdRequest is not null)
+                    {
+                        return KernReturn.Failure;
+                    }
+                    p.PdRequest = notify;
                 }
-                if (e.Port!.PdRequest is not null)
-                {
-                    return KernReturn.Failure;
-                }
-                e.Port.PdRequest = notify;
                 return KernReturn.Success;
             }
             case MachNotify.NoSenders:
@@ -694,25 +742,23 @@ internal sealed unsafe partial class SimulatedKernel
                 {
                     return KernReturn.InvalidRight; // D2
                 }
-                IpcEntry? e = LookupChecked(s, name);
-                if (e is null)
+                KernReturn kr = TranslateReceive(s, name, out IpcPort p);
+                if (kr != KernReturn.Success)
                 {
-                    return KernReturn.InvalidName;
+                    return kr;
                 }
-                if (!e.Has(MachPortType.Receive))
+                using (p.Lock.EnterScope())
                 {
-                    return KernReturn.InvalidRight;
-                }
-                IpcPort p = e.Port!;
-                previous = p.NsRequest;
-                p.NsRequest = null;
-                if (notify is not null && p.SRights == 0 && sync <= p.MsCount)
-                {
-                    NotifyNoSenders(notify, p.MsCount);
-                }
-                else
-                {
-                    p.NsRequest = notify;
+                    previous = p.NsRequest;
+                    p.NsRequest = null;
+                    if (notify is not null && p.SRights == 0 && sync <= p.MsCount)
+                    {
+                        NotifyNoSenders(notify, p.MsCount);
+                    }
+                    else
+                    {
+                        p.NsRequest = notify;
+                    }
                 }
                 return KernReturn.Success;
             }
@@ -736,26 +782,34 @@ internal sealed unsafe partial class SimulatedKernel
                     return KernReturn.InvalidArgument; // D6 (xnu-8792 and later)
                 }
                 IpcPort p = e.Port!;
-                p.DnRequests ??= new();
-                for (int i = 0; i < p.DnRequests.Count; i++)
+                using (p.Lock.EnterScope())
                 {
-                    if (p.DnRequests[i].Space == s && p.DnRequests[i].Name == name)
+                    if (p.Active)
                     {
-                        previous = p.DnRequests[i].Notify;
-                        p.DnRequests.RemoveAt(i);
-                        break;
+                        p.DnRequests ??= new();
+                        for (int i = 0; i < p.DnRequests.Count; i++)
+                        {
+                            if (p.DnRequests[i].Space == s && p.DnRequests[i].Name == name)
+                            {
+                                previous = p.DnRequests[i].Notify;
+                                p.DnRequests.RemoveAt(i);
+                                break;
+                            }
+                        }
+                        if (notify is null)
+                        {
+                            e.DnRequest = false;
+                        }
+                        else
+                        {
+                            p.DnRequests.Add(new DeadNameRequest { Space = s, Name = name, Notify = notify });
+                            e.DnRequest = true;
+                        }
+                        return KernReturn.Success;
                     }
                 }
-                if (notify is null)
-                {
-                    e.DnRequest = false;
-                }
-                else
-                {
-                    p.DnRequests.Add(new DeadNameRequest { Space = s, Name = name, Notify = notify });
-                    e.DnRequest = true;
-                }
-                return KernReturn.Success;
+                CheckDead(s, e); // died since the lookup: ipc_right_request_alloc's ipc_right_check sees it (D6)
+                return KernReturn.InvalidArgument;
             }
             default:
                 // SEND_POSSIBLE is not modelled; SEND_ONCE / PORT_DELETED cannot be requested (D1).
@@ -765,90 +819,81 @@ internal sealed unsafe partial class SimulatedKernel
 
     public KernReturn PortSetAttributes(uint task, uint name, int flavor, int* portInfo, uint portInfoCount)
     {
-        lock (_lock)
+        using var call = new SpaceCall(this, task);
+        if (call.Failed(out KernReturn kr))
         {
-            KernReturn kr = ResolveSpace(task, out IpcSpace s);
-            if (kr != KernReturn.Success)
-            {
-                return kr;
-            }
-            if (flavor != MachPortLimits.LimitsInfoFlavor)
-            {
-                return KernReturn.InvalidArgument;
-            }
-            if (portInfoCount < MachPortLimits.LimitsInfoCount || portInfo is null)
-            {
-                return KernReturn.Failure; // E2
-            }
-            uint qlimit = (uint)portInfo[0];
-            if (qlimit > MachPortLimits.QLimitMax)
-            {
-                return KernReturn.InvalidValue;
-            }
-            if (!MachPortName.IsValid(name))
-            {
-                return KernReturn.InvalidRight;
-            }
-            IpcEntry? e = LookupChecked(s, name);
-            if (e is null)
-            {
-                return KernReturn.InvalidName;
-            }
-            if (!e.Has(MachPortType.Receive))
-            {
-                return KernReturn.InvalidRight;
-            }
-            SetQLimit(e.Port!, qlimit);
-            return KernReturn.Success;
+            return kr;
         }
+        if (flavor != MachPortLimits.LimitsInfoFlavor)
+        {
+            return KernReturn.InvalidArgument;
+        }
+        if (portInfoCount < MachPortLimits.LimitsInfoCount || portInfo is null)
+        {
+            return KernReturn.Failure; // E2
+        }
+        uint qlimit = (uint)portInfo[0];
+        if (qlimit > MachPortLimits.QLimitMax)
+        {
+            return KernReturn.InvalidValue;
+        }
+        if (!MachPortName.IsValid(name))
+        {
+            return KernReturn.InvalidRight;
+        }
+        kr = TranslateReceive(call.Space, name, out IpcPort p);
+        if (kr != KernReturn.Success)
+        {
+            return kr;
+        }
+        using (p.Lock.EnterScope())
+        {
+            SetQLimit(p, qlimit);
+        }
+        return KernReturn.Success;
     }
 
     public KernReturn PortGetAttributes(uint task, uint name, int flavor, int* portInfo, uint* portInfoCount)
     {
-        lock (_lock)
+        using var call = new SpaceCall(this, task);
+        if (call.Failed(out KernReturn kr))
         {
-            KernReturn kr = ResolveSpace(task, out IpcSpace s);
-            if (kr != KernReturn.Success)
+            return kr;
+        }
+        if (portInfoCount is null)
+        {
+            return KernReturn.InvalidArgument;
+        }
+        uint need = flavor switch
+        {
+            MachPortLimits.LimitsInfoFlavor => MachPortLimits.LimitsInfoCount,
+            ReceiveStatusFlavor => ReceiveStatusCount,
+            _ => 0,
+        };
+        if (need == 0)
+        {
+            return KernReturn.InvalidArgument;
+        }
+        if (*portInfoCount < need || portInfo is null)
+        {
+            return KernReturn.Failure;
+        }
+        if (!MachPortName.IsValid(name))
+        {
+            if (flavor == MachPortLimits.LimitsInfoFlavor)
             {
-                return kr;
+                *portInfoCount = 0; // E3
+                return KernReturn.Success;
             }
-            if (portInfoCount is null)
-            {
-                return KernReturn.InvalidArgument;
-            }
-            uint need = flavor switch
-            {
-                MachPortLimits.LimitsInfoFlavor => MachPortLimits.LimitsInfoCount,
-                ReceiveStatusFlavor => ReceiveStatusCount,
-                _ => 0,
-            };
-            if (need == 0)
-            {
-                return KernReturn.InvalidArgument;
-            }
-            if (*portInfoCount < need || portInfo is null)
-            {
-                return KernReturn.Failure;
-            }
-            if (!MachPortName.IsValid(name))
-            {
-                if (flavor == MachPortLimits.LimitsInfoFlavor)
-                {
-                    *portInfoCount = 0; // E3
-                    return KernReturn.Success;
-                }
-                return KernReturn.InvalidRight;
-            }
-            IpcEntry? e = LookupChecked(s, name);
-            if (e is null)
-            {
-                return KernReturn.InvalidName;
-            }
-            if (!e.Has(MachPortType.Receive))
-            {
-                return KernReturn.InvalidRight;
-            }
-            IpcPort p = e.Port!;
+            return KernReturn.InvalidRight;
+        }
+        kr = TranslateReceive(call.Space, name, out IpcPort p);
+        if (kr != KernReturn.Success)
+        {
+            return kr;
+        }
+        using (p.Lock.EnterScope())
+        {
             if (flavor == MachPortLimits.LimitsInfoFlavor)
             {
                 portInfo[0] = (int)p.QLimit;
@@ -866,12 +911,32 @@ internal sealed unsafe partial class SimulatedKernel
                 portInfo[8] = p.NsRequest is not null ? 1 : 0;
                 portInfo[9] = 0;                          // mps_flags
             }
-            *portInfoCount = need;
-            return KernReturn.Success;
         }
+        *portInfoCount = need;
+        return KernReturn.Success;
     }
 
-    private KernReturn LookupMemberAndSet(IpcSpace s, uint name, uint pset, out IpcPort? port, out IpcPortSet? set)
+    /// <summary>
+    /// <c>ipc_port_translate_receive</c> (space locked): the port whose receive right <paramref name="name"/> names;
+    /// KERN_INVALID_NAME for an unknown name, KERN_INVALID_RIGHT for any other right.
+    /// </summary>
+    private static KernReturn TranslateReceive(IpcSpace s, uint name, out IpcPort p)
+    {
+        p = null!;
+        IpcEntry? e = LookupChecked(s, name);
+        if (e is null)
+        {
+            return KernReturn.InvalidName;
+        }
+        if (!e.Has(MachPortType.Receive))
+        {
+            return KernReturn.InvalidRight;
+        }
+        p = e.Port!;
+        return KernReturn.Success;
+    }
+
+    private static KernReturn LookupMemberAndSet(IpcSpace s, uint name, uint pset, out IpcPort? port, out IpcPortSet? set)
     {
         port = null;
         set = null;
@@ -896,106 +961,103 @@ internal sealed unsafe partial class SimulatedKernel
 
     public KernReturn PortInsertMember(uint task, uint name, uint pset)
     {
-        lock (_lock)
+        using var call = new SpaceCall(this, task);
+        if (call.Failed(out KernReturn kr))
         {
-            KernReturn kr = ResolveSpace(task, out IpcSpace s);
-            if (kr == KernReturn.Success)
-            {
-                kr = LookupMemberAndSet(s, name, pset, out IpcPort? p, out IpcPortSet? set);
-                if (kr == KernReturn.Success)
-                {
-                    if (p!.Sets is not null && p.Sets.Contains(set!))
-                    {
-                        return KernReturn.AlreadyInSet; // C14
-                    }
-                    AddMember(p, set!);
-                }
-            }
             return kr;
         }
+        kr = LookupMemberAndSet(call.Space, name, pset, out IpcPort? p, out IpcPortSet? set);
+        if (kr != KernReturn.Success)
+        {
+            return kr;
+        }
+        using (p!.Lock.EnterScope())
+        {
+            if (p.Sets is not null && p.Sets.Contains(set!))
+            {
+                return KernReturn.AlreadyInSet; // C14
+            }
+            AddMember(p, set!);
+        }
+        return KernReturn.Success;
     }
 
+    /// <summary><c>ipc_mqueue_add_locked</c> (space and port locked; takes the set's lock).</summary>
     private void AddMember(IpcPort p, IpcPortSet set)
     {
-        (p.Sets ??= new()).Add(set);
-        set.Members.Add(p);
-        // ipc_mqueue_add_locked: queued messages go to threads already waiting on the set (B5 note).
-        while (p.Queue.Peek is KMsg head && set.Receivers.First is Waiter w)
+        using (set.Lock.EnterScope())
         {
-            if (w.RcvSize < head.Size + (uint)MachTrailerRequest.SizeOf(w.Option) && (w.Option & MachMsgOption.RcvLarge) != 0)
-            {
-                w.TooLargeSize = head.Size;
-                w.MsgPort = p;
-                w.Wake(WakeReason.TooLarge);
-                continue;
-            }
-            HandOff(p, Dequeue(p), w);
+            (p.Sets ??= new()).Add(set);
+            set.Members.Add(p);
+            // Queued messages go to threads already waiting on the set (B5 note).
+            ServeSetWaiters(p, set); // and preposts the set if messages remain (ipc_mqueue_add_locked)
         }
     }
 
     public KernReturn PortExtractMember(uint task, uint name, uint pset)
     {
-        lock (_lock)
+        using var call = new SpaceCall(this, task);
+        if (call.Failed(out KernReturn kr))
         {
-            KernReturn kr = ResolveSpace(task, out IpcSpace s);
-            if (kr == KernReturn.Success)
-            {
-                kr = LookupMemberAndSet(s, name, pset, out IpcPort? p, out IpcPortSet? set);
-                if (kr == KernReturn.Success)
-                {
-                    if (p!.Sets is null || !p.Sets.Remove(set!))
-                    {
-                        return KernReturn.NotInSet;
-                    }
-                    set!.Members.Remove(p);
-                }
-            }
             return kr;
         }
+        kr = LookupMemberAndSet(call.Space, name, pset, out IpcPort? p, out IpcPortSet? set);
+        if (kr != KernReturn.Success)
+        {
+            return kr;
+        }
+        using (p!.Lock.EnterScope())
+        {
+            if (p.Sets is null || !p.Sets.Remove(set!))
+            {
+                return KernReturn.NotInSet;
+            }
+            using (set!.Lock.EnterScope())
+            {
+                set.RemoveMember(p);
+            }
+        }
+        return KernReturn.Success;
     }
 
     public KernReturn PortMoveMember(uint task, uint member, uint after)
     {
-        lock (_lock)
+        using var call = new SpaceCall(this, task);
+        if (call.Failed(out KernReturn kr))
         {
-            KernReturn kr = ResolveSpace(task, out IpcSpace s);
-            if (kr != KernReturn.Success)
-            {
-                return kr;
-            }
-            if (!MachPortName.IsValid(member))
+            return kr;
+        }
+        IpcSpace s = call.Space;
+        if (!MachPortName.IsValid(member))
+        {
+            return KernReturn.InvalidRight;
+        }
+        kr = TranslateReceive(s, member, out IpcPort p);
+        if (kr != KernReturn.Success)
+        {
+            return kr;
+        }
+        IpcPortSet? target = null;
+        if (after != MachPortName.Null)
+        {
+            if (after == MachPortName.Dead)
             {
                 return KernReturn.InvalidRight;
             }
-            IpcEntry? e = LookupChecked(s, member);
-            if (e is null)
+            IpcEntry? se = LookupChecked(s, after);
+            if (se is null)
             {
                 return KernReturn.InvalidName;
             }
-            if (!e.Has(MachPortType.Receive))
+            if (se.PortSet is null)
             {
                 return KernReturn.InvalidRight;
             }
-            IpcPort p = e.Port!;
-            IpcPortSet? target = null;
-            if (after != MachPortName.Null)
-            {
-                IpcEntry? se = after == MachPortName.Dead ? null : LookupChecked(s, after);
-                if (after == MachPortName.Dead)
-                {
-                    return KernReturn.InvalidRight;
-                }
-                if (se is null)
-                {
-                    return KernReturn.InvalidName;
-                }
-                if (se.PortSet is null)
-                {
-                    return KernReturn.InvalidRight;
-                }
-                target = se.PortSet;
-            }
-            else if (!p.InSet)
+            target = se.PortSet;
+        }
+        using (p.Lock.EnterScope())
+        {
+            if (target is null && !p.InSet)
             {
                 return KernReturn.NotInSet; // C14
             }
@@ -1009,7 +1071,10 @@ internal sealed unsafe partial class SimulatedKernel
                         wasInTarget = true;
                         continue;
                     }
-                    old.Members.Remove(p);
+                    using (old.Lock.EnterScope())
+                    {
+                        old.RemoveMember(p);
+                    }
                 }
                 sets.Clear();
                 if (wasInTarget)
@@ -1021,32 +1086,26 @@ internal sealed unsafe partial class SimulatedKernel
             {
                 AddMember(p, target);
             }
-            return KernReturn.Success;
         }
+        return KernReturn.Success;
     }
 
     public KernReturn VmDeallocate(uint task, ulong address, ulong size)
     {
-        lock (_lock)
+        KernReturn kr = ResolveSpace(task, out IpcSpace s);
+        if (kr != KernReturn.Success)
         {
-            KernReturn kr = ResolveSpace(task, out IpcSpace s);
-            if (kr != KernReturn.Success)
-            {
-                return kr;
-            }
-            // Regions the simulator handed out are freed; like vm_deallocate on an unmapped range, any
-            // other address is a successful no-op.
-            if (s.Task.VmRegions.Remove(address))
-            {
-                System.Runtime.InteropServices.NativeMemory.Free((void*)address);
-            }
-            return KernReturn.Success;
+            return kr;
         }
+        // Regions the simulator handed out are freed; like vm_deallocate on an unmapped range, any other address
+        // is a successful no-op. The task's map lock, not its space lock, guards its regions.
+        s.Task.Vm.Deallocate(address);
+        return KernReturn.Success;
     }
 
     public KernReturn TaskGetSpecialPort(uint task, int which, uint* port)
     {
-        lock (_lock)
+        try
         {
             KernReturn kr = ResolveSpace(task, out IpcSpace s);
             if (kr != KernReturn.Success)
@@ -1066,19 +1125,31 @@ internal sealed unsafe partial class SimulatedKernel
             {
                 return KernReturn.InvalidArgument;
             }
-            target.SRights++;
-            uint name = CopyoutRight(CurrentTask.Space, new KRight { Port = target, Type = MachMsgType.PortSend });
+            Interlocked.Increment(ref target.SRights);
+            kr = CopyoutToSpace(CurrentTask.Space, new KRight { Port = target, Type = MachMsgType.PortSend }, out uint name);
+            if (kr != KernReturn.Success)
+            {
+                return MigReplyLost(kr);
+            }
             if (port is not null)
             {
                 *port = name;
             }
             return KernReturn.Success;
         }
+        finally
+        {
+            Flush();
+        }
     }
 
     /// <summary>
-    /// libsyscall's <c>mach_msg_destroy</c>: a user-level walk of a received message that releases each right
-    /// by its received type and vm_deallocates every out-of-line region, through the ordinary calls.
+    /// libsyscall's <c>mach_msg_destroy</c> (libsyscall/mach/mach_msg.c), a user-level walk through the ordinary
+    /// calls: each right is released by its type (<c>mach_msg_destroy_port</c>, lines 331-364), an out-of-line
+    /// region or port array is freed only when its descriptor says <c>deallocate</c> (lines 434 and 470), a
+    /// volatile region is skipped ("Just skip it", line 446), and <c>msgh_local_port</c> is left alone ("The
+    /// msgh_local_port field doesn't hold a port right", line 397). The walk stops at <c>msgh_size</c> and at an
+    /// unknown descriptor type, where libsyscall would read past the message.
     /// </summary>
     public void MsgDestroy(MachMsgHeader* msg)
     {
@@ -1087,59 +1158,66 @@ internal sealed unsafe partial class SimulatedKernel
             return;
         }
         uint self = TaskSelf();
-        lock (_lock)
+        DestroyPortByType(self, msg->RemotePort, msg->RemoteDisposition);
+        DestroyPortByType(self, msg->VoucherPort, msg->VoucherDisposition);
+        if (!msg->IsComplex || msg->Size < MachMsgBase.SizeOf)
         {
-            // msgh_local_port holds no right: the receive consumed the destination right.
-            DestroyPortByType(self, msg->RemotePort, msg->RemoteDisposition);
-            DestroyPortByType(self, msg->VoucherPort, msg->VoucherDisposition);
-            if (!msg->IsComplex || msg->Size < MachMsgBase.SizeOf)
+            return;
+        }
+        byte* b = (byte*)msg;
+        uint count = *(uint*)(b + MachMsgHeader.SizeOf);
+        uint off = MachMsgBase.SizeOf;
+        for (uint i = 0; i < count && off + 12 <= msg->Size; i++)
+        {
+            var type = (MachMsgDescriptorType)b[off + 11];
+            bool deallocate = b[off + 8] != 0;
+            switch (type)
             {
-                return;
-            }
-            byte* b = (byte*)msg;
-            uint count = *(uint*)(b + MachMsgHeader.SizeOf);
-            uint off = MachMsgBase.SizeOf;
-            for (uint i = 0; i < count && off + 12 <= msg->Size; i++)
-            {
-                var type = (MachMsgDescriptorType)b[off + 11];
-                switch (type)
-                {
-                    case MachMsgDescriptorType.Port:
-                        DestroyPortByType(self, *(uint*)(b + off), (MachMsgType)b[off + 10]);
-                        off += 12;
-                        continue;
-                    case MachMsgDescriptorType.GuardedPort:
-                        DestroyPortByType(self, *(uint*)(b + off + 12), (MachMsgType)b[off + 10]);
-                        break;
-                    case MachMsgDescriptorType.Ool:
-                    case MachMsgDescriptorType.OolVolatile:
-                        if (*(uint*)(b + off + 12) != 0)
-                        {
-                            VmDeallocate(self, *(ulong*)(b + off), *(uint*)(b + off + 12));
-                        }
-                        break;
-                    case MachMsgDescriptorType.OolPorts:
+                case MachMsgDescriptorType.Port:
+                    DestroyPortByType(self, *(uint*)(b + off), (MachMsgType)b[off + 10]);
+                    off += 12;
+                    continue;
+                case MachMsgDescriptorType.GuardedPort:
+                    DestroyPortByType(self, *(uint*)(b + off + 12), (MachMsgType)b[off + 10]);
+                    break;
+                case MachMsgDescriptorType.Ool:
+                    if (deallocate && *(uint*)(b + off + 12) != 0)
                     {
-                        uint n = *(uint*)(b + off + 12);
-                        var names = (uint*)*(ulong*)(b + off);
-                        if (names is not null && n != 0)
+                        VmDeallocate(self, *(ulong*)(b + off), *(uint*)(b + off + 12));
+                    }
+                    break;
+                case MachMsgDescriptorType.OolVolatile:
+                    break; // libsyscall: "Just skip it"
+                case MachMsgDescriptorType.OolPorts:
+                {
+                    uint n = *(uint*)(b + off + 12);
+                    var names = (uint*)*(ulong*)(b + off);
+                    if (names is not null)
+                    {
+                        for (uint k = 0; k < n; k++)
                         {
-                            for (uint k = 0; k < n; k++)
-                            {
-                                DestroyPortByType(self, names[k], (MachMsgType)b[off + 10]);
-                            }
+                            DestroyPortByType(self, names[k], (MachMsgType)b[off + 10]);
+                        }
+                        if (deallocate && n != 0)
+                        {
                             VmDeallocate(self, (ulong)names, n * 4ul);
                         }
-                        break;
                     }
-                    default:
-                        return;
+                    break;
                 }
-                off += 16;
+                default:
+                    return;
             }
+            off += 16;
         }
     }
 
+    /// <summary>
+    /// libsyscall's <c>mach_msg_destroy_port</c> (libsyscall/mach/mach_msg.c, lines 331-364): MOVE_SEND /
+    /// MOVE_SEND_ONCE deallocate, MOVE_RECEIVE drops the receive right, and MAKE_SEND / MAKE_SEND_ONCE (a message
+    /// that was never sent) make the right and destroy it, so the side effects of a send happen (a send-once
+    /// notification, a no-senders request firing).
+    /// </summary>
     internal void DestroyPortByType(uint self, uint name, MachMsgType type)
     {
         if (!MachPortName.IsValid(name))
@@ -1148,17 +1226,31 @@ internal sealed unsafe partial class SimulatedKernel
         }
         switch (type)
         {
-            case MachMsgType.PortReceive:
+            case MachMsgType.MoveReceive:
                 PortModRefs(self, name, MachPortRight.Receive, -1);
                 break;
-            case MachMsgType.PortSend:
-            case MachMsgType.PortSendOnce:
+            case MachMsgType.MoveSend:
+            case MachMsgType.MoveSendOnce:
                 PortDeallocate(self, name);
                 break;
+            case MachMsgType.MakeSend:
+                PortInsertRight(self, name, name, MachMsgType.MakeSend);
+                PortDeallocate(self, name);
+                break;
+            case MachMsgType.MakeSendOnce:
+            {
+                uint sendOnce;
+                MachMsgType made;
+                if (PortExtractRight(self, name, MachMsgType.MakeSendOnce, &sendOnce, &made) == KernReturn.Success)
+                {
+                    PortDeallocate(self, sendOnce);
+                }
+                break;
+            }
         }
     }
 
-    /// <summary><c>ipc_mqueue_set_qlimit_locked</c>: raising the limit wakes up to (new - old) senders, each with a slot.</summary>
+    /// <summary><c>ipc_mqueue_set_qlimit_locked</c> (port locked): raising the limit wakes up to (new - old) senders, each with a slot.</summary>
     private static void SetQLimit(IpcPort p, uint qlimit)
     {
         uint old = p.QLimit;
@@ -1216,15 +1308,19 @@ internal sealed unsafe partial class SimulatedKernel
         {
             return kr;
         }
-        lock (_lock)
+        using (var call = new SpaceCall(this, task))
         {
-            if (ResolveSpace(task, out IpcSpace s) == KernReturn.Success && s.Lookup(local) is { Port: IpcPort p })
+            if (!call.Failed(out _) && call.Space.Lookup(local) is { Port: IpcPort p })
             {
-                if ((flags & MachPortConstructFlags.QLimit) != 0)
+                using (p.Lock.EnterScope())
                 {
-                    SetQLimit(p, options->QLimit);
+                    if ((flags & MachPortConstructFlags.QLimit) != 0)
+                    {
+                        SetQLimit(p, options->QLimit);
+                    }
+                    p.Context = context;
+                    p.ProvisionalReplyPort = (flags & MachPortConstructFlags.ProvisionalReplyPort) != 0;
                 }
-                p.Context = context;
             }
         }
         if ((flags & MachPortConstructFlags.InsertSendRight) != 0)
@@ -1249,46 +1345,47 @@ internal sealed unsafe partial class SimulatedKernel
     /// </summary>
     public KernReturn PortNames(uint task, uint** names, uint* namesCount, MachPortType** types, uint* typesCount)
     {
-        lock (_lock)
+        List<PortRightInfo> rights;
+        using (var call = new SpaceCall(this, task))
         {
-            KernReturn kr = ResolveSpace(task, out IpcSpace s);
-            if (kr != KernReturn.Success)
+            if (call.Failed(out KernReturn kr))
             {
                 return kr;
             }
-            List<PortRightInfo> rights = RightsLocked(s.Task);
-            uint count = (uint)rights.Count;
-            SimulatedTask caller = CurrentTask;
-            uint* n = count == 0 ? null : (uint*)System.Runtime.InteropServices.NativeMemory.Alloc(count * 4);
-            var t = count == 0 ? null : (MachPortType*)System.Runtime.InteropServices.NativeMemory.Alloc(count * 4);
-            for (int i = 0; i < rights.Count; i++)
-            {
-                n[i] = rights[i].Name;
-                t[i] = rights[i].Type;
-            }
-            if (count != 0)
-            {
-                caller.VmRegions[(ulong)n] = count * 4;
-                caller.VmRegions[(ulong)t] = count * 4;
-            }
-            if (names is not null)
-            {
-                *names = n;
-            }
-            if (namesCount is not null)
-            {
-                *namesCount = count;
-            }
-            if (types is not null)
-            {
-                *types = t;
-            }
-            if (typesCount is not null)
-            {
-                *typesCount = count;
-            }
-            return KernReturn.Success;
+            rights = RightsLocked(call.Space);
         }
+        // The two arrays come back out of line: regions of the caller's, as the MIG reply's would be.
+        uint count = (uint)rights.Count;
+        SimulatedTask caller = CurrentTask;
+        uint* n = count == 0 ? null : (uint*)VmMap.AllocateBlock(count * 4);
+        var t = count == 0 ? null : (MachPortType*)VmMap.AllocateBlock(count * 4);
+        for (int i = 0; i < rights.Count; i++)
+        {
+            n[i] = rights[i].Name;
+            t[i] = rights[i].Type;
+        }
+        if (count != 0)
+        {
+            caller.Vm.Add((byte*)n, count * 4);
+            caller.Vm.Add((byte*)t, count * 4);
+        }
+        if (names is not null)
+        {
+            *names = n;
+        }
+        if (namesCount is not null)
+        {
+            *namesCount = count;
+        }
+        if (types is not null)
+        {
+            *types = t;
+        }
+        if (typesCount is not null)
+        {
+            *typesCount = count;
+        }
+        return KernReturn.Success;
     }
 
     /// <summary>
@@ -1299,9 +1396,9 @@ internal sealed unsafe partial class SimulatedKernel
     {
         int result = -1;
         KernReturn kr = KernReturn.Failure;
-        lock (_lock)
+        SimulatedTask caller = CurrentTask;
+        using (caller.Space.Lock.EnterScope())
         {
-            SimulatedTask caller = CurrentTask;
             if (caller.Space.Active && MachPortName.IsValid(task))
             {
                 IpcEntry? e = LookupChecked(caller.Space, task);

@@ -1,10 +1,14 @@
 using System.Collections.Generic;
+using System.Threading;
 using MachIpc.Abi;
 
 namespace MachIpc.Kernel.Simulated;
 
 // ipc_right.c / ipc_object.c / ipc_port.c: taking rights out of a space (copyin), putting them in
-// (copyout), releasing and destroying them. Every method runs with the kernel lock held.
+// (copyout), releasing and destroying them.
+// Locks: methods taking an IpcSpace expect its lock held; *Locked methods expect the port's lock held. The
+// others take what they need and may be called with at most a space lock held (never a port lock: what one
+// port's change does to another port is deferred, see Deferred.cs).
 internal sealed unsafe partial class SimulatedKernel
 {
     private const uint UrefsMax = MachPortName.UrefsMax;
@@ -15,6 +19,7 @@ internal sealed unsafe partial class SimulatedKernel
     /// </summary>
     private static bool CheckDead(IpcSpace s, IpcEntry e)
     {
+        // Active only ever goes from true to false, so a port seen active may be treated as alive right now.
         if (e.Port is not { Active: false } p || (e.Type & (MachPortType.Send | MachPortType.SendOnce)) == 0)
         {
             return false;
@@ -23,12 +28,12 @@ internal sealed unsafe partial class SimulatedKernel
         uint urefs;
         if (e.Has(MachPortType.SendOnce))
         {
-            p.SoRights--;
+            Interlocked.Decrement(ref p.SoRights);
             urefs = 1;
         }
         else
         {
-            p.SRights--;
+            Interlocked.Decrement(ref p.SRights); // a dead port: nothing fires on its last send right
             urefs = e.Urefs;
         }
         if (e.DnRequest && urefs < UrefsMax)
@@ -53,11 +58,18 @@ internal sealed unsafe partial class SimulatedKernel
         return e;
     }
 
-    /// <summary><c>ipc_port_release_send</c>: one send right fewer; the last one fires an armed no-senders request (D3).</summary>
     private void ReleaseSend(IpcPort p)
     {
-        p.SRights--;
-        if (p.SRights != 0 || !p.Active)
+        using (p.Lock.EnterScope())
+        {
+            ReleaseSendLocked(p);
+        }
+    }
+
+    /// <summary><c>ipc_port_release_send</c>: one send right fewer; the last one fires an armed no-senders request (D3).</summary>
+    private void ReleaseSendLocked(IpcPort p)
+    {
+        if (Interlocked.Decrement(ref p.SRights) != 0 || !p.Active)
         {
             return;
         }
@@ -72,8 +84,16 @@ internal sealed unsafe partial class SimulatedKernel
         }
     }
 
-    /// <summary>An unused send-once right is destroyed: MACH_NOTIFY_SEND_ONCE goes to its port through it (C12).</summary>
     private void DestroySendOnce(IpcPort p)
+    {
+        using (p.Lock.EnterScope())
+        {
+            DestroySendOnceLocked(p);
+        }
+    }
+
+    /// <summary>An unused send-once right is destroyed: MACH_NOTIFY_SEND_ONCE goes to its port through it (C12).</summary>
+    private void DestroySendOnceLocked(IpcPort p)
     {
         if (p.Active && !p.IsKernelOwned && p.MsgCount < MachPortLimits.QLimitKernel)
         {
@@ -81,7 +101,7 @@ internal sealed unsafe partial class SimulatedKernel
         }
         else
         {
-            p.SoRights--;
+            Interlocked.Decrement(ref p.SoRights);
         }
     }
 
@@ -101,7 +121,10 @@ internal sealed unsafe partial class SimulatedKernel
                 DestroySendOnce(p);
                 break;
             case MachMsgType.PortReceive:
-                p.TransitDestination = null;
+                using (_transitLock.EnterScope())
+                {
+                    p.TransitDestination = null;
+                }
                 DestroyReceive(p);
                 break;
         }
@@ -111,7 +134,7 @@ internal sealed unsafe partial class SimulatedKernel
     /// <c>ipc_port_clear_receiver</c>: the receive right leaves its space (moved or destroyed). The port
     /// leaves every set, blocked receivers get MACH_RCV_PORT_CHANGED, and mscount, seqno and context reset (A25).
     /// </summary>
-    private static void ClearReceiver(IpcPort p)
+    private static void ClearReceiverLocked(IpcPort p)
     {
         p.Receiver = null;
         p.ReceiverName = 0;
@@ -119,7 +142,10 @@ internal sealed unsafe partial class SimulatedKernel
         {
             foreach (IpcPortSet set in sets)
             {
-                set.Members.Remove(p);
+                using (set.Lock.EnterScope())
+                {
+                    set.RemoveMember(p);
+                }
             }
             sets.Clear();
         }
@@ -129,48 +155,66 @@ internal sealed unsafe partial class SimulatedKernel
         p.Context = 0;
     }
 
+    private void DestroyReceive(IpcPort p)
+    {
+        using (p.Lock.EnterScope())
+        {
+            DestroyReceiveLocked(p);
+        }
+    }
+
     /// <summary>
     /// <c>ipc_port_destroy</c>: the receive right is gone (the caller has updated the entry). With a
     /// port-destroyed request the right goes to the notify port instead (C11); otherwise the port dies (C10).
+    /// What that does to other ports (queued messages destroyed, notifications) runs once the port is unlocked.
     /// </summary>
-    private void DestroyReceive(IpcPort p)
+    private void DestroyReceiveLocked(IpcPort p)
     {
         if (!p.Active)
         {
             return;
         }
-        ClearReceiver(p);
+        ClearReceiverLocked(p);
         if (p.PdRequest is IpcPort pd)
         {
             p.PdRequest = null;
             NotifyPortDestroyed(pd, p);
             return;
         }
+        PortGone(p);
+        KillPortLocked(p);
+        DeferBootstrapPortDied(p);
+    }
+
+    /// <summary>
+    /// The end of <c>ipc_port_destroy</c> (osfmk/ipc/ipc_port.c) once no port-destroyed request claims the port
+    /// (port locked): it goes inactive, blocked senders fail, queued messages are destroyed, an armed no-senders
+    /// request's send-once right is destroyed, and every dead-name request fires (<c>ipc_port_dnnotify</c>).
+    /// Kernel-object ports reach it too, through <c>ipc_port_dealloc_special_and_unlock</c>.
+    /// </summary>
+    private void KillPortLocked(IpcPort p)
+    {
         p.Active = false;
-        _livePorts--;
-        _ports.Remove(p);
         p.Senders.WakeAll(WakeReason.PortDied);
         while (p.Queue.Dequeue() is KMsg m)
         {
-            DestroyMsg(m);
+            DeferDestroy(m);
         }
         p.MsgCount = 0;
         if (p.NsRequest is IpcPort ns)
         {
             // C10c / D4: no NO_SENDERS; the request's send-once right is destroyed instead.
             p.NsRequest = null;
-            DestroySendOnce(ns);
+            DeferRelease(new KRight { Port = ns, Type = MachMsgType.PortSendOnce });
         }
         if (p.DnRequests is { Count: > 0 } dns)
         {
-            DeadNameRequest[] fire = dns.ToArray();
-            dns.Clear();
-            foreach (DeadNameRequest r in fire)
+            foreach (DeadNameRequest r in dns)
             {
                 NotifyDeadName(r.Notify, r.Name); // C10d: immediately; the entry gets +1 uref when converted
             }
+            dns.Clear();
         }
-        BootstrapPortDied(p);
     }
 
     /// <summary>Cancels the dead-name request on an entry that loses its right while the port lives (D7).</summary>
@@ -181,16 +225,23 @@ internal sealed unsafe partial class SimulatedKernel
             return;
         }
         e.DnRequest = false;
-        if (e.Port is { Active: true, DnRequests: { } list })
+        if (e.Port is not IpcPort p)
         {
-            for (int i = 0; i < list.Count; i++)
+            return;
+        }
+        using (p.Lock.EnterScope())
+        {
+            if (p is { Active: true, DnRequests: { } list })
             {
-                if (list[i].Space == s && list[i].Name == e.Name)
+                for (int i = 0; i < list.Count; i++)
                 {
-                    IpcPort notify = list[i].Notify;
-                    list.RemoveAt(i);
-                    NotifyPortDeleted(notify, e.Name);
-                    return;
+                    if (list[i].Space == s && list[i].Name == e.Name)
+                    {
+                        IpcPort notify = list[i].Notify;
+                        list.RemoveAt(i);
+                        NotifyPortDeleted(notify, e.Name);
+                        return;
+                    }
                 }
             }
         }
@@ -222,11 +273,14 @@ internal sealed unsafe partial class SimulatedKernel
         {
             bool hadSend = e.Has(MachPortType.Send);
             s.Free(e); // any dead-name request on the name stays on the port and fires as the port dies
-            if (hadSend)
+            using (p.Lock.EnterScope())
             {
-                ReleaseSend(p);
+                if (hadSend)
+                {
+                    ReleaseSendLocked(p);
+                }
+                DestroyReceiveLocked(p);
             }
-            DestroyReceive(p);
             return;
         }
         if (e.Has(MachPortType.Send))
@@ -242,15 +296,27 @@ internal sealed unsafe partial class SimulatedKernel
         }
     }
 
+    /// <summary>
+    /// <c>ipc_pset_destroy</c>: the set goes inactive, its waiters get MACH_RCV_PORT_CHANGED (B5), then each former
+    /// member forgets it under its own lock (never a member's lock under the set's: the order is port, then set).
+    /// </summary>
     private static void DestroySet(IpcSpace s, IpcEntry e, IpcPortSet set)
     {
-        set.Active = false;
-        foreach (IpcPort m in set.Members)
+        IpcPort[] members;
+        using (set.Lock.EnterScope())
         {
-            m.Sets?.Remove(set);
+            set.Active = false;
+            members = set.Members.ToArray();
+            set.Clear();
+            set.Receivers.WakeAll(WakeReason.PortChanged);
         }
-        set.Members.Clear();
-        set.Receivers.WakeAll(WakeReason.PortChanged); // B5
+        foreach (IpcPort m in members)
+        {
+            using (m.Lock.EnterScope())
+            {
+                m.Sets?.Remove(set);
+            }
+        }
         s.Free(e);
     }
 
@@ -363,26 +429,33 @@ internal sealed unsafe partial class SimulatedKernel
                 {
                     FreeEntry(s, e);
                 }
-                ClearReceiver(p);
+                using (p.Lock.EnterScope())
+                {
+                    ClearReceiverLocked(p);
+                }
                 r = new KRight { Port = p, Type = MachMsgType.PortReceive };
                 break;
             case MachMsgType.MakeSend:
-                p.MsCount++;
-                p.SRights++;
+                using (p.Lock.EnterScope())
+                {
+                    p.MsCount++;
+                    Interlocked.Increment(ref p.SRights);
+                }
                 r = new KRight { Port = p, Type = MachMsgType.PortSend };
                 break;
             case MachMsgType.MakeSendOnce:
-                p.SoRights++;
+                Interlocked.Increment(ref p.SoRights); // the receive right is ours: the port cannot die meanwhile
                 r = new KRight { Port = p, Type = MachMsgType.PortSendOnce };
                 break;
             case MachMsgType.CopySend:
-                p.SRights++;
+                // The entry keeps its own send right, so the count cannot be passing through zero here.
+                Interlocked.Increment(ref p.SRights);
                 r = new KRight { Port = p, Type = MachMsgType.PortSend };
                 break;
             case MachMsgType.MoveSend:
                 if (e.Urefs == UrefsMax)
                 {
-                    p.SRights++; // pegged urefs stay pegged (A21)
+                    Interlocked.Increment(ref p.SRights); // pegged urefs stay pegged (A21)
                 }
                 else if (--e.Urefs == 0)
                 {
@@ -398,7 +471,7 @@ internal sealed unsafe partial class SimulatedKernel
                 }
                 else
                 {
-                    p.SRights++;
+                    Interlocked.Increment(ref p.SRights);
                 }
                 r = new KRight { Port = p, Type = MachMsgType.PortSend };
                 break;
@@ -410,24 +483,31 @@ internal sealed unsafe partial class SimulatedKernel
     }
 
     /// <summary>
-    /// <c>ipc_object_copyout</c>: puts a carried right into <paramref name="s"/> and returns its name. Send
-    /// rights merge into an entry already holding send or receive rights for the port (B14, urefs pegged at
-    /// 65535); send-once rights always get a new name; a right to a dead port comes out as MACH_PORT_DEAD (B15).
+    /// <c>ipc_object_copyout</c>: puts a carried right into <paramref name="s"/> (locked and active) and returns its
+    /// name. Send rights merge into an entry already holding send or receive rights for the port (B14, urefs
+    /// pegged at 65535); send-once rights always get a new name; a right to a dead port comes out as MACH_PORT_DEAD
+    /// (B15). False, with the right not consumed, when the space has no room for a new name (KERN_NO_SPACE).
     /// </summary>
-    private uint CopyoutRight(IpcSpace s, in KRight r)
+    private bool TryCopyoutRight(IpcSpace s, in KRight r, out uint name)
     {
+        name = MachPortName.Null;
         if (r.Port is not IpcPort p)
         {
-            return r.Passthrough;
+            name = r.Passthrough;
+            return true;
         }
         switch (r.Type)
         {
             case MachMsgType.PortSend:
             {
+                // No port lock: the right being copied out keeps the count above zero until it is merged, and a
+                // port that dies right after it is seen alive leaves a send right that lookups turn into a dead
+                // name (ipc_right_check).
                 if (!p.Active)
                 {
-                    p.SRights--;
-                    return MachPortName.Dead;
+                    Interlocked.Decrement(ref p.SRights);
+                    name = MachPortName.Dead;
+                    return true;
                 }
                 IpcEntry? e = s.LookupPort(p);
                 if (e is not null)
@@ -438,56 +518,100 @@ internal sealed unsafe partial class SimulatedKernel
                         {
                             e.Urefs++;
                         }
-                        p.SRights--; // the entry already accounts for one send right
+                        Interlocked.Decrement(ref p.SRights); // the entry already accounts for one send right
                     }
                     else
                     {
                         e.Type |= MachPortType.Send;
                         e.Urefs = 1;
                     }
-                    return e.Name;
+                    name = e.Name;
+                    return true;
                 }
                 e = s.Allocate();
+                if (e is null)
+                {
+                    return false;
+                }
                 e.Type = MachPortType.Send;
                 e.Urefs = 1;
                 e.Port = p;
                 s.IndexPort(e);
-                return e.Name;
+                name = e.Name;
+                return true;
             }
             case MachMsgType.PortSendOnce:
             {
                 if (!p.Active)
                 {
-                    p.SoRights--;
-                    return MachPortName.Dead;
+                    Interlocked.Decrement(ref p.SoRights);
+                    name = MachPortName.Dead;
+                    return true;
                 }
-                IpcEntry e = s.Allocate();
+                IpcEntry? e = s.Allocate();
+                if (e is null)
+                {
+                    return false;
+                }
                 e.Type = MachPortType.SendOnce;
                 e.Urefs = 1;
                 e.Port = p;
-                return e.Name;
+                name = e.Name;
+                return true;
             }
             case MachMsgType.PortReceive:
             {
-                p.TransitDestination = null;
                 IpcEntry? e = s.LookupPort(p);
                 if (e is null)
                 {
                     e = s.Allocate();
+                    if (e is null)
+                    {
+                        return false;
+                    }
                     e.Port = p;
                 }
-                e.Type |= MachPortType.Receive;
-                s.IndexPort(e);
-                p.Receiver = s;
-                p.ReceiverName = e.Name;
-                // Messages queued while in transit may now be handed to waiters on this space's sets later.
-                return e.Name;
+                using (_transitLock.EnterScope())
+                {
+                    p.TransitDestination = null;
+                }
+                using (p.Lock.EnterScope())
+                {
+                    e.Type |= MachPortType.Receive;
+                    s.IndexPort(e);
+                    p.Receiver = s;
+                    p.ReceiverName = e.Name;
+                }
+                name = e.Name;
+                return true;
             }
         }
-        return MachPortName.Null;
+        return true;
     }
 
-    /// <summary>Every carried receive right whose destination chain leads back to itself (A26).</summary>
+    /// <summary>
+    /// Copies a carried right out into <paramref name="s"/>, taking its lock; the right is destroyed if the space
+    /// is dead (KERN_INVALID_TASK) or full (KERN_NO_SPACE). Called with no lock held.
+    /// </summary>
+    private KernReturn CopyoutToSpace(IpcSpace s, in KRight r, out uint name)
+    {
+        using (s.Lock.EnterScope())
+        {
+            if (s.Active && TryCopyoutRight(s, r, out name))
+            {
+                return KernReturn.Success;
+            }
+        }
+        name = MachPortName.Null;
+        ReleaseKRight(r);
+        return s.Active ? KernReturn.NoSpace : KernReturn.InvalidTask;
+    }
+
+    /// <summary>
+    /// A26: whether <paramref name="moved"/> is <paramref name="dest"/> or a port the destination chain reaches
+    /// through receive rights in transit (ipc_port_check_circularity). Transit lock held; each port is locked
+    /// only to read its receiver.
+    /// </summary>
     private static bool IsCircular(IpcPort dest, IpcPort moved)
     {
         IpcPort? p = dest;
@@ -497,7 +621,12 @@ internal sealed unsafe partial class SimulatedKernel
             {
                 return true;
             }
-            p = p.Receiver is null ? p.TransitDestination : null;
+            bool inTransit;
+            using (p.Lock.EnterScope())
+            {
+                inTransit = p.Receiver is null;
+            }
+            p = inTransit ? p.TransitDestination : null;
         }
         return false;
     }

@@ -24,12 +24,8 @@ public sealed class SimulatedTask : IDisposable
     internal readonly IpcSpace Space;
     internal readonly IpcPort TaskPort;
     internal readonly uint SelfName;
-    /// <summary>OOL regions this task received and has not vm_deallocate'd: address → size.</summary>
-    internal readonly Dictionary<ulong, ulong> VmRegions = new();
-    /// <summary>Joined processes: host copy of sent OOL bytes → the task's region it stands for (deallocate = TRUE).</summary>
-    internal Dictionary<ulong, ulong>? DeallocAliases;
-    /// <summary>Aliases whose region copyin deallocated.</summary>
-    internal readonly HashSet<ulong> DeallocAliasesConsumed = new();
+    /// <summary>Out-of-line regions this task was handed, and the kernel memory it is answerable for.</summary>
+    internal readonly VmMap Vm = new();
     private readonly SimulatedKernel _kernel;
 
     internal SimulatedTask(SimulatedKernel kernel, string name, int pid, uint uid, uint gid, uint pidVersion)
@@ -41,7 +37,7 @@ public sealed class SimulatedTask : IDisposable
         SecurityToken = new SecurityToken { Euid = uid, Egid = gid };
         Space = new IpcSpace(this);
         TaskPort = new IpcPort { Kind = KObjectKind.Task, KObject = this };
-        IpcEntry self = Space.Allocate();
+        IpcEntry self = Space.Allocate()!;
         self.Type = MachPortType.Send;
         self.Urefs = 1;
         self.Port = TaskPort;
@@ -50,11 +46,11 @@ public sealed class SimulatedTask : IDisposable
         SelfName = self.Name;
         // A process is born with a send right to its bootstrap server, which libSystem keeps in the global
         // bootstrap_port (libsyscall/mach/mach_init.c declares it; it is filled in from TASK_BOOTSTRAP_PORT at start).
-        IpcEntry boot = Space.Allocate();
+        IpcEntry boot = Space.Allocate()!;
         boot.Type = MachPortType.Send;
         boot.Urefs = 1;
         boot.Port = kernel.BootstrapKernelPort;
-        boot.Port.SRights++;
+        Interlocked.Increment(ref boot.Port.SRights);
         Space.IndexPort(boot);
         BootstrapName = boot.Name;
     }
@@ -111,8 +107,11 @@ public sealed class SimulatedTask : IDisposable
     /// <summary>Every name in the task's space with its type and urefs.</summary>
     public IReadOnlyList<PortRightInfo> Rights() => _kernel.RightsOf(this);
 
+    /// <summary>Whether <paramref name="name"/> is a receive right this task made with MPO_PROVISIONAL_REPLY_PORT.</summary>
+    internal bool IsProvisionalReplyPort(uint name) => _kernel.IsProvisionalReplyPort(this, name);
+
     /// <summary>Out-of-line regions received by this task and not yet <c>vm_deallocate</c>'d.</summary>
-    public int OutstandingVmRegions => _kernel.VmRegionCount(this);
+    public int OutstandingVmRegions => Vm.Count;
 
     /// <inheritdoc/>
     public override string ToString() => $"{Name} (pid {Pid})";

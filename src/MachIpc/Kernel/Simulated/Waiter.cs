@@ -21,14 +21,28 @@ internal enum WakeReason
 
 /// <summary>
 /// One blocked thread (<c>thread_t</c> waiting on a <c>waitq</c>). Each thread owns one, reused for every
-/// wait, so blocking allocates nothing. State changes happen under the kernel lock; the thread sleeps on
-/// its own futex word (Linux) or monitor (elsewhere), so a wake-up disturbs no other thread.
+/// wait, so blocking allocates nothing. A waiter sits on the wait list of one port or port set, under that
+/// object's lock; whoever takes it off the list (under the same lock) owns it until it calls
+/// <see cref="Wake"/>: that is XNU's waitq_wakeup64_identify_locked, which picks a thread and keeps it from
+/// running while the waker fills in its results. The thread sleeps on its own futex word (Linux) or monitor
+/// (elsewhere), so a wake-up disturbs no other thread.
 /// </summary>
+/// <remarks>
+/// It is also the rest of the thread's kernel state (XNU keeps its ith_* IPC fields in thread_t): the work the
+/// thread deferred until it holds no lock (<see cref="Ops"/>, wake-ups) and its spare <see cref="KMsg"/>. One
+/// thread-static read reaches all of it; each such read costs a TLS lookup, so entry points take it once.
+/// </remarks>
 internal sealed unsafe class Waiter
 {
     [System.ThreadStatic] private static Waiter? t_current;
 
     internal static Waiter Current => t_current ??= new Waiter();
+
+    // Deferred work (SimulatedKernel.Flush), this thread's spare message (KMsg.Rent/Return).
+    internal SimulatedKernel.DeferredOp[] Ops = new SimulatedKernel.DeferredOp[16];
+    internal int OpCount;
+    internal bool Flushing;
+    internal KMsg? SpareKMsg;
 
     private const int Waiting = 0, Woken = 1, Sleeping = 2;
     private static readonly bool s_futex = System.OperatingSystem.IsLinux() && Futex.Available;
@@ -42,70 +56,63 @@ internal sealed unsafe class Waiter
 
     internal WakeReason Reason;
     internal MachMsgReturn Result;
-    internal IpcPort? MsgPort;      // the port the too-large message came from
     internal uint TooLargeSize;
+    /// <summary>MACH_RCV_LARGE_IDENTITY: the receiver's name for the port whose message was too large (B10).</summary>
+    internal uint TooLargeName;
 
-    // Receive parameters: a sender handing a message over applies B10 and copies the message out into the
-    // blocked receiver's buffer itself, so the receiver wakes with nothing left to do (direct hand-off).
+    // Receive parameters: the thread that takes a blocked receiver off its list copies the message out into the
+    // receiver's buffer itself (with no lock held, see SimulatedKernel.HandOff), so the receiver wakes with
+    // nothing left to do (direct hand-off).
     internal MachMsgOption Option;
     internal uint RcvSize;
     internal SimulatedTask? RcvTask;
     internal byte* RcvBuf;
+    internal KMsg? Kmsg;
+    internal uint DestName;
+    internal ulong Context;
 
     internal void Reset()
     {
         Volatile.Write(ref *_word, Waiting);
         Reason = WakeReason.None;
         Result = MachMsgReturn.Success;
-        MsgPort = null;
         TooLargeSize = 0;
+        TooLargeName = 0;
         RcvTask = null;
+        Kmsg = null;
     }
 
     internal bool Done => Volatile.Read(ref *_word) == Woken;
 
-    // Inside mach_msg, futex wake-ups are issued after the kernel lock is released, so the lock is never
-    // held across a syscall and the woken thread does not immediately contend for it.
-    [System.ThreadStatic] private static bool t_deferWakes;
-    [System.ThreadStatic] private static Waiter?[]? t_deferred;
-    [System.ThreadStatic] private static int t_deferredCount;
+    // Futex wake-ups are issued after the thread has released every kernel lock (SimulatedKernel.Flush), so no
+    // lock is held across a syscall and the woken thread does not immediately contend for one.
+    private Waiter?[] _wakes = new Waiter?[16];
+    private int _wakeCount;
 
-    internal static void BeginDeferWakes()
+    private void DeferWake(Waiter w)
     {
-        t_deferred ??= new Waiter?[16]; // on the thread's first mach_msg, never in steady state
-        t_deferWakes = true;
-    }
-
-    internal static void EndDeferWakes()
-    {
-        FlushDeferredWakes();
-        t_deferWakes = false;
-    }
-
-    private static void Defer(Waiter w)
-    {
-        Waiter?[] list = t_deferred ??= new Waiter?[16];
-        if (t_deferredCount == list.Length)
+        if (_wakeCount == _wakes.Length)
         {
-            System.Array.Resize(ref t_deferred, list.Length * 2);
-            list = t_deferred;
+            System.Array.Resize(ref _wakes, _wakes.Length * 2);
         }
-        list[t_deferredCount++] = w;
+        _wakes[_wakeCount++] = w;
     }
 
-    /// <summary>Issues the wake-ups deferred by this thread; call with the kernel lock released.</summary>
-    internal static void FlushDeferredWakes()
+    /// <summary>Issues the wake-ups this thread deferred; call with no kernel lock held.</summary>
+    internal void FlushWakes()
     {
-        Waiter?[]? list = t_deferred;
-        for (int i = 0; i < t_deferredCount; i++)
+        for (int i = 0; i < _wakeCount; i++)
         {
-            Futex.WakeOne(list![i]!._word);
-            list[i] = null;
+            Futex.WakeOne(_wakes[i]!._word);
+            _wakes[i] = null;
         }
-        t_deferredCount = 0;
+        _wakeCount = 0;
     }
 
-    /// <summary>Called with the kernel lock held: records the outcome and wakes the thread.</summary>
+    /// <summary>
+    /// Records the outcome and wakes the thread. The caller owns the waiter: it took it off its wait list under
+    /// the list owner's lock (a lock it may still hold; the futex syscall itself is deferred).
+    /// </summary>
     internal void Wake(WakeReason reason)
     {
         List?.Remove(this);
@@ -114,14 +121,7 @@ internal sealed unsafe class Waiter
         {
             if (Interlocked.Exchange(ref *_word, Woken) == Sleeping)
             {
-                if (t_deferWakes)
-                {
-                    Defer(this); // the syscall waits until the kernel lock is released
-                }
-                else
-                {
-                    Futex.WakeOne(_word);
-                }
+                Current.DeferWake(this);
             }
             return;
         }
@@ -132,7 +132,7 @@ internal sealed unsafe class Waiter
         }
     }
 
-    /// <summary>Sleeps (kernel lock NOT held) until woken or <paramref name="deadline"/> (Environment.TickCount64; long.MaxValue = forever).</summary>
+    /// <summary>Sleeps (no kernel lock held) until woken or <paramref name="deadline"/> (Environment.TickCount64; long.MaxValue = forever).</summary>
     internal void Sleep(long deadline)
     {
         // No spinning: a blocked thread sleeps in the kernel (futex) or on a monitor until it is woken.
@@ -245,15 +245,21 @@ internal static unsafe class Futex
         syscall(s_sysFutex, addr, FutexWaitPrivate, expected, &ts, null, 0);
     }
 
-    internal static void WakeOne(int* addr) => syscall(s_sysFutex, addr, FutexWakePrivate, 1, null, null, 0);
+    // FUTEX_WAKE never blocks and returns within microseconds, so it skips the GC transition, as
+    // SuppressGCTransition allows for short non-blocking calls (a wait must not: it blocks).
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "syscall", ExactSpelling = true)]
+    [System.Runtime.InteropServices.SuppressGCTransition]
+    private static extern long syscall_wake(long number, int* addr, int op, int val, Timespec* timeout, int* addr2, int val3);
+
+    internal static void WakeOne(int* addr) => syscall_wake(s_sysFutex, addr, FutexWakePrivate, 1, null, null, 0);
 }
 
-/// <summary>A FIFO of blocked threads (<c>waitq</c>), intrusive so it never allocates.</summary>
+/// <summary>A FIFO of blocked threads (<c>waitq</c>), intrusive so it never allocates; guarded by its port's or set's lock.</summary>
 internal sealed class WaitList
 {
     private Waiter? _head, _tail;
 
-    /// <summary>Threads on any wait list, i.e. blocked in mach_msg (kernel lock held for every change).</summary>
+    /// <summary>Threads on any wait list, i.e. blocked in mach_msg.</summary>
     internal static int TotalWaiting;
 
     internal bool IsEmpty => _head is null;
@@ -261,7 +267,7 @@ internal sealed class WaitList
 
     internal void Add(Waiter w)
     {
-        TotalWaiting++;
+        Interlocked.Increment(ref TotalWaiting);
         w.List = this;
         w.Next = null;
         w.Prev = _tail;
@@ -300,7 +306,7 @@ internal sealed class WaitList
         }
         w.Prev = w.Next = null;
         w.List = null;
-        TotalWaiting--;
+        Interlocked.Decrement(ref TotalWaiting);
     }
 
     internal void WakeAll(WakeReason reason)
