@@ -10,9 +10,10 @@ using MachIpc.Kernel.Simulated;
 namespace MachIpc.Kernel.Remote;
 
 /// <summary>
-/// The hosting side of a shared simulated kernel: listens on a Unix-domain socket in a private (0700)
+/// The hosting side of a shared simulated kernel: listens on a Unix-domain socket (0600) in a private (0700)
 /// directory and serves each connection on its own thread, acting as the task of the peer process. The peer's
-/// pid, euid and egid come from SO_PEERCRED, never from the peer. Every connection of one pid maps to one task;
+/// pid, euid and egid come from SO_PEERCRED, never from the peer, and a peer whose euid is not the host's is
+/// refused whatever the file modes say (the trust model: README.md, "Who may join"). Every connection of one pid maps to one task;
 /// the first is the lifeline: when it closes (the process exited or was killed) or breaks the protocol, the
 /// task dies (C15) and the process's other connections are shut down.
 /// </summary>
@@ -25,14 +26,18 @@ internal sealed unsafe class KernelHost
     private readonly Socket _listener;
     private readonly Lock _lock = new();
     private readonly Dictionary<int, RemoteTask> _byPid = new();
+    private readonly uint _uid = Native.geteuid();
     private int _rejected;
 
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     private KernelHost(SimulatedKernel kernel, string path)
     {
         _kernel = kernel;
         SocketPath = path;
         _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         _listener.Bind(new UnixDomainSocketEndPoint(path));
+        // connect(2) on a Unix socket needs write permission on the file: owner only, as the directory already is.
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         _listener.Listen(128);
         var accept = new Thread(AcceptLoop) { IsBackground = true, Name = "machipc kernel host" };
         accept.Start();
@@ -132,6 +137,14 @@ internal sealed unsafe class KernelHost
                 throw new WireException("no peer credentials");
             }
             who = $"pid {cred.Pid}";
+            if (cred.Uid != _uid)
+            {
+                // One user's namespace, as launchd's per-user bootstrap is: another uid never joins, even if
+                // someone opened the directory's or the socket's mode. Closed before any byte is read.
+                Interlocked.Increment(ref _rejected);
+                Console.Error.WriteLine($"machipc kernel host: refused {who}: uid {cred.Uid} is not the host's uid {_uid}");
+                return;
+            }
             socket.ReceiveTimeout = 10_000; // a connection that never says hello does not hold a thread forever
             ReadOnlySpan<byte> hello = conn.Receive(out bool eof);
             socket.ReceiveTimeout = 0;

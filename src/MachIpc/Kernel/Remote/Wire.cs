@@ -405,6 +405,9 @@ internal static unsafe class Native
     [DllImport("libc", EntryPoint = "recvmsg", ExactSpelling = true, SetLastError = true)]
     public static extern nint recvmsg(int fd, MsgHdr* msg, int flags);
 
+    [DllImport("libc", EntryPoint = "geteuid", ExactSpelling = true)]
+    public static extern uint geteuid();
+
     [DllImport("libc", EntryPoint = "getsockopt", ExactSpelling = true, SetLastError = true)]
     public static extern int getsockopt(int fd, int level, int name, void* value, uint* length);
 
