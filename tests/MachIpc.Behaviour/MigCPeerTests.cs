@@ -20,9 +20,9 @@ namespace MachIpc.Behaviour;
 /// </summary>
 public sealed unsafe class MigCPeerTests : BehaviourTest
 {
-    private const int Failing = 99;
+    private const int Failing = 99, Throwing = 98;
 
-    /// <summary>Succeeds for exception 1 (state words + 1, flavor + 100), fails with KERN_FAILURE for 99.</summary>
+    /// <summary>Succeeds for exception 1 (state words + 1, flavor + 100), fails with KERN_FAILURE for 99, throws for 98.</summary>
     private sealed class Handler : IMachExcHandler
     {
         public readonly List<string> Calls = new();
@@ -35,6 +35,10 @@ public sealed unsafe class MigCPeerTests : BehaviourTest
 
         private static int Finish(int exception, uint thread, uint task)
         {
+            if (exception == Throwing)
+            {
+                throw new InvalidOperationException("handler failure"); // the server answers MIG_REMOTE_ERROR
+            }
             if (exception == Failing)
             {
                 return (int)KernReturn.Failure; // MIG's server destroys the request's rights
@@ -104,10 +108,14 @@ public sealed unsafe class MigCPeerTests : BehaviourTest
             // The handler's KERN_FAILURE, as the mig_reply_error_t's RetCode; the C stub leaves the flavor alone.
             Assert.Equal("raise(99) 5", ReadLine(child));
             Assert.Equal("identity(99) 5 flavor 7", ReadLine(child));
+            // A handler that throws: MIG_REMOTE_ERROR in the error reply.
+            Assert.Equal("raise(98) -302", ReadLine(child));
             Assert.Equal("ok", Finish(child));
             server.Stop();
+            Assert.Equal(5, server.Metrics.Received);
             Assert.Equal(4, server.Metrics.Dispatched);
-            Assert.Equal(0, server.Metrics.Rejected);
+            Assert.Equal(1, server.Metrics.HandlerFailures); // also the one rejection: nothing else was refused
+            Assert.Equal(1, server.Metrics.Rejected);
         }
         Assert.Equal(new[]
         {
@@ -116,6 +124,7 @@ public sealed unsafe class MigCPeerTests : BehaviourTest
             $"identity 1 [257] flavor 6 state [3,6,9,12] task pid {pid}",
             $"raise 99 [257] task pid {pid}",
             $"identity 99 [257,-2] flavor 7 state [3,6] task pid {pid}",
+            $"raise 98 [] task pid {pid}",
         }, handler.Calls);
     }
 

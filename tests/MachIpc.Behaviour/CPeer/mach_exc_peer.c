@@ -11,8 +11,8 @@
  *                                       (the state comes back with every word + 1 and flavor + 100), exception 99
  *                                       fails with KERN_FAILURE; each request is printed with the pid of the task
  *                                       port it carried
- *   mach_exc_peer client <service>      call both routines with exception 1, then both with exception 99, print
- *                                       each result, then "ok"
+ *   mach_exc_peer client <service>      call both routines with exception 1, then both with exception 99, then
+ *                                       raise with 98 (no codes), print each result, then "ok"
  */
 #include <mach/mach.h>
 #include <servers/bootstrap.h>
@@ -359,6 +359,7 @@ static int client(const char *service)
     flavor = 7;
     kr = peer_mach_exception_raise_state_identity(port, self, self, 99, two, 2, &flavor, old_state, 2, new_state, &count);
     printf("identity(99) %d flavor %d\n", kr, flavor);
+    printf("raise(98) %d\n", peer_mach_exception_raise(port, self, self, 98, two, 0));
     mach_port_deallocate(mach_task_self(), port);
     mig_dealloc_reply_port(mig_get_reply_port());
     return 0;
