@@ -14,6 +14,7 @@ public static class Program
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --xproc     [--reps 5] [--helpers 1,4,16]
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --hostile   [--reps 5] [--pairs 4]
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --stop-stress [cycles]   (Stop() latency and hangs under load)
+    //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --soak [seconds] [helpers]   (helpers, kills, floods; fails on errors, leaks, growth)
     // BenchmarkDotNet (the SDK's server stack against the raw seam):
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --filter '*ServerBenchmarks*'
     // build/run-benchmarks.sh runs them all and rewrites RESULTS.md.
@@ -40,6 +41,10 @@ public static class Program
                 return 0;
             case "--stop-stress":
                 return StopStress.Run(args);
+            case "--soak":
+                return Soak.Run(args);
+            case "--soak-child":
+                return Soak.Child(args);
             case "--xproc-child":
                 return CrossProcessBenchmark.Child(args);
             default:
