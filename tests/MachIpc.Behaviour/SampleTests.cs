@@ -31,6 +31,7 @@ public sealed partial class SampleTests : BehaviourTest
         using var run = Track(Process.Start(psi)!);
         string text = ReadToEnd(run);
         Assert.True(run.ExitCode == 0, text);
+        Assert.Contains("kernel backend " + Mach.Backend, text); // the backend this project runs the suite on
         Assert.Contains("result: OK", text);
         var rows = HelperRow().Matches(text);
         Assert.Equal(4, rows.Count);
