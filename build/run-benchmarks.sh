@@ -56,6 +56,9 @@ if [[ $only == all || $only == mach ]]; then
         echo '### Round trips, N independent pairs (16 B and 1 KiB inline)'
         echo
         $bench --roundtrip --reps "$reps"
+        echo '### The backends side by side: the Darwin backend over the native libSystem vs the in-process simulator'
+        echo
+        $bench --backends --reps "$reps"
         echo '### Large messages (64 KiB inline, 1 MiB out of line)'
         echo
         $bench --large --reps "$reps"

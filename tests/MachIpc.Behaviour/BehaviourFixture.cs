@@ -17,7 +17,7 @@ namespace MachIpc.Behaviour;
 /// </summary>
 public abstract class BehaviourTest : IDisposable
 {
-    private static readonly TimeSpan ChildTimeout = TimeSpan.FromSeconds(30);
+    protected static readonly TimeSpan ChildTimeout = TimeSpan.FromSeconds(30);
     private readonly Dictionary<uint, (MachPortType Type, uint SendRefs)> _before = PortSpace();
     private readonly List<Process> _children = new();
 
@@ -120,6 +120,16 @@ public abstract class BehaviourTest : IDisposable
         Assert.True(line.Wait(ChildTimeout), $"child {child.Id} said nothing in time");
         return line.Result ?? "(end of output)";
     }
+
+    /// <summary>Writes a line to the child's standard input.</summary>
+    protected static void Say(Process child, string line = "")
+    {
+        child.StandardInput.WriteLine(line);
+        child.StandardInput.Flush();
+    }
+
+    /// <summary>How many receive rights this task holds.</summary>
+    protected static int ReceiveRights() => PortSpace().Count(kv => (kv.Value.Type & MachPortType.Receive) != 0);
 
     /// <summary>Waits for the child to exit successfully and returns what it printed last.</summary>
     protected static string Finish(Process child)

@@ -56,3 +56,36 @@ public static class Checksums
         return sum;
     }
 }
+
+/// <summary>A request <see cref="EchoServer"/> answers with <see cref="EchoReply"/>.</summary>
+[MachMessage(0x4D420010, Local = MachMsgType.MakeSendOnce)]
+public partial struct Echo
+{
+    public MachMsgHeader Header;
+    public int Value;
+}
+
+/// <summary>The answer to <see cref="Echo"/>: the value plus one, and the sender's pid from the request's audit token.</summary>
+[MachMessage(0x4D420074, Remote = MachMsgType.MoveSendOnce)]
+public partial struct EchoReply
+{
+    public MachMsgHeader Header;
+    public int Value;
+    public int SenderPid;
+}
+
+/// <summary>A request <see cref="EchoServer"/> holds (its handler blocks) and never answers.</summary>
+[MachMessage(0x4D420011, Local = MachMsgType.MakeSendOnce)]
+public partial struct Hold
+{
+    public MachMsgHeader Header;
+}
+
+/// <summary>A request with a send right made from the sender's port; anything else in that descriptor is malformed.</summary>
+[MachMessage(0x4D420012, Local = MachMsgType.MakeSendOnce)]
+public partial struct PortGift
+{
+    public MachMsgHeader Header;
+    public MachMsgBody Body;
+    [MachPort(MachMsgType.MakeSend)] public MachMsgPortDescriptor Port;
+}

@@ -2,6 +2,7 @@ using System;
 using System.Globalization;
 using System.Linq;
 using BenchmarkDotNet.Running;
+using MachIpc.Benchmarks.Harness;
 
 namespace MachIpc.Benchmarks;
 
@@ -10,6 +11,7 @@ public static class Program
     // Stopwatch/getrusage harnesses (tables in markdown on stdout, progress on stderr):
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --roundtrip [--reps 5] [--pairs 1,4,16,64]
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --large     [--reps 5] [--pairs 1,4,16,64]
+    //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --backends  [--reps 5] [--pairs 1,4,16]
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --scaling   [--reps 5] [--threads 2,4,16]
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --xproc     [--reps 5] [--helpers 1,4,16]
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --hostile   [--reps 5] [--pairs 4]
@@ -30,6 +32,11 @@ public static class Program
             case "--large":
                 Console.WriteLine(RoundTripBenchmark.Large(reps, Option(args, "--pairs", [1, 4, 16, 64])));
                 return 0;
+            case "--backends":
+                Console.WriteLine(RoundTripBenchmark.Backends(reps, Option(args, "--pairs", [1, 4, 16])));
+                return 0;
+            case "--pairs-child":
+                return ChildProcessPairs.Child(args);
             case "--scaling":
                 Console.WriteLine(ScalingBenchmark.Run(reps, Option(args, "--threads", [2, 4, 16])));
                 return 0;

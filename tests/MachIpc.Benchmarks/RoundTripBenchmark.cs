@@ -56,6 +56,25 @@ internal static class RoundTripBenchmark
         return table.ToString();
     }
 
+    /// <summary>
+    /// The backends side by side, 16 B inline: the Darwin backend over the native libSystem on Linux
+    /// (<c>MACHIPC_KERNEL=darwin</c>: libmachipc_system.so and the kernel host, in a child process because the backend
+    /// is chosen at process start) against the in-process simulator, a socketpair and the futex floor.
+    /// </summary>
+    public static string Backends(int reps, int[] pairCounts)
+    {
+        var table = NewTable(baseline: "in-process simulator");
+        foreach (int n in pairCounts)
+        {
+            Run(table, "16 B", n, reps, floor: 0, baseline: 1,
+                new FutexPairs(),
+                new SimulatorPairs(16),
+                new ChildProcessPairs("darwin", 16),
+                new SocketPairs(Wire(16), poll: false));
+        }
+        return table.ToString();
+    }
+
     /// <summary>The bytes a socket carries for a Mach message with <paramref name="inlineBytes"/> after the header.</summary>
     private static int Wire(int inlineBytes) => 24 + inlineBytes;
 
@@ -66,7 +85,7 @@ internal static class RoundTripBenchmark
         return new Table(baseline is null ? columns : [.. columns, $"p50 ÷ {baseline}"]);
     }
 
-    private static void Run(Table table, string message, int pairs, int reps, int floor, int? baseline, params Pairs[] rows)
+    private static void Run(Table table, string message, int pairs, int reps, int floor, int? baseline, params IRoundTripRow[] rows)
     {
         var perPair = new int[rows.Length];
         var samples = new List<Sample>[rows.Length];
@@ -89,7 +108,7 @@ internal static class RoundTripBenchmark
         }
         finally
         {
-            foreach (Pairs p in rows)
+            foreach (IRoundTripRow p in rows)
             {
                 p.Dispose();
             }

@@ -19,7 +19,6 @@ using MachIpc.Samples.HelperPool;
 //   connect <service> [task-port]   check in (optionally sending the task port); print "connected" (then wait for a
 //                           line on stdin) or "refused <why>"
 //   squat <service>         check in the parent's name first, answer one check-in as the parent; print what it got
-//   socket-peer <path> <service>   pattern 2 with the parent over its Unix socket; one message each way; print "ok <pid>"
 //   hello <service>         send a well-formed pattern-2 hello to someone else's service; print "sent"
 //   wait                    read a line from stdin, then exit
 //   garbage                 connect raw, break the protocol twice, print "disconnected" if the host hung up each time
@@ -45,7 +44,6 @@ try
         "stream" => Modes.Stream(args[1]),
         "connect" => RendezvousModes.Connect(args[1], args.Length > 2 && args[2] == "task-port"),
         "squat" => RendezvousModes.Squat(args[1]),
-        "socket-peer" => RendezvousModes.SocketPeer(args[1], args[2]),
         "hello" => RendezvousModes.Hello(args[1]),
         "wait" => Modes.Wait(),
         "garbage" => Modes.Garbage(),

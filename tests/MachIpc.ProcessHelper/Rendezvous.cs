@@ -1,5 +1,4 @@
 using System;
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using MachIpc.Abi;
 using MachIpc.Bootstrap;
@@ -76,27 +75,6 @@ internal static unsafe class RendezvousModes
         reply.ChannelSend = Descriptor(outbound.Name, MachMsgType.MakeSend);
         mr = Mach.Msg(&reply.Header, MachMsgOption.SendMsg | MachMsgOption.SendTimeout, reply.Header.Size, 0, 0, 5000, 0);
         Console.WriteLine($"{loot}; reply {mr}");
-        return 0;
-    }
-
-    /// <summary>
-    /// Pattern 2 with the parent: connect to its Unix socket at <paramref name="path"/>, run the exchange, send one
-    /// message on the channel and print "ok &lt;pid the answer came from&gt;".
-    /// </summary>
-    public static int SocketPeer(string path, string service)
-    {
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        socket.Connect(new UnixDomainSocketEndPoint(path));
-        using var channel = SocketRendezvous.Exchange(socket, service, TimeSpan.FromSeconds(10));
-        var note = new MachMsgHeader { Bits = MachMsgBits.Make(MachMsgType.CopySend, MachMsgType.None), Size = (uint)sizeof(MachMsgHeader), RemotePort = channel.Send.Name, Id = 7 };
-        var mr = Mach.Msg(&note, MachMsgOption.SendMsg | MachMsgOption.SendTimeout, note.Size, 0, 0, 5000, 0);
-        byte* buffer = stackalloc byte[256];
-        var answer = (MachMsgHeader*)buffer;
-        if (mr == MachMsgReturn.Success)
-        {
-            mr = Mach.Msg(answer, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout | MachTrailerRequest.Option(MachTrailerElements.Audit), 0, 256, channel.Receive.Name, 10_000, 0);
-        }
-        Console.WriteLine(mr == MachMsgReturn.Success ? $"ok {((MachMsgAuditTrailer*)(buffer + answer->Size))->Audit.Pid}" : "failed " + mr);
         return 0;
     }
 

@@ -180,20 +180,29 @@ public sealed class HelperRendezvous : IDisposable
         {
             throw new MachException($"helper check-in with \"{serviceName}\" failed: {result}");
         }
-        // From here the reply's rights are ours: the channel owns them, and releases them if we do not trust it.
-        var channel = new MachChannel(ReceiveRight.Adopt(reply.ChannelReceive.Name), SendRight.Adopt(reply.ChannelSend.Name));
+        // From here the reply's rights are ours. Either end may arrive as no right at all: MACH_PORT_DEAD when its port
+        // died in transit, as it will when whoever answered destroyed it after sending (osfmk/ipc/ipc_kmsg.c
+        // ipc_kmsg_copyout_port: KERN_INVALID_CAPABILITY -> MACH_PORT_DEAD), or MACH_PORT_NULL if that is what was
+        // sent. Such names are not rights to adopt; whatever did arrive is released before refusing.
+        uint receive = reply.ChannelReceive.Name, send = reply.ChannelSend.Name;
+        string? refusal = parent.Pid != parentPid
+            ? $"\"{serviceName}\" was answered by pid {parent.Pid}, not by the parent (pid {parentPid}): another process holds the name. " +
+              "Nothing was sent to it; its answer was released."
+            : !MachPortName.IsValid(receive) || !MachPortName.IsValid(send)
+                ? $"the parent's answer on \"{serviceName}\" carried no live channel"
+                : null;
+        if (refusal is not null)
+        {
+            if (MachPortName.IsValid(receive))
+            {
+                Mach.PortModRefs(Mach.TaskSelf, receive, MachPortRight.Receive, -1);
+            }
+            ReleaseSend(send);
+            throw new MachRendezvousException(refusal);
+        }
+        var channel = new MachChannel(ReceiveRight.Adopt(receive), SendRight.Adopt(send));
         try
         {
-            if (parent.Pid != parentPid)
-            {
-                throw new MachRendezvousException(
-                    $"\"{serviceName}\" was answered by pid {parent.Pid}, not by the parent (pid {parentPid}): another process holds the name. " +
-                    "Nothing was sent to it; its answer was released.");
-            }
-            if (!channel.Receive.IsValid || !channel.Send.IsValid)
-            {
-                throw new MachRendezvousException($"the parent's answer on \"{serviceName}\" carried no live channel");
-            }
             if (options.SendTaskPort)
             {
                 SendTaskPort(client, parent, timeoutMs);

@@ -4,12 +4,28 @@ using System.Threading;
 
 namespace MachIpc.Benchmarks.Harness;
 
+/// <summary>One row of a round-trip table: N pairs, measured one repetition at a time.</summary>
+internal interface IRoundTripRow : IDisposable
+{
+    /// <summary>The row's label.</summary>
+    string Name { get; }
+
+    /// <summary>Creates <paramref name="pairs"/> pairs and starts them.</summary>
+    void Start(int pairs);
+
+    /// <summary>One repetition: every pair performs <paramref name="perPair"/> round trips at once.</summary>
+    Sample Measure(int perPair);
+
+    /// <summary>The wall-clock seconds of one such repetition (for calibration).</summary>
+    double Seconds(int perPair);
+}
+
 /// <summary>
 /// N independent client/server pairs, each on its own two threads (nothing shared between pairs). The client
 /// threads persist across repetitions; one repetition releases them all at once, each performs its round
 /// trips and records every one's latency, and the repetition ends when the last client is done.
 /// </summary>
-internal abstract class Pairs : IDisposable
+internal abstract class Pairs : IRoundTripRow
 {
     private Thread[] _clients = [];
     private readonly SemaphoreSlim _go = new(0);

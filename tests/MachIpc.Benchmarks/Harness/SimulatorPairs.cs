@@ -26,6 +26,11 @@ internal enum Payload
 /// that replies and waits for the next request); each client task sends with a MAKE_SEND_ONCE reply right and
 /// receives on its own reply port in one combined SEND|RCV. No port, task or thread is shared between pairs.
 /// </summary>
+/// <remarks>
+/// On the Darwin backend (<c>MACHIPC_KERNEL=darwin</c>, a process of its own: <see cref="ChildProcessPairs"/>) the
+/// same loops run as threads of this process's one task, with the same messages and ports, since a process is
+/// one task there; every call goes through libmachipc_system.so to the kernel host.
+/// </remarks>
 internal sealed unsafe class SimulatorPairs : Pairs
 {
     private const int Trailer = 68;
@@ -37,7 +42,7 @@ internal sealed unsafe class SimulatorPairs : Pairs
 
     private sealed class Pair
     {
-        public SimulatedTask Server = null!, Client = null!;
+        public SimulatedTask? Server, Client; // null on the Darwin backend: one task per process
         public uint Service, Reply;
         public byte* Buf;
         public byte* Own;     // OolCopy: the client's own region
@@ -73,7 +78,7 @@ internal sealed unsafe class SimulatorPairs : Pairs
         {
             _pairs = new Pair[Count];
         }
-        var p = _pairs[index] = new Pair
+        var p = _pairs[index] = Mach.IsDarwin ? new Pair() : new Pair
         {
             Server = SimulatedMach.CreateTask("bench-server-" + index),
             Client = SimulatedMach.CreateTask("bench-client-" + index),
@@ -85,7 +90,7 @@ internal sealed unsafe class SimulatorPairs : Pairs
 
     private void ServerLoop(Pair p, int index, ManualResetEventSlim ready)
     {
-        using var scope = p.Server.Enter();
+        using IDisposable? scope = p.Server?.Enter();
         uint service = BootstrapServer.CheckIn(_prefix + index).TakeName();
         int q = (int)MachPortLimits.QLimitMax;
         Mach.PortSetAttributes(Mach.TaskSelf, service, MachPortLimits.LimitsInfoFlavor, &q, 1);
@@ -132,7 +137,7 @@ internal sealed unsafe class SimulatorPairs : Pairs
     protected override void ClientSetup(int index)
     {
         Pair p = _pairs[index];
-        p.Scope = p.Client.Enter();
+        p.Scope = p.Client?.Enter();
         p.Service = BootstrapServer.LookUp(_prefix + index).TakeName();
         p.Reply = ReceiveRight.Allocate().TakeName();
         p.Buf = (byte*)NativeMemory.AllocZeroed((nuint)BufSize);
@@ -222,8 +227,18 @@ internal sealed unsafe class SimulatorPairs : Pairs
     {
         foreach (Pair p in _pairs)
         {
-            p.Client.Terminate();
-            p.Server.Terminate(); // task death: the server's receive returns and its thread ends
+            if (p.Server is null)
+            {
+                // One task: the client's send right and the server's receive right share the service's name.
+                // Destroying the port ends the server's receive (MACH_RCV_PORT_DIED) and its thread.
+                Mach.PortDestroy(Mach.TaskSelf, p.Service);
+                Mach.PortModRefs(Mach.TaskSelf, p.Reply, MachPortRight.Receive, -1);
+            }
+            else
+            {
+                p.Client!.Terminate();
+                p.Server.Terminate(); // task death: the server's receive returns and its thread ends
+            }
             p.Thread?.Join();
         }
     }

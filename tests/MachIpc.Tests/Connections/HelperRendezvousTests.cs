@@ -232,7 +232,26 @@ public sealed unsafe class HelperRendezvousTests : InProcessTaskTests
         AssertNoLeaks(); // the squatter's channel rights were released by the helper
     }
 
-    private static string AnswerLikeTheParent(uint service)
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AParentsAnswerWithoutALiveChannelEnd_IsRefused_AndWhatDidArriveIsReleased(bool sendTaskPort)
+    {
+        // The right pid, but one end of the channel is MACH_PORT_NULL, as a right whose port died in transit is
+        // MACH_PORT_DEAD (ipc_kmsg_copyout_port): neither is a right to adopt. Connect used to adopt both ends first
+        // and failed with an ArgumentException, leaking the receive right that did arrive.
+        string name = _prefix + ".halfchannel";
+        ReceiveRight service = RunIn(_parent, () => BootstrapServer.CheckIn(name));
+        Task<string> answer = StartIn(_parent, () => AnswerLikeTheParent(service.Name, liveSend: false));
+        var error = Assert.Throws<AggregateException>(() => RunIn(_helper, () => HelperRendezvous.Connect(name, FromParent(sendTaskPort))));
+        var refused = Assert.IsType<MachRendezvousException>(error.InnerException);
+        Assert.Contains("carried no live channel", refused.Message);
+        Assert.Equal("the check-in carried no port", Finish(answer));
+        RunIn(_parent, () => { service.Dispose(); return 0; });
+        AssertNoLeaks();
+    }
+
+    private static string AnswerLikeTheParent(uint service, bool liveSend = true)
     {
         byte* buffer = stackalloc byte[1024];
         var request = (MachMsgHeader*)buffer;
@@ -247,7 +266,7 @@ public sealed unsafe class HelperRendezvousTests : InProcessTaskTests
         var reply = new HelperCheckInReply();
         reply.Prepare(request->RemotePort);
         reply.ChannelReceive.Name = inbound.TakeName();
-        reply.ChannelSend.Name = outbound.MakeSend().TakeName();
+        reply.ChannelSend.Name = liveSend ? outbound.MakeSend().TakeName() : MachPortName.Null;
         return reply.Send() == MachMsgReturn.Success ? found : "reply failed";
     }
 
