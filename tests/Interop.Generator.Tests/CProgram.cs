@@ -8,23 +8,6 @@ namespace MachIpc.Generator.Tests;
 /// <summary>Compiles a C file under CLayout/ with the system C compiler (or $CC) and returns what it prints.</summary>
 internal static class CProgram
 {
-    /// <summary>Compiles <paramref name="relativePath"/> (from the test project) to an object file only: it must build warning-free.</summary>
-    public static void CompileOnly(string relativePath)
-    {
-        string source = Path.Combine(GeneratorHarness.ProjectDirectory(), relativePath);
-        string directory = Directory.CreateTempSubdirectory("machipc-peer").FullName;
-        try
-        {
-            string compiler = Environment.GetEnvironmentVariable("CC") is { Length: > 0 } cc ? cc : "cc";
-            (int code, string output) = Execute(compiler, $"-std=gnu11 -Wall -Werror -c -o \"{Path.Combine(directory, "peer.o")}\" \"{source}\"");
-            Assert.True(code == 0, $"{relativePath} did not compile:\n{output}");
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-    }
-
     /// <summary>
     /// Compiles CLayout/<paramref name="fileName"/> and runs it. <c>&lt;mach/...&gt;</c> includes find the system's
     /// headers: Apple's on macOS, src/native's elsewhere (the headers C peers of the native libSystem compile against).

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using MachIpc.Abi;
 using MachIpc.Kernel;
@@ -50,17 +51,59 @@ public abstract class BehaviourTest : IDisposable
     protected static int OpenDescriptors() => Directory.GetFileSystemEntries("/dev/fd").Length;
 
     /// <summary>Starts the peer program in <paramref name="mode"/> as a child task of this process's kernel.</summary>
-    protected Process StartPeer(string mode, params string[] args)
+    protected Process StartPeer(string mode, params string[] args) => Start(PeerPath, [mode, .. args]);
+
+    /// <summary>
+    /// Starts the C program CPeer/<paramref name="source"/> (compiled once per run by <see cref="CompileC"/>) as a
+    /// child task of this process's kernel.
+    /// </summary>
+    protected Process StartC(string source, params string[] args) =>
+        Start(s_cPrograms.GetOrAdd(source, s => new Lazy<string>(() => CompileC(s))).Value, args);
+
+    private Process Start(string program, string[] args)
     {
-        var psi = new ProcessStartInfo(PeerPath) { RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
-        psi.ArgumentList.Add(mode);
+        var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
         foreach (string a in args)
         {
             psi.ArgumentList.Add(a);
         }
         psi.Environment.Remove(Mach.KernelSocketVariable);
-        Mach.ConfigureChild(psi);
+        Mach.ConfigureChild(psi); // off macOS, on either backend: MACHIPC_KERNEL_SOCKET, which the C library reads at load
         return Track(Process.Start(psi)!);
+    }
+
+    private static readonly ConcurrentDictionary<string, Lazy<string>> s_cPrograms = new();
+
+    /// <summary>
+    /// Compiles a C peer with <c>cc</c> (or $CC), warning-free: against the SDK's headers and libSystem on macOS,
+    /// against src/native's headers and libmachipc_system.so elsewhere, where it joins this process's kernel host.
+    /// </summary>
+    private static string CompileC(string source)
+    {
+        string path = Path.Combine(RepoRoot, "tests", "MachIpc.Behaviour", "CPeer", source);
+        string binary = Path.Combine(Directory.CreateTempSubdirectory("machipc-cpeer").FullName, Path.GetFileNameWithoutExtension(source));
+        string compiler = Environment.GetEnvironmentVariable("CC") is { Length: > 0 } cc ? cc : "cc";
+        var psi = new ProcessStartInfo(compiler) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in new[] { "-std=c11", "-Wall", "-Wextra", "-Werror", "-o", binary, path })
+        {
+            psi.ArgumentList.Add(a);
+        }
+        if (!OperatingSystem.IsMacOS())
+        {
+            // The native libSystem sits next to MachIpc.dll in this test's output.
+            string lib = AppContext.BaseDirectory;
+            Assert.True(File.Exists(Path.Combine(lib, "libmachipc_system.so")), "libmachipc_system.so is not in " + lib);
+            foreach (string a in new[] { "-I" + Path.Combine(RepoRoot, "src", "native", "include"), "-L" + lib, "-Wl,-rpath," + lib, "-lmachipc_system" })
+            {
+                psi.ArgumentList.Add(a);
+            }
+        }
+        using var compile = Process.Start(psi)!;
+        Task<string> errors = compile.StandardError.ReadToEndAsync();
+        string output = compile.StandardOutput.ReadToEnd() + errors.Result;
+        compile.WaitForExit();
+        Assert.True(compile.ExitCode == 0, source + " did not compile:\n" + output);
+        return binary;
     }
 
     /// <summary>Makes <paramref name="child"/> part of the test: killed if still running when the test ends.</summary>

@@ -16,45 +16,8 @@ namespace MachIpc.Behaviour;
 /// </summary>
 public sealed unsafe class CPeerTests : BehaviourTest
 {
-    private static readonly Lazy<string> s_peer = new(Compile);
-
-    private static string Compile()
-    {
-        string source = Path.Combine(RepoRoot, "tests", "MachIpc.Behaviour", "CPeer", "helper_peer.c");
-        string binary = Path.Combine(Directory.CreateTempSubdirectory("machipc-cpeer").FullName, "helper_peer");
-        string compiler = Environment.GetEnvironmentVariable("CC") is { Length: > 0 } cc ? cc : "cc";
-        var psi = new ProcessStartInfo(compiler) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in new[] { "-std=c11", "-Wall", "-Wextra", "-Werror", "-o", binary, source })
-        {
-            psi.ArgumentList.Add(a);
-        }
-        if (!OperatingSystem.IsMacOS())
-        {
-            // The native libSystem sits next to MachIpc.dll in this test's output.
-            string lib = AppContext.BaseDirectory;
-            Assert.True(File.Exists(Path.Combine(lib, "libmachipc_system.so")), "libmachipc_system.so is not in " + lib);
-            foreach (string a in new[] { "-I" + Path.Combine(RepoRoot, "src", "native", "include"), "-L" + lib, "-Wl,-rpath," + lib, "-lmachipc_system" })
-            {
-                psi.ArgumentList.Add(a);
-            }
-        }
-        using var compile = Process.Start(psi)!;
-        string output = compile.StandardOutput.ReadToEnd() + compile.StandardError.ReadToEnd();
-        compile.WaitForExit();
-        Assert.True(compile.ExitCode == 0, "the C peer did not compile:\n" + output);
-        return binary;
-    }
-
-    private Process StartC(string mode, string service, int peerPid)
-    {
-        var psi = new ProcessStartInfo(s_peer.Value) { RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
-        psi.ArgumentList.Add(mode);
-        psi.ArgumentList.Add(service);
-        psi.ArgumentList.Add(peerPid.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        psi.Environment.Remove(Mach.KernelSocketVariable);
-        Mach.ConfigureChild(psi); // off macOS, on either backend: MACHIPC_KERNEL_SOCKET, which the C library reads at load
-        return Track(Process.Start(psi)!);
-    }
+    private Process StartC(string mode, string service, int peerPid) =>
+        StartC("helper_peer.c", mode, service, peerPid.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     private static byte[] Pattern()
     {

@@ -39,8 +39,12 @@ public sealed class ExportTests
     // DarwinKernel reads these two with NativeLibrary.GetExport; LibSystemOnLinux joins through the third.
     private static readonly string[] s_dataAndJoin = ["mach_task_self_", "bootstrap_port", "machipc_libsystem_join"];
 
+    // What MIG-generated C links against beside the calls above (libsyscall's mig_reply_port.c and mach_msg.c,
+    // osfmk/mach/i386/ndr_def.h): C peers use them, .NET does not (the generated C# has its own).
+    private static readonly string[] s_migSupport = ["NDR_record", "mig_get_reply_port", "mig_dealloc_reply_port", "mig_put_reply_port", "mach_msg_server_once"];
+
     [Fact]
-    public void ExportsAreExactlyTheDarwinBackendsAndTheStubsEntryPoints_TheTwoDataSymbols_AndTheJoinCall()
+    public void ExportsAreExactlyTheDarwinBackendsAndTheStubsEntryPoints_TheTwoDataSymbols_TheJoinCall_AndMigsSupport()
     {
         string library = Shim.LibraryPath;
         var (code, output) = Shim.Run("nm", ["-D", "--defined-only", library]);
@@ -50,7 +54,7 @@ public sealed class ExportTests
             .Where(parts => parts.Length == 3 && "TDBR".Contains(parts[1], StringComparison.Ordinal))
             .Select(parts => parts[2])
             .ToHashSet(StringComparer.Ordinal);
-        var expected = LibSystemImports().Select(EntryPoint).Concat(s_dataAndJoin).ToHashSet(StringComparer.Ordinal);
+        var expected = LibSystemImports().Select(EntryPoint).Concat(s_dataAndJoin).Concat(s_migSupport).ToHashSet(StringComparer.Ordinal);
         Assert.Equal(expected.Order(StringComparer.Ordinal), exported.Order(StringComparer.Ordinal));
     }
 
@@ -86,6 +90,14 @@ public sealed class ExportTests
             U64(mach_port_context_t); U64(mach_vm_address_t); U64(mach_vm_size_t);
             SAME(__typeof__(mach_task_self_), unsigned int);
             SAME(__typeof__(bootstrap_port), unsigned int);
+            /* MIG's support, as <mach/mig.h>, <mach/ndr.h> and <mach/mach.h> declare it. */
+            SAME(__typeof__(NDR_record), NDR_record_t);
+            _Static_assert(sizeof(NDR_record_t) == 8, "NDR_record_t is 8 bytes");
+            SAME(__typeof__(&mig_get_reply_port), mach_port_t (*)(void));
+            SAME(__typeof__(&mig_dealloc_reply_port), void (*)(mach_port_t));
+            SAME(__typeof__(&mig_put_reply_port), void (*)(mach_port_t));
+            SAME(__typeof__(&mach_msg_server_once), mach_msg_return_t (*)(boolean_t (*)(mach_msg_header_t *, mach_msg_header_t *),
+                mach_msg_size_t, mach_port_t, mach_msg_options_t));
 
             """);
         int checkedFunctions = 0;

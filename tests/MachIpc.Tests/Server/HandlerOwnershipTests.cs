@@ -183,9 +183,11 @@ public sealed unsafe class HandlerOwnershipTests : IDisposable
             Assert.True(result.IsSuccess, result.ToString());
             Assert.Equal(10, reply.Value);
         }
+        // The loop ends only after the handler returned, so its results are read after that (the reply can reach the
+        // client before the handler has stored what Reply returned).
+        Assert.True(SpinWait.SpinUntil(() => !_server.IsRunning, 20_000));
         Assert.True(intact, "the handler's message changed under it after Dispose");
         Assert.Equal(MachMsgReturn.Success, replied);
-        Assert.True(SpinWait.SpinUntil(() => !_server.IsRunning, 20_000));
         Assert.Equal(_serverBaseline, _serverTask.Rights()); // released by the loop as it ended
     }
 

@@ -28,6 +28,7 @@ internal sealed unsafe class KernelHost
     private readonly Dictionary<int, RemoteTask> _byPid = new();
     private readonly uint _uid = Native.geteuid();
     private int _rejected;
+    private int _pendingHellos;
 
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     private KernelHost(SimulatedKernel kernel, string path)
@@ -44,6 +45,9 @@ internal sealed unsafe class KernelHost
     }
 
     public string SocketPath { get; }
+
+    /// <summary>Connections accepted and not yet past their hello.</summary>
+    public int PendingHellos => Volatile.Read(ref _pendingHellos);
 
     /// <summary>Clients disconnected for breaking the protocol.</summary>
     public int RejectedClients => Volatile.Read(ref _rejected);
@@ -145,9 +149,24 @@ internal sealed unsafe class KernelHost
                 Console.Error.WriteLine($"machipc kernel host: refused {who}: uid {cred.Uid} is not the host's uid {_uid}");
                 return;
             }
-            socket.ReceiveTimeout = 10_000; // a connection that never says hello does not hold a thread forever
-            ReadOnlySpan<byte> hello = conn.Receive(out bool eof);
-            socket.ReceiveTimeout = 0;
+            // A connection that never says hello holds a thread for 10 s at most, and at most MaxPendingHellos do at once.
+            if (Interlocked.Increment(ref _pendingHellos) > Wire.MaxPendingHellos)
+            {
+                Interlocked.Decrement(ref _pendingHellos);
+                throw new WireException($"more than {Wire.MaxPendingHellos} connections waiting to say hello");
+            }
+            ReadOnlySpan<byte> hello;
+            bool eof;
+            try
+            {
+                socket.ReceiveTimeout = 10_000;
+                hello = conn.Receive(out eof, Wire.HelloBytes);
+                socket.ReceiveTimeout = 0;
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _pendingHellos);
+            }
             if (eof)
             {
                 return;

@@ -25,6 +25,12 @@ internal static class Wire
     public const int MaxDestroyOps = 1 << 20;
     /// <summary>Connections one process may hold open to the host (its lifeline included).</summary>
     public const int MaxConnectionsPerTask = 1024;
+    /// <summary>The hello's payload: op, magic, version.</summary>
+    public const int HelloBytes = 12;
+    /// <summary>Connections accepted but not yet past their hello, host-wide: a slowloris holds at most this many.</summary>
+    public const int MaxPendingHellos = 64;
+    /// <summary>A connection's receive buffer above this is given back once its frame has been served.</summary>
+    public const int RetainedBufferBytes = 1024 * 1024;
     public const int MaxPortInfoCount = 64;
     public const int NameBytes = 128;
 
@@ -223,20 +229,29 @@ internal sealed unsafe class FrameConnection : IDisposable
         return true;
     }
 
-    /// <summary>Reads one frame (its payload, without the length); null at end of stream or on a socket error.</summary>
+    /// <summary>
+    /// Reads one frame (its payload, without the length); null at end of stream or on a socket error. A length over
+    /// <paramref name="maxLength"/> is refused before any of the payload is read or buffered (a peer that has not said
+    /// hello gets <see cref="Wire.HelloBytes"/>, not 64 MiB).
+    /// </summary>
     /// <exception cref="WireException">The length is out of bounds.</exception>
-    public ReadOnlySpan<byte> Receive(out bool eof)
+    public ReadOnlySpan<byte> Receive(out bool eof, int maxLength = Wire.MaxFrame)
     {
         eof = false;
+        if (_start == _end && _in.Length > Wire.RetainedBufferBytes)
+        {
+            _in = new byte[4096]; // the large frame was served: the buffer is bounded by what is in flight, not by history
+            _start = _end = 0;
+        }
         if (!Fill(4))
         {
             eof = true;
             return default;
         }
         uint len = BitConverter.ToUInt32(_in, _start);
-        if (len > Wire.MaxFrame)
+        if (len > (uint)maxLength)
         {
-            throw new WireException($"frame length {len} exceeds {Wire.MaxFrame}");
+            throw new WireException($"frame length {len} exceeds {maxLength}");
         }
         if (!Fill(4 + (int)len))
         {

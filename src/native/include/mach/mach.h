@@ -13,4 +13,16 @@
 #include <mach/notify.h>
 #include <mach/mig_errors.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* libsyscall's one-request server loop for MIG demux functions (mach/mach.h declares it there too). */
+mach_msg_return_t mach_msg_server_once(boolean_t (*demux)(mach_msg_header_t *, mach_msg_header_t *),
+                                       mach_msg_size_t max_size, mach_port_t rcv_name, mach_msg_options_t options);
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif

@@ -4,6 +4,7 @@
 
 #include <mach/port.h>
 #include <mach/vm_types.h>
+#include <mach/exception_types.h>
 
 typedef mach_port_t task_t;
 typedef mach_port_t task_name_t;

@@ -19,6 +19,7 @@ typedef natural_t mach_msg_type_number_t;
 typedef natural_t mach_msg_trailer_type_t;
 typedef natural_t mach_msg_trailer_size_t;
 typedef integer_t mach_msg_option_t;
+typedef integer_t mach_msg_options_t;
 typedef kern_return_t mach_msg_return_t;
 typedef unsigned int mach_msg_priority_t;
 typedef uint16_t mach_msg_guard_flags_t;
@@ -228,6 +229,7 @@ typedef struct {
 #define MACH_RCV_INTERRUPT      0x00000400
 #define MACH_RCV_VOUCHER        0x00000800
 #define MACH_RCV_SYNC_WAIT      0x00004000
+#define MACH_SEND_TRAILER       0x00020000
 
 #define MACH_RCV_TRAILER_NULL   0
 #define MACH_RCV_TRAILER_SEQNO  1

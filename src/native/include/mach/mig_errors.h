@@ -4,6 +4,7 @@
 
 #include <mach/message.h>
 #include <mach/ndr.h>
+#include <mach/mig.h>
 
 #define MIG_TYPE_ERROR      -300
 #define MIG_REPLY_MISMATCH  -301

@@ -1,23 +1,23 @@
 /*
- * MIG-style C peers of the mach_exc interface, for the cross-language round trips with MachIpc's generated C# (run
- * once the native libSystem layer is available on Linux, or on a Mac): a client that sends mach_exception_raise and
- * mach_exception_raise_state_identity as MIG's user stubs do, and a server that receives them as MIG's server stubs
- * and mach_msg_server do. Written for MachIpc from the behaviour of MIG-generated code (message layout under
- * pack(4), NDR record, counts before arrays, arrays trimmed to their count with later fields moved up, the request
- * checks, id + 100 replies and the mig_reply_error_t form); no generated code is copied.
+ * MIG-style C peers of the mach_exc interface, the other side of the cross-language round trips with MachIpc's
+ * generated C# (MigCPeerTests.cs): a client that sends mach_exception_raise and mach_exception_raise_state_identity
+ * as MIG's user stubs do, and a server that receives them as MIG's server stubs and mach_msg_server_once do.
+ * Written for MachIpc from the behaviour of MIG-generated code (message layout under pack(4), NDR record, counts
+ * before arrays, arrays trimmed to their count with later fields moved up, the request checks, id + 100 replies and
+ * the mig_reply_error_t form); no generated code is copied. Built against the SDK on a Mac and against src/native's
+ * libSystem elsewhere, where the library joins the kernel host named by MACHIPC_KERNEL_SOCKET before main runs.
  *
- *   mach_exc_peer server <service> [n]  serve n requests (default 3), then exit: exception 1 succeeds (the state
- *                                       comes back with every word + 1 and flavor + 100), exception 99 fails with
- *                                       KERN_FAILURE
- *   mach_exc_peer client <service>   call both routines, the second one also with exception 99, and print results
+ *   mach_exc_peer server <service> <n>  check in, print "ready", serve n requests, then "ok": exception 1 succeeds
+ *                                       (the state comes back with every word + 1 and flavor + 100), exception 99
+ *                                       fails with KERN_FAILURE; each request is printed with the pid of the task
+ *                                       port it carried
+ *   mach_exc_peer client <service>      call both routines with exception 1, then both with exception 99, then
+ *                                       raise with 98 (no codes), print each result, then "ok"
  */
-#if defined(__APPLE__)
 #include <mach/mach.h>
 #include <servers/bootstrap.h>
-#else
-#include "mach_decls.h"
-#endif
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,12 +74,31 @@ static void port_descriptor(mach_msg_port_descriptor_t *d, mach_port_t name)
     d->type = MACH_MSG_PORT_DESCRIPTOR;
 }
 
+/* What the peers print. */
+static const char *codes(const int64_t *code, mach_msg_type_number_t count)
+{
+    static char text[64];
+    text[0] = 0;
+    for (mach_msg_type_number_t i = 0; i < count; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), "%s%lld", i ? "," : "", (long long)code[i]);
+    return text;
+}
+
+static const char *words(const natural_t *word, mach_msg_type_number_t count)
+{
+    static char text[256];
+    text[0] = 0;
+    for (mach_msg_type_number_t i = 0; i < count && strlen(text) < sizeof text - 16; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), "%s%u", i ? "," : "", word[i]);
+    return text;
+}
+
 /* ---- client: what MIG's user stubs do ---------------------------------------------------------------------- */
 
 /* A failed rpc: keep the reply port only if the request never left (MIG's __MachMsgErrorWithoutTimeout). */
 static kern_return_t rpc_failed(mach_port_t reply_port, mach_msg_return_t mr)
 {
-    if (mr == (mach_msg_return_t)0x10000002 || mr == (mach_msg_return_t)0x10000003 || mr == (mach_msg_return_t)0x10000010)
+    if (mr == MACH_SEND_INVALID_DATA || mr == MACH_SEND_INVALID_DEST || mr == MACH_SEND_INVALID_HEADER)
         mig_put_reply_port(reply_port);
     else
         mig_dealloc_reply_port(reply_port);
@@ -190,6 +209,13 @@ static kern_return_t peer_mach_exception_raise_state_identity(mach_port_t server
 
 /* ---- server: what MIG's server stubs and mach_msg_server do ------------------------------------------------- */
 
+/* Whose task port the request carried: the kernel's answer, not anything the message says. */
+static int task_pid(mach_port_t task)
+{
+    int pid = -1;
+    return pid_for_task(task, &pid) == KERN_SUCCESS ? pid : -1;
+}
+
 static void reply_error(mach_msg_header_t *out, kern_return_t code)
 {
     ((mig_reply_error_t *)out)->NDR = NDR_record;
@@ -218,7 +244,7 @@ static void serve_raise(mach_msg_header_t *in_head, mach_msg_header_t *out_head)
         reply_error(out_head, MIG_BAD_ARGUMENTS);
         return;
     }
-    printf("server: raise exception %d codes %u\n", in->exception, in->codeCnt);
+    printf("raise %d [%s] task pid %d\n", in->exception, codes(in->code, in->codeCnt), task_pid(in->task.name));
     if (in->exception == 99) {
         reply_error(out_head, KERN_FAILURE);
         return;
@@ -254,7 +280,8 @@ static void serve_identity(mach_msg_header_t *in_head, mach_msg_header_t *out_he
         reply_error(out_head, MIG_BAD_ARGUMENTS);
         return;
     }
-    printf("server: identity exception %d codes %u flavor %d state %u\n", in0->exception, in0->codeCnt, in1->flavor, in1->old_stateCnt);
+    printf("identity %d [%s] flavor %d state [%s] task pid %d\n", in0->exception, codes(in0->code, in0->codeCnt), in1->flavor,
+        words(in1->old_state, in1->old_stateCnt), task_pid(in0->task.name));
     if (in0->exception == 99) {
         reply_error(out_head, KERN_FAILURE);
         return;
@@ -286,37 +313,70 @@ static boolean_t peer_mach_exc_server(mach_msg_header_t *in_head, mach_msg_heade
     }
 }
 
-int main(int argc, char **argv)
+static int server(const char *service, int n)
 {
-    if (argc < 3) {
-        fprintf(stderr, "usage: %s server <service> [n] | client <service>\n", argv[0]);
-        return 2;
-    }
     mach_port_t port = MACH_PORT_NULL;
-    if (strcmp(argv[1], "server") == 0) {
-        if (bootstrap_check_in(bootstrap_port, argv[2], &port) != KERN_SUCCESS)
-            return 1;
-        /* mach_msg_server_once replies (or destroys a failed request) as MIG servers do. */
-        int n = argc > 3 ? atoi(argv[3]) : 3;
-        for (int i = 0; i < n; i++) {
-            if (mach_msg_server_once(peer_mach_exc_server, sizeof(identity_request_t) + 8, port, 0) != MACH_MSG_SUCCESS)
-                return 1;
-        }
-        return 0;
-    }
-    if (bootstrap_look_up(bootstrap_port, argv[2], &port) != KERN_SUCCESS)
+    kern_return_t kr = bootstrap_check_in(bootstrap_port, service, &port);
+    if (kr != KERN_SUCCESS) {
+        printf("fail bootstrap_check_in %d\n", kr);
         return 1;
+    }
+    printf("ready\n");
+    /* mach_msg_server_once replies (or destroys a failed request) as MIG servers do. */
+    for (int i = 0; i < n; i++) {
+        mach_msg_return_t mr = mach_msg_server_once(peer_mach_exc_server, sizeof(identity_request_t) + 8, port, 0);
+        if (mr != MACH_MSG_SUCCESS) {
+            printf("fail mach_msg_server_once 0x%x\n", mr);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int client(const char *service)
+{
+    mach_port_t port = MACH_PORT_NULL;
+    kern_return_t kr = bootstrap_look_up(bootstrap_port, service, &port);
+    if (kr != KERN_SUCCESS) {
+        printf("fail bootstrap_look_up %d\n", kr);
+        return 1;
+    }
+    /* The task port as both thread and task: the server can ask the kernel whose it is. */
     mach_port_t self = mach_task_self();
-    int64_t codes[2] = { 0x101, -2 };
-    printf("client: raise -> %d\n", peer_mach_exception_raise(port, self, self, 1, codes, 2));
+    int64_t two[2] = { 0x101, -2 };
+    printf("raise %d\n", peer_mach_exception_raise(port, self, self, 1, two, 2));
+
+    /* One code of two: flavor and the state move up 8 bytes on the wire. */
     natural_t old_state[4] = { 3, 6, 9, 12 };
     static natural_t new_state[STATE_MAX];
     mach_msg_type_number_t count = STATE_MAX;
     int flavor = 6;
-    kern_return_t kr = peer_mach_exception_raise_state_identity(port, self, self, 1, codes, 1, &flavor, old_state, 4, new_state, &count);
-    printf("client: identity -> %d flavor %d count %u first %u\n", kr, flavor, count, count > 0 ? new_state[0] : 0);
+    kr = peer_mach_exception_raise_state_identity(port, self, self, 1, two, 1, &flavor, old_state, 4, new_state, &count);
+    printf("identity %d flavor %d state [%s]\n", kr, flavor, words(new_state, count));
+
+    printf("raise(99) %d\n", peer_mach_exception_raise(port, self, self, 99, two, 1));
     count = STATE_MAX;
-    kr = peer_mach_exception_raise_state_identity(port, self, self, 99, codes, 2, &flavor, old_state, 4, new_state, &count);
-    printf("client: identity(99) -> %d\n", kr);
+    flavor = 7;
+    kr = peer_mach_exception_raise_state_identity(port, self, self, 99, two, 2, &flavor, old_state, 2, new_state, &count);
+    printf("identity(99) %d flavor %d\n", kr, flavor);
+    printf("raise(98) %d\n", peer_mach_exception_raise(port, self, self, 98, two, 0));
+    mach_port_deallocate(mach_task_self(), port);
+    mig_dealloc_reply_port(mig_get_reply_port());
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    /* Each line reaches the test as it is printed: "ready" is what the test waits for. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    int rc = 2;
+    if (argc == 4 && strcmp(argv[1], "server") == 0)
+        rc = server(argv[2], atoi(argv[3]));
+    else if (argc == 3 && strcmp(argv[1], "client") == 0)
+        rc = client(argv[2]);
+    else
+        fprintf(stderr, "usage: %s server <service> <n> | client <service>\n", argv[0]);
+    if (rc == 0)
+        printf("ok\n");
+    return rc;
 }
