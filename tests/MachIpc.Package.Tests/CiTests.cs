@@ -96,6 +96,17 @@ public sealed class CiTests
     }
 
     [Fact]
+    public void Script_RunsEachFuzzTargetForAMinuteOnLinux()
+    {
+        string script = File.ReadAllText(Path.Combine(RepoRoot, ".ci", "run"));
+        Assert.Contains("if [ \"$os\" = Linux ]; then\n  build/fuzz.sh 60\nfi", script, StringComparison.Ordinal);
+        string fuzz = File.ReadAllText(Path.Combine(RepoRoot, "build", "fuzz.sh"));
+        Assert.Contains("targets=(validators wire copyin)", fuzz, StringComparison.Ordinal);
+        Assert.Contains("apt-get install -y -qq afl++", fuzz, StringComparison.Ordinal); // installs what it needs
+        Assert.Contains("dotnet tool restore", fuzz, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Script_RunsTheReadmesTestCommand_TheSampleOnBothLinuxBackends_AndWorksOnMacOs()
     {
         string script = File.ReadAllText(Path.Combine(RepoRoot, ".ci", "run"));

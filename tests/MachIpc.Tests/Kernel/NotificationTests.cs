@@ -213,6 +213,27 @@ public unsafe class NotificationTests
         DestroyReceive(back);
     }
 
+    /// <summary>
+    /// Found by the wire fuzz target (tests/MachIpc.Fuzz/findings/wire): a port whose port-destroyed notification
+    /// goes to the port itself. Its notification would carry its own receive right into its own queue; XNU marks it
+    /// circular (ipc_kmsg_copyin_port_from_kernel) and ipc_kmsg_send destroys it, so the port dies, its queue with it.
+    /// </summary>
+    [Fact]
+    public void D8b_PortDestroyedNotificationToThePortItselfDestroysThePort()
+    {
+        var before = SimulatedMach.Snapshot();
+        using (var k = new K())
+        {
+            uint p = k.Port();
+            Assert.Equal(KernReturn.Success, Request(p, MachNotify.PortDestroyed, 0, p, MachMsgType.MakeSendOnce, out _));
+            uint so = k.SendOnceTo(p);
+            Assert.Equal(MachMsgReturn.Success, Send(Msg.To(so, MachMsgType.MoveSendOnce))); // queued on p: must die too
+            DestroyReceive(p);
+            Assert.Equal(KernReturn.InvalidName, TypeResult(p));
+            Assert.Null(SimulatedMach.Snapshot().DescribeLeaksSince(before)); // before the task dies: nothing lives on
+        }
+    }
+
     [Fact]
     public void D9_SendOnceNotificationIsAutomaticAndCannotBeRequested()
     {

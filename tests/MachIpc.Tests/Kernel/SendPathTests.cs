@@ -243,6 +243,35 @@ public unsafe class SendPathTests
         RcvAndDestroy(recvOnly);
     }
 
+    /// <summary>
+    /// Found by the copyin fuzz target (tests/MachIpc.Fuzz/findings/copyin): one send-only name as both the MOVE_SEND
+    /// destination and the COPY_SEND reply, holding one uref. XNU moves that uref and copies one more send right
+    /// (ipc_kmsg_copyin_dest_disposition, IPC_OBJECT_COPYIN_FLAGS_DEST_EXTRA_COPY); the simulator freed the entry
+    /// with the move and then threw copying the reply from it.
+    /// </summary>
+    [Fact]
+    public void A14b_OneUrefAsMoveSendDestinationAndCopySendReply_MovesItAndCopiesAnother()
+    {
+        var before = SimulatedMach.Snapshot();
+        using (var k = new K())
+        {
+            SimulatedTaskPair(k, out uint serverRecv, out uint clientSend, out var server);
+            Assert.Equal(1u, Refs(clientSend, MachPortRight.Send));
+            Assert.Equal(MachMsgReturn.Success, Send(Msg.To(clientSend, MachMsgType.MoveSend, clientSend, MachMsgType.CopySend)));
+            Assert.Equal(KernReturn.InvalidName, TypeResult(clientSend)); // its only uref moved
+            As(server, () =>
+            {
+                Received r = Rcv(serverRecv);
+                Assert.Equal(MachMsgReturn.Success, r.Result);
+                Assert.Equal(serverRecv, r.Header.RemotePort); // the copied send right, under the receive right's name
+                Assert.Equal(1u, Refs(serverRecv, MachPortRight.Send));
+                Dealloc(serverRecv);
+                DestroyReceive(serverRecv);
+            });
+            Assert.Null(SimulatedMach.Snapshot().DescribeLeaksSince(before));
+        }
+    }
+
     [Fact]
     public void A15_SendRightToDeadPortTurnsIntoDeadNameAndFails()
     {

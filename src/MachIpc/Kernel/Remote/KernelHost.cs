@@ -298,8 +298,12 @@ internal sealed unsafe class KernelHost
         }
     }
 
-    /// <summary>Decodes one request, performs it in the connection's task, encodes the reply.</summary>
-    private sealed class RequestHandler(SimulatedKernel kernel, SimulatedTask task, FrameConnection conn)
+    /// <summary>
+    /// Decodes one request, performs it in the connection's task, encodes the reply. Works on a frame's bytes only
+    /// (the connection is asked for nothing but a descriptor that came with fileport_makeport's request), so the
+    /// fuzz targets (tests/MachIpc.Fuzz) drive it without a socket, with <paramref name="conn"/> null: no descriptor.
+    /// </summary>
+    internal sealed class RequestHandler(SimulatedKernel kernel, SimulatedTask task, FrameConnection? conn)
     {
         private byte* _buf;
         private nuint _bufSize;
@@ -558,7 +562,7 @@ internal sealed unsafe class KernelHost
                 case Wire.Op.FileportMakePort:
                 {
                     r.End();
-                    int fd = conn.TakeFd();
+                    int fd = conn?.TakeFd() ?? -1;
                     uint port = 0;
                     int rc, errno = 0;
                     if (fd < 0)

@@ -273,9 +273,21 @@ internal sealed unsafe partial class SimulatedKernel
         {
             return MachMsgReturn.SendInvalidDest;
         }
+        // ipc_kmsg_copyin_dest_disposition (osfmk/ipc/ipc_kmsg.c): one name as MOVE_SEND destination and COPY_SEND
+        // reply is one move plus an extra copied send right (IPC_OBJECT_COPYIN_FLAGS_DEST_EXTRA_COPY), which needs
+        // only one uref: the copy is taken before the move can free the entry with its last uref.
+        bool replyCopiedFirst = reply == dest && rdisp == MachMsgType.MoveSend && ldisp == MachMsgType.CopySend;
+        if (replyCopiedFirst)
+        {
+            CopyinApply(s, re!, ldisp, out m.Reply);
+        }
         CopyinApply(s, de, rdisp, out KRight destRight);
         m.Dest = destRight.Port;
         m.DestType = destRight.Type;
+        if (replyCopiedFirst)
+        {
+            return MachMsgReturn.Success;
+        }
         if (re is not null)
         {
             // A17 DEADOK: an unconverted send/send-once entry to a dead port is accepted here.

@@ -30,15 +30,31 @@ internal sealed unsafe partial class SimulatedKernel
     /// <summary>
     /// Sends a kernel message over the send-once right to <paramref name="dest"/> that the caller held, with no
     /// lock held (a deferred notification). A port-destroyed notification's receive right is now in transit
-    /// towards <paramref name="dest"/> (A26).
+    /// towards <paramref name="dest"/> (A26) — unless that would be circular: the notify port is the destroyed
+    /// port itself, or a port queued (in transit) inside it. XNU's ipc_kmsg_copyin_port_from_kernel
+    /// (osfmk/ipc/ipc_kmsg.c) then marks the message MACH_MSGH_BITS_CIRCULAR and ipc_kmsg_send destroys it
+    /// (IPC_KMSG_DESTROY_ALL) and returns success: the receive right dies with the message, so the port is
+    /// destroyed after all instead of living on in a message queued on itself, which nothing could ever receive.
     /// </summary>
     private void SendKernelMessage(IpcPort dest, KMsg m)
     {
         if (m.DescCount > 0 && m.Descs[0].Right is { Type: MachMsgType.PortReceive, Port: IpcPort moving })
         {
+            bool circular;
             using (_transitLock.EnterScope())
             {
-                moving.TransitDestination = dest;
+                circular = IsCircular(dest, moving);
+                if (!circular)
+                {
+                    moving.TransitDestination = dest;
+                }
+            }
+            if (circular)
+            {
+                m.Dest = dest;
+                m.DestType = MachMsgType.PortSendOnce;
+                DestroyMsg(m);
+                return;
             }
         }
         using (dest.Lock.EnterScope())
