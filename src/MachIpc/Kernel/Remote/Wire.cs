@@ -192,6 +192,9 @@ internal sealed unsafe class FrameConnection : IDisposable
 
     public int Fd => _fd;
 
+    /// <summary>The receive buffer's capacity: what this connection holds between frames.</summary>
+    internal int BufferBytes => _in.Length;
+
     /// <summary>Sends <paramref name="length"/> bytes of <paramref name="frame"/>, with <paramref name="fd"/> attached when ≥ 0. False if the peer is gone.</summary>
     public bool Send(byte[] frame, int length, int fd = -1)
     {
