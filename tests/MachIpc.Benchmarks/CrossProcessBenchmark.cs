@@ -90,17 +90,8 @@ internal static unsafe class CrossProcessBenchmark
             int perChild = TotalRoundTrips / n;
             for (int i = 0; i < n; i++)
             {
-                var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
-                if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
-                {
-                    psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "MachIpc.Benchmarks.dll"));
-                }
-                psi.ArgumentList.Add("--xproc-child");
-                psi.ArgumentList.Add(service);
-                psi.ArgumentList.Add(socketPath);
-                psi.ArgumentList.Add(perChild.ToString(CultureInfo.InvariantCulture));
-                psi.ArgumentList.Add(wordsPath);
-                psi.ArgumentList.Add(i.ToString(CultureInfo.InvariantCulture));
+                ProcessStartInfo psi = SelfProcess.StartInfo(redirectInput: true, "--xproc-child", service, socketPath,
+                    perChild.ToString(CultureInfo.InvariantCulture), wordsPath, i.ToString(CultureInfo.InvariantCulture));
                 SimulatedMach.ConfigureChild(psi);
                 children.Add(Process.Start(psi)!);
             }

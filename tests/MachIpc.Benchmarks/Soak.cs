@@ -7,6 +7,7 @@ using System.IO;
 using System.Linq;
 using System.Threading;
 using MachIpc.Abi;
+using MachIpc.Benchmarks.Harness;
 using MachIpc.Bootstrap;
 using MachIpc.Client;
 using MachIpc.Kernel;
@@ -51,14 +52,7 @@ internal static unsafe class Soak
         long kills = 0;
         void Spawn(string mode)
         {
-            var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
-            if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
-            {
-                psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "MachIpc.Benchmarks.dll"));
-            }
-            psi.ArgumentList.Add("--soak-child");
-            psi.ArgumentList.Add(service);
-            psi.ArgumentList.Add(mode);
+            ProcessStartInfo psi = SelfProcess.StartInfo(redirectInput: false, "--soak-child", service, mode);
             SimulatedMach.ConfigureChild(psi);
             var h = new Helper { Process = Process.Start(psi)!, Mode = mode };
             helpers[h.Process.Id] = h;
@@ -203,17 +197,11 @@ internal static unsafe class Soak
         long calls = 0, errors = 0;
         var latencies = new List<double>(1 << 16);
         long nextReport = Stopwatch.GetTimestamp() + Stopwatch.Frequency;
-        var bulk = new StressBulk();
         while (true)
         {
             if (mode == "flood")
             {
-                bulk.Prepare(server.Name);
-                MachMsgReturn mr = bulk.Send(MachMsgOption.SendTimeout, 10);
-                if (mr.IsPseudoReceived())
-                {
-                    ReceivedMessage.DestroyUnsent(&bulk.Header);
-                }
+                MachMsgReturn mr = StopStress.SendOversize(server.Name);
                 if (mr is not (MachMsgReturn.Success or MachMsgReturn.SendTimedOut))
                 {
                     errors++;

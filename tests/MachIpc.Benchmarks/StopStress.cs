@@ -170,22 +170,28 @@ internal static unsafe class StopStress
         }
         using (send)
         {
-            var bulk = new StressBulk();
             while (!token.IsCancellationRequested)
             {
-                bulk.Prepare(send!.Name);
-                var mr = bulk.Send(MachMsgOption.SendTimeout, 10);
-                if (mr == MachMsgReturn.SendInvalidDest)
+                if (SendOversize(send!.Name) == MachMsgReturn.SendInvalidDest)
                 {
                     return;
-                }
-                if (mr.IsPseudoReceived())
-                {
-                    ReceivedMessage.DestroyUnsent(&bulk.Header);
                 }
             }
         }
     };
+
+    /// <summary>Sends one <see cref="StressBulk"/> with a 10 ms send timeout; what a timed-out send handed back is destroyed.</summary>
+    internal static MachMsgReturn SendOversize(uint to)
+    {
+        var bulk = new StressBulk();
+        bulk.Prepare(to);
+        MachMsgReturn mr = bulk.Send(MachMsgOption.SendTimeout, 10);
+        if (mr.IsPseudoReceived())
+        {
+            ReceivedMessage.DestroyUnsent(&bulk.Header);
+        }
+        return mr;
+    }
 
     /// <summary>Recovers from a hung Stop by sending the loop the wake it lost (the port found by reflection, so the
     /// same harness runs against older builds).</summary>

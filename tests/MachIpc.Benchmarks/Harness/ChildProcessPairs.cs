@@ -22,15 +22,8 @@ internal sealed class ChildProcessPairs(string backend, int inlineBytes) : IRoun
 
     public void Start(int pairs)
     {
-        var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
-        {
-            psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "MachIpc.Benchmarks.dll"));
-        }
-        foreach (string a in new[] { "--pairs-child", inlineBytes.ToString(CultureInfo.InvariantCulture), pairs.ToString(CultureInfo.InvariantCulture) })
-        {
-            psi.ArgumentList.Add(a);
-        }
+        ProcessStartInfo psi = SelfProcess.StartInfo(redirectInput: true,
+            "--pairs-child", inlineBytes.ToString(CultureInfo.InvariantCulture), pairs.ToString(CultureInfo.InvariantCulture));
         psi.Environment[Mach.BackendVariable] = backend;
         psi.Environment.Remove(Mach.KernelSocketVariable); // its own kernel host
         _child = Process.Start(psi)!;

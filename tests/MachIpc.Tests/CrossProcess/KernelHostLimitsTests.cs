@@ -57,6 +57,16 @@ public sealed class KernelHostLimitsTests : ChildProcessTests
         return total;
     }
 
+    private static void WaitForPendingHellos(KernelHost host, Func<int, bool> done)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!done(host.PendingHellos))
+        {
+            Assert.True(clock.Elapsed < ChildTimeout, $"the host has {host.PendingHellos} pending hellos");
+            Thread.Yield();
+        }
+    }
+
     [Fact]
     public void AFirstFrameLongerThanAHello_IsRefusedBeforeItsPayload()
     {
@@ -84,12 +94,7 @@ public sealed class KernelHostLimitsTests : ChildProcessTests
             {
                 idle.Add(Connect(path));
             }
-            var clock = Stopwatch.StartNew();
-            while (host.PendingHellos < Wire.MaxPendingHellos)
-            {
-                Assert.True(clock.Elapsed < ChildTimeout, $"the host has {host.PendingHellos} pending hellos");
-                Thread.Yield();
-            }
+            WaitForPendingHellos(host, n => n == Wire.MaxPendingHellos);
             using (Socket extra = Connect(path))
             {
                 Assert.Equal(0, SendAndDrain(extra, 12, [1, Wire.Magic, Wire.Version])); // refused, hello or not
@@ -103,12 +108,7 @@ public sealed class KernelHostLimitsTests : ChildProcessTests
                 s.Dispose();
             }
         }
-        var wait = Stopwatch.StartNew();
-        while (host.PendingHellos > 0)
-        {
-            Assert.True(wait.Elapsed < ChildTimeout, $"the host still has {host.PendingHellos} pending hellos");
-            Thread.Yield();
-        }
+        WaitForPendingHellos(host, n => n == 0);
         using (Socket s = Connect(path))
         {
             Assert.Equal(16, SendAndDrain(s, 12, [1, Wire.Magic, Wire.Version]));
