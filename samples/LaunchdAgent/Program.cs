@@ -66,7 +66,7 @@ static MachIpc.Ports.SendRight WaitForName(string name)
 {
     for (int i = 0; ; i++)
     {
-        if (BootstrapServer.TryLookUp(name, out MachIpc.Ports.SendRight? right) == BootstrapReturn.Success) return right!;
+        if (BootstrapServer.TryLookUp(name, out MachIpc.Ports.SendRight? right, out _)) return right;
         if (i == 500) throw new TimeoutException($"{name} was never checked in");
         Thread.Sleep(10); // under launchd the name exists before the agent runs, and this loop is not needed
     }

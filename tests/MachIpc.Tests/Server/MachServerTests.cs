@@ -721,7 +721,8 @@ public sealed unsafe class MachServerTests : IDisposable
         using (_serverTask.Enter())
         {
             Assert.Throws<ArgumentOutOfRangeException>(() => MachServer.CheckIn(_service, new BadDispatcher(maxRequestSize)));
-            Assert.Equal(BootstrapReturn.UnknownService, BootstrapServer.TryLookUp(_service, out _));
+            Assert.False(BootstrapServer.TryLookUp(_service, out _, out BootstrapReturn reason3));
+            Assert.Equal(BootstrapReturn.UnknownService, reason3);
         }
         AssertNoLeaks();
     }
@@ -735,7 +736,8 @@ public sealed unsafe class MachServerTests : IDisposable
         using (_serverTask.Enter())
         {
             CheckInAndForget(_service);
-            Assert.Equal(BootstrapReturn.Success, BootstrapServer.TryLookUp(_service, out var send));
+            Assert.True(BootstrapServer.TryLookUp(_service, out var send, out BootstrapReturn reason4));
+            Assert.Equal(BootstrapReturn.Success, reason4);
             send!.Dispose();
         }
         // The finalizer runs on the GC's thread, which never entered the server's task.
@@ -743,7 +745,8 @@ public sealed unsafe class MachServerTests : IDisposable
         GC.WaitForPendingFinalizers();
         using (_serverTask.Enter())
         {
-            Assert.Equal(BootstrapReturn.UnknownService, BootstrapServer.TryLookUp(_service, out _));
+            Assert.False(BootstrapServer.TryLookUp(_service, out _, out BootstrapReturn reason5));
+            Assert.Equal(BootstrapReturn.UnknownService, reason5);
         }
         AssertNoLeaks();
     }
