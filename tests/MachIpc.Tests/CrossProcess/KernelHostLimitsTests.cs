@@ -239,16 +239,23 @@ public sealed class KernelHostLimitsTests : ChildProcessTests
         Frame((uint)Wire.Op.Msg, (uint)MachMsgOption.SendMsg, 24, 0, 0, 0, 0, 0,
             (uint)MachMsgType.MakeSend, 24, port, 0, 0, (uint)id, 0);
 
+    /// <summary>A receive right of this process's main task whose queue holds one message.</summary>
+    private static unsafe uint PortWithOneSlot(SimulatedKernel kernel)
+    {
+        uint port = 0;
+        Assert.Equal(KernReturn.Success, kernel.PortAllocate(kernel.TaskSelf(), MachPortRight.Receive, &port));
+        int qlimit = 1;
+        Assert.Equal(KernReturn.Success, kernel.PortSetAttributes(kernel.TaskSelf(), port, MachPortLimits.LimitsInfoFlavor, &qlimit, 1));
+        return port;
+    }
+
     [Fact]
     public unsafe void ATimedReceive_TimesOut_AndASenderBlockedOnAFullQueue_HoldsNoHostThread()
     {
         string path = SimulatedMach.ShareWithChildren();
         SimulatedKernel kernel = SimulatedKernel.Shared;
         uint self = kernel.TaskSelf();
-        uint port = 0;
-        Assert.Equal(KernReturn.Success, kernel.PortAllocate(self, MachPortRight.Receive, &port));
-        int qlimit = 1;
-        Assert.Equal(KernReturn.Success, kernel.PortSetAttributes(self, port, MachPortLimits.LimitsInfoFlavor, &qlimit, 1));
+        uint port = PortWithOneSlot(kernel);
         try
         {
             using Socket s = Joined(path);
@@ -291,10 +298,7 @@ public sealed class KernelHostLimitsTests : ChildProcessTests
         string path = SimulatedMach.ShareWithChildren();
         SimulatedKernel kernel = SimulatedKernel.Shared;
         uint self = kernel.TaskSelf();
-        uint port = 0;
-        Assert.Equal(KernReturn.Success, kernel.PortAllocate(self, MachPortRight.Receive, &port));
-        int qlimit = 1;
-        Assert.Equal(KernReturn.Success, kernel.PortSetAttributes(self, port, MachPortLimits.LimitsInfoFlavor, &qlimit, 1));
+        uint port = PortWithOneSlot(kernel);
         uint name = port;
         using (Socket s = Joined(path))
         {

@@ -338,13 +338,15 @@ internal sealed unsafe class FrameConnection : IDisposable
             _end -= _start;
             _start = 0;
         }
-        if (_in.Length < need)
-        {
-            Array.Resize(ref _in, Math.Max(need, _in.Length * 2));
-        }
         byte* control = stackalloc byte[Native.ControlBytes];
         while (_end < need)
         {
+            if (_end == _in.Length)
+            {
+                // Grown with the bytes that arrive, never to a length the peer merely claims: a frame header saying
+                // 64 MiB followed by nothing costs the host nothing (at most twice what was really sent).
+                Array.Resize(ref _in, Math.Min(need, _in.Length * 2));
+            }
             nint n;
             int errno = 0;
             fixed (byte* p = _in)

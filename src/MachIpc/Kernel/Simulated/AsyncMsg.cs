@@ -7,8 +7,10 @@ namespace MachIpc.Kernel.Simulated;
 /// calls on a few event-loop threads, so a receive with nothing queued (or a send to a full queue, A37) must park
 /// its state, not its thread. XNU does the same for a blocked receive: <c>ipc_mqueue_receive</c>
 /// (osfmk/ipc/ipc_mqueue.c) blocks with <c>thread_block(ipc_mqueue_receive_continue)</c>, giving up the thread's
-/// kernel stack, and the continuation finishes the receive (<c>ipc_mqueue_receive_results</c>, then
-/// <c>mach_msg_receive_continue</c>) when the thread is made runnable. Here the waiter carries this object instead
+/// kernel stack, and the continuation finishes the receive (<c>ipc_mqueue_receive_continue</c>:
+/// <c>ipc_mqueue_receive_results</c>, then <c>mach_msg_receive_continue</c>) when the thread is made runnable. XNU's
+/// blocked sender keeps its stack (ipc_mqueue_send_locked blocks with THREAD_CONTINUE_NULL); here it parks the same
+/// way as a receive, because a host thread held per blocked sender would be a thread per hostile connection again. Here the waiter carries this object instead
 /// of a sleeping thread; whoever wakes it (a sender handing it a message and copying it out, a port's death, a
 /// queue slot freed) runs <see cref="Resume"/> on its own thread once it holds no kernel lock, and the trap's
 /// result reaches <see cref="Completed"/> there. One object per connection, reused for every trap.
@@ -152,10 +154,12 @@ internal sealed unsafe partial class SimulatedKernel
 
     /// <summary>
     /// Takes a waiting trap back off its wait list: its timeout expired (<paramref name="generation"/> is the wait's,
-    /// from <see cref="AsyncMsg.Waiting"/>), or with <paramref name="abort"/> its caller went away (a thread_abort:
-    /// a blocked message is destroyed, not returned). False if the wait is over or a waker already holds the waiter
-    /// (its Resume follows). On a timeout the trap completes with MACH_SEND_TIMED_OUT (the message pseudo-received,
-    /// A36) or MACH_RCV_TIMED_OUT, as <see cref="Block"/>'s callers do.
+    /// from <see cref="AsyncMsg.Waiting"/>), or with <paramref name="abort"/> its caller went away. That is a
+    /// thread_abort of the waiting thread: ipc_mqueue_send_locked returns MACH_SEND_INTERRUPTED with the message still
+    /// the caller's (osfmk/ipc/ipc_mqueue.c, "Caller still has message"), and as the caller is gone it is destroyed; a
+    /// receive just ends (MACH_RCV_INTERRUPTED, nothing dequeued). False if the wait is over or a waker already holds
+    /// the waiter (its Resume follows). On a timeout the trap completes with MACH_SEND_TIMED_OUT (the message
+    /// pseudo-received, A36) or MACH_RCV_TIMED_OUT, as <see cref="Block"/>'s callers do.
     /// </summary>
     internal bool AbortWait(AsyncMsg op, int generation, bool abort)
     {
