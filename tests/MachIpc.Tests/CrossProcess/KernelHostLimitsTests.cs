@@ -316,4 +316,29 @@ public sealed class KernelHostLimitsTests : ChildProcessTests
         kernel.PortDestroy(self, port);
         AssertNoLeaks();
     }
+
+    [Fact]
+    public void AConnectionDisconnectedForAViolation_FreesItsMessageBuffer()
+    {
+        string path = SimulatedMach.ShareWithChildren();
+        int before = KernelHost.RequestHandler.LiveBuffers;
+        int rejected = SimulatedMach.RejectedClients;
+        using (Socket s = Joined(path))
+        {
+            // A receive that times out at once (B4) gives the connection its message buffer...
+            var receive = new uint[8 + 16];
+            receive[0] = (uint)Wire.Op.Msg;
+            receive[1] = (uint)(MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout);
+            receive[3] = 64;
+            receive[4] = MachPortName.Null;
+            s.Send(Frame(receive));
+            Assert.Equal((int)MachMsgReturn.RcvInvalidName, BinaryPrimitives.ReadInt32LittleEndian(ReadFrame(s)));
+            Assert.Equal(before + 1, KernelHost.RequestHandler.LiveBuffers);
+            // ...then a malformed one (an unknown op): the host disconnects, and must free it.
+            Assert.Equal(0, SendAndDrain(s, 4, [999]));
+        }
+        Assert.Equal(rejected + 1, SimulatedMach.RejectedClients);
+        Kernel.SendPathTests.WaitUntil(() => KernelHost.RequestHandler.LiveBuffers == before);
+        AssertNoLeaks();
+    }
 }

@@ -149,6 +149,7 @@ internal sealed class HostConnection : EventLoop.IHandler
         }
         r.End();
         _hello = false;
+        LeaveHelloList();
         _task = _host.Join(this, _cred, out _lifeline);
         if (_task is null)
         {
@@ -170,11 +171,12 @@ internal sealed class HostConnection : EventLoop.IHandler
             _waiting = true; // set before the kernel can finish it on another thread
             _performing = true;
         }
-        bool done = false;
+        bool done = false, pending = false;
         SimulatedTask? previous = SimulatedTask.SetCurrent(_task);
         try
         {
             done = _handler!.Handle(frame, _reply);
+            pending = !done;
         }
         finally
         {
@@ -183,9 +185,9 @@ internal sealed class HostConnection : EventLoop.IHandler
             lock (_gate)
             {
                 _performing = false;
-                if (done)
+                if (!pending)
                 {
-                    _waiting = false;
+                    _waiting = false; // done, or Handle threw (a violation): nothing waits, Close may free
                 }
                 else if (_early is MachMsgReturn mr)
                 {
@@ -331,13 +333,22 @@ internal sealed class HostConnection : EventLoop.IHandler
         return true;
     }
 
-    /// <summary>The hello timer: a connection that has not said hello by now is closed (loop thread).</summary>
-    internal void HelloDeadline()
+    /// <summary>The connection's place among those waiting to say hello (KernelHost), null once it has said it or closed.</summary>
+    internal System.Collections.Generic.LinkedListNode<(HostConnection, long)>? HelloNode;
+
+    /// <summary>The hello deadline passed (loop thread): the connection is closed.</summary>
+    internal void HelloTimedOut()
     {
-        if (_hello && !_closed)
+        Console.Error.WriteLine($"machipc kernel host: disconnected {_who}: no hello within {KernelHost.HelloTimeoutMs / 1000} s");
+        Close();
+    }
+
+    private void LeaveHelloList()
+    {
+        if (HelloNode is { } node)
         {
-            Console.Error.WriteLine($"machipc kernel host: disconnected {_who}: no hello within {KernelHost.HelloTimeoutMs / 1000} s");
-            Close();
+            HelloNode = null;
+            _host.HelloDone(node);
         }
     }
 
@@ -355,6 +366,7 @@ internal sealed class HostConnection : EventLoop.IHandler
             waiting = _waiting;
         }
         _host.Loop.Remove(Fd);
+        LeaveHelloList();
         if (waiting && _host.Kernel.AbortWait(_handler!, 0, abort: true))
         {
             lock (_gate)

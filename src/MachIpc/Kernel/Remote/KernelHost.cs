@@ -35,11 +35,13 @@ internal sealed unsafe partial class KernelHost : EventLoop.IHandler
     private int _rejected;
     private int _pendingHellos;
     private int _connections;
+    private readonly Action _helloSweep;
 
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     private KernelHost(SimulatedKernel kernel, string path)
     {
         _kernel = kernel;
+        _helloSweep = HelloSweep;
         SocketPath = path;
         _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         _listener.Bind(new UnixDomainSocketEndPoint(path));
@@ -160,8 +162,37 @@ internal sealed unsafe partial class KernelHost : EventLoop.IHandler
         Interlocked.Increment(ref _connections);
         var conn = new HostConnection(this, frames, cred, who);
         _loop.Add(frames.Fd, conn, EventLoop.EPOLLIN | EventLoop.EPOLLOUT | EventLoop.EPOLLRDHUP);
-        _loop.At(Environment.TickCount64 + HelloTimeoutMs, conn.HelloDeadline);
+        conn.HelloNode = _awaitingHello.AddLast((conn, Environment.TickCount64 + HelloTimeoutMs));
+        if (_awaitingHello.Count == 1)
+        {
+            _loop.At(_awaitingHello.First!.Value.Deadline, _helloSweep);
+        }
         conn.Pump(); // bytes may have arrived before the descriptor was watched (no edge for them)
+    }
+
+    /// <summary>
+    /// Connections waiting to say hello, oldest first (so deadlines are in order): one timer for the oldest, and a
+    /// connection leaves the list when it says hello or closes, so nothing of a closed one stays queued.
+    /// </summary>
+    private readonly LinkedList<(HostConnection Conn, long Deadline)> _awaitingHello = new();
+
+    internal void HelloDone(LinkedListNode<(HostConnection, long)> node) => _awaitingHello.Remove(node);
+
+    private void HelloSweep()
+    {
+        long now = Environment.TickCount64;
+        while (_awaitingHello.First is { } first && first.Value.Deadline <= now)
+        {
+            first.Value.Conn.HelloTimedOut(); // closes it, which takes it off the list
+            if (_awaitingHello.First == first)
+            {
+                _awaitingHello.RemoveFirst();
+            }
+        }
+        if (_awaitingHello.First is { } next)
+        {
+            _loop.At(next.Value.Deadline, _helloSweep);
+        }
     }
 
     private void Reject(FrameConnection frames, string who, string why, bool refused = false)
@@ -294,9 +325,7 @@ internal sealed unsafe partial class KernelHost : EventLoop.IHandler
             AfterReply();
             ReleaseTemps(); // a request that broke the protocol half-way
             _consumed.Clear();
-            NativeMemory.AlignedFree(_buf);
-            _buf = null;
-            _bufSize = 0;
+            FreeBuffer();
         }
 
         public void AfterReply()
@@ -308,10 +337,7 @@ internal sealed unsafe partial class KernelHost : EventLoop.IHandler
             }
             if (_bufSize > Wire.RetainedBufferBytes)
             {
-                // Bounded by the message in flight, not by the largest this connection ever carried.
-                NativeMemory.AlignedFree(_buf);
-                _buf = null;
-                _bufSize = 0;
+                FreeBuffer(); // bounded by the message in flight, not by the largest this connection ever carried
             }
             if (_copy.Length > Wire.RetainedBufferBytes)
             {
@@ -617,13 +643,28 @@ internal sealed unsafe partial class KernelHost : EventLoop.IHandler
             return true;
         }
 
+        /// <summary>Message buffers of all handlers now allocated (a connection's is freed when it closes; tests check none leaks).</summary>
+        internal static int LiveBuffers;
+
         private void EnsureBuffer(nuint size)
         {
             if (_bufSize < size)
             {
-                NativeMemory.AlignedFree(_buf);
+                FreeBuffer();
                 _bufSize = Math.Max(size, 4096);
                 _buf = (byte*)NativeMemory.AlignedAlloc(_bufSize, 16);
+                Interlocked.Increment(ref LiveBuffers);
+            }
+        }
+
+        private void FreeBuffer()
+        {
+            if (_buf is not null)
+            {
+                NativeMemory.AlignedFree(_buf);
+                Interlocked.Decrement(ref LiveBuffers);
+                _buf = null;
+                _bufSize = 0;
             }
         }
 
