@@ -1,6 +1,7 @@
 using System;
 using System.Buffers.Binary;
 using System.Collections.Generic;
+using System.Linq;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -88,7 +89,7 @@ public class CompiledMessageTests
             field.SetValue(message, MessageCorpus.FromBytes(field.FieldType, pattern));
             patterns.Add((field.Name, pattern));
         }
-        MethodInfo prepare = type.GetMethod("Prepare")!;
+        MethodInfo prepare = type.GetMethods().Single(m => m.Name == "Prepare" && m.GetParameters().All(p => p.ParameterType == typeof(uint)));
         object[] ports = prepare.GetParameters().Length == 2 ? new object[] { 0x1103u, 0x2203u } : new object[] { 0x1103u };
         prepare.Invoke(message, ports); // on the boxed message, which it updates in place
         byte[] b = MessageCorpus.Bytes(message);

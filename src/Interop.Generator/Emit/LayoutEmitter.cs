@@ -131,6 +131,27 @@ internal static class LayoutEmitter
         }
         w.Close();
 
+        if (!Moves(m.RemoteDisposition) && !Moves(m.LocalDisposition))
+        {
+            // Only where nothing in the header moves: a Prepare cannot know whether the send that follows took a right.
+            string localParameter = hasLocal ? $", {OwnedType(m.LocalDisposition)} localPort" : "";
+            w.Line();
+            w.Line("/// <summary>");
+            w.Line("/// <see cref=\"Prepare(uint" + (hasLocal ? ", uint" : "") + ")\"/> from owned rights, which stay owned: the header's dispositions copy or");
+            w.Line("/// make the message's rights from them. Send the message with <c>Send</c> or a client's <c>Call</c>.");
+            w.Line("/// </summary>");
+            w.Line("/// <param name=\"remotePort\">The destination.</param>");
+            if (hasLocal)
+            {
+                w.Line("/// <param name=\"localPort\">The reply port.</param>");
+            }
+            w.Line("/// <exception cref=\"global::System.ArgumentNullException\">A right is null.</exception>");
+            w.Line("/// <exception cref=\"global::System.ObjectDisposedException\">A right was already released or moved.</exception>");
+            w.Line($"public void Prepare({OwnedType(m.RemoteDisposition)} remotePort{localParameter}) =>");
+            string local = hasLocal ? $", {Messages}RightCopyin.Name(localPort, nameof(localPort), false)" : "";
+            w.Line($"    Prepare({Messages}RightCopyin.Name(remotePort, nameof(remotePort), false){local});");
+        }
+
         w.Close();
         return End(m, w);
     }

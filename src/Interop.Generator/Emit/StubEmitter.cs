@@ -47,6 +47,11 @@ internal static class StubEmitter
         w.Close();
         w.Line();
 
+        if (!HasOolPorts(m))
+        {
+            OwnedSend(w, m, headerField, sizeExpression);
+        }
+
         w.Line("/// <summary>Receives one message on <paramref name=\"receivePort\"/>, requesting this message's trailer.</summary>");
         w.Line("/// <param name=\"receivePort\">A receive right or port set.</param>");
         w.Line("/// <param name=\"buffer\">At least <see cref=\"ReceiveBufferSize\"/> bytes; validate it with <c>TryRead</c> afterwards.</param>");
@@ -110,6 +115,177 @@ internal static class StubEmitter
 
         w.Close();
         return End(m, w);
+    }
+
+    /// <summary>
+    /// <c>Send(SendRight remotePort, ..., options, timeout)</c>: prepares the message from owned rights (and pinned spans for
+    /// out-of-line data) and sends it; each right moves or is copied as its slot's declared disposition says, and a
+    /// moved right leaves its owner only when the kernel took it (<c>MachIpc.Messages.RightCopyin</c>). Not emitted
+    /// for messages with out-of-line port arrays, whose names the caller manages.
+    /// </summary>
+    private static void OwnedSend(SourceWriter w, MessageModel m, FieldModel header, string sizeExpression)
+    {
+        string ret = Abi + "MachMsgReturn";
+        string option = Abi + "MachMsgOption";
+        string copyin = Messages + "RightCopyin";
+        bool hasLocal = m.LocalDisposition != 0;
+        var used = new System.Collections.Generic.HashSet<string> { "remotePort", "localPort", "options", "timeout", "size" };
+        var parameters = new System.Collections.Generic.List<string> { $"{OwnedType(m.RemoteDisposition)} remotePort" };
+        if (hasLocal)
+        {
+            parameters.Add($"{OwnedType(m.LocalDisposition)} localPort");
+        }
+        var names = new System.Collections.Generic.Dictionary<FieldModel, string>();
+        foreach (FieldModel f in m.Fields)
+        {
+            if (f.Kind is FieldKind.PortDescriptor or FieldKind.OolDescriptor)
+            {
+                string name = ParameterName(f.Name, used);
+                names[f] = name;
+                parameters.Add(f.Kind == FieldKind.PortDescriptor
+                    ? $"{OwnedType(f.Disposition)}? {name}"
+                    : $"global::System.ReadOnlySpan<byte> {name}");
+            }
+        }
+        parameters.Add($"{option} options = {option}.None");
+        parameters.Add("uint timeout = 0");
+
+        w.Line("/// <summary>");
+        w.Line("/// Prepares this message from owned rights and sends it with <c>mach_msg(MACH_SEND_MSG)</c>. Each right goes in as its");
+        w.Line("/// declared disposition says: a <c>MOVE_*</c> slot's right leaves its owner (which is then empty) only when the kernel");
+        w.Line("/// took it, and after a send error that gave it back the caller still owns it (under the name the kernel gave it");
+        w.Line("/// back); a <c>COPY_*</c> or <c>MAKE_*</c> slot's owner keeps its right. Out-of-line data is sent from the spans,");
+        w.Line("/// pinned for the call. Whatever else a failed send gave back is destroyed, so the result is the only thing to check.");
+        if (m.IsVariableSize)
+        {
+            w.Line("/// The <c>msgh_size</c> set by <c>SetPayload</c> (or a full-size message if none was set) is kept.");
+        }
+        w.Line("/// </summary>");
+        w.Line("/// <param name=\"remotePort\">The destination.</param>");
+        if (hasLocal)
+        {
+            w.Line("/// <param name=\"localPort\">The reply port.</param>");
+        }
+        foreach (FieldModel f in m.Fields)
+        {
+            if (names.TryGetValue(f, out string? name))
+            {
+                w.Line(f.Kind == FieldKind.PortDescriptor
+                    ? $"/// <param name=\"{name.TrimStart('@')}\">The right for <see cref=\"{f.Name.TrimStart('@')}\"/>, or null to send <c>MACH_PORT_NULL</c>.</param>"
+                    : $"/// <param name=\"{name.TrimStart('@')}\">The bytes <see cref=\"{f.Name.TrimStart('@')}\"/> carries out of line.</param>");
+            }
+        }
+        w.Line("/// <param name=\"options\">Extra option bits, such as <c>SendTimeout</c>.</param>");
+        w.Line("/// <param name=\"timeout\">Timeout in milliseconds when <c>SendTimeout</c> is set.</param>");
+        w.Line("/// <returns>The <c>mach_msg</c> result.</returns>");
+        w.Line("/// <exception cref=\"global::System.ArgumentNullException\">A header right is null.</exception>");
+        w.Line("/// <exception cref=\"global::System.ObjectDisposedException\">A right was already released or moved.</exception>");
+        w.Open($"public unsafe {ret} Send({string.Join(", ", parameters)})");
+        if (m.IsVariableSize)
+        {
+            w.Line($"uint __payloadSize = this.{header.Name}.Size;");
+        }
+        string local = hasLocal ? $", {copyin}.Name(localPort, nameof(localPort), false)" : "";
+        w.Line($"this.Prepare({copyin}.Name(remotePort, nameof(remotePort), false){local});");
+        if (m.IsVariableSize)
+        {
+            w.Line("if (__payloadSize != 0)");
+            w.Open("");
+            w.Line($"this.{header.Name}.Size = __payloadSize;");
+            w.Close();
+            SizeGuard(w, header, ret);
+        }
+        int slot = 0;
+        var refs = new System.Collections.Generic.Dictionary<FieldModel, string>();
+        foreach (FieldModel f in m.Fields)
+        {
+            if (f.Kind == FieldKind.PortDescriptor)
+            {
+                string name = names[f];
+                w.Line($"this.{f.Name}.Name = {copyin}.Name({name}, nameof({name}), true);");
+                if (Moves(f.Disposition))
+                {
+                    refs[f] = "__refs" + Int(slot++);
+                    w.Line($"uint {refs[f]} = {copyin}.Before({name}, {MsgType(f.Disposition)});");
+                }
+            }
+        }
+        w.Line($"{ret} __result;");
+        int pins = 0;
+        foreach (FieldModel f in m.Fields)
+        {
+            if (f.Kind == FieldKind.OolDescriptor)
+            {
+                w.Line($"fixed (byte* __data{Int(pins++)} = {names[f]})");
+            }
+        }
+        w.Open($"fixed ({m.TypeName}* __message = &this)");
+        pins = 0;
+        foreach (FieldModel f in m.Fields)
+        {
+            if (f.Kind == FieldKind.OolDescriptor)
+            {
+                w.Line($"this.{f.Name}.Address = (ulong)__data{Int(pins++)};");
+                w.Line($"this.{f.Name}.Size = (uint){names[f]}.Length;");
+                if (f.Deallocate)
+                {
+                    // The span is the caller's memory (maybe the GC heap), never a region the kernel may unmap.
+                    w.Line($"this.{f.Name}.Deallocate = 0;");
+                }
+            }
+        }
+        w.Line($"__result = __MachMsg(({Abi}MachMsgHeader*)__message, {option}.SendMsg | options, (uint){sizeExpression}, 0, 0, timeout, 0);");
+        w.Line($"{copyin}.Settle(__result, remotePort, RemoteDisposition, &__message->{header.Name}.RemotePort, true, 0);");
+        if (hasLocal)
+        {
+            w.Line($"{copyin}.Settle(__result, localPort, LocalDisposition, &__message->{header.Name}.LocalPort, true, 0);");
+        }
+        pins = 0;
+        foreach (FieldModel f in m.Fields)
+        {
+            if (f.Kind == FieldKind.PortDescriptor)
+            {
+                w.Line($"{copyin}.Settle(__result, {names[f]}, {MsgType(f.Disposition)}, &__message->{f.Name}.Name, false, {(refs.TryGetValue(f, out string? r) ? r : "0")});");
+            }
+            else if (f.Kind == FieldKind.OolDescriptor)
+            {
+                // Unless a pseudo-receive mapped the region back (a new address), the descriptor still points at the span.
+                w.Line($"if (this.{f.Name}.Address == (ulong)__data{Int(pins++)})");
+                w.Open("");
+                w.Line($"this.{f.Name}.Address = 0;");
+                w.Line($"this.{f.Name}.Size = 0;");
+                w.Close();
+            }
+        }
+        w.Line($"{copyin}.Finish(__result, ({Abi}MachMsgHeader*)__message);");
+        w.Close();
+        w.Line("return __result;");
+        w.Close();
+        w.Line();
+    }
+
+    private static bool HasOolPorts(MessageModel m)
+    {
+        foreach (FieldModel f in m.Fields)
+        {
+            if (f.Kind == FieldKind.OolPortsDescriptor)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>A camelCase parameter name for a field, escaped if it is a keyword and distinct from <paramref name="used"/>.</summary>
+    private static string ParameterName(string field, System.Collections.Generic.HashSet<string> used)
+    {
+        string bare = field.TrimStart('@');
+        string name = char.ToLowerInvariant(bare[0]) + bare.Substring(1);
+        while (!used.Add(name))
+        {
+            name += "Arg";
+        }
+        return Microsoft.CodeAnalysis.CSharp.SyntaxFacts.GetKeywordKind(name) != Microsoft.CodeAnalysis.CSharp.SyntaxKind.None ? "@" + name : name;
     }
 
     private static void SizeGuard(SourceWriter w, FieldModel header, string ret)

@@ -23,6 +23,16 @@ public sealed class SendRight : MachRight
         return new SendRight(name);
     }
 
+    /// <summary>
+    /// Asks for <c>MACH_NOTIFY_DEAD_NAME</c> on <paramref name="notifyPort"/> when the port this right names dies (its
+    /// receive right is destroyed, for example when its task exits); the name then becomes a dead name.
+    /// </summary>
+    /// <param name="notifyPort">Where the notification goes (a send-once right to it is made for the request).</param>
+    /// <returns>The send-once right of the dead-name request this one replaces, or null.</returns>
+    /// <exception cref="MachException">The kernel refused.</exception>
+    public SendOnceRight? RequestDeadName(ReceiveRight notifyPort) =>
+        RequestNotification(MachNotify.DeadName, 0, notifyPort, "mach_port_request_notification(DEAD_NAME)");
+
     private protected override void Release(uint name) => Mach.PortDeallocate(Mach.TaskSelf, name);
 }
 
