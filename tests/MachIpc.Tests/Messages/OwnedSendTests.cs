@@ -23,6 +23,15 @@ public partial struct MovesRights
     public int Tag;
 }
 
+/// <summary>A variable-length message whose count SetPayload sets.</summary>
+[MachMessage(5301, MinSize = 28)]
+public unsafe partial struct CountedText
+{
+    public MachMsgHeader Header;
+    [MachCount] public uint Length;
+    public fixed byte Text[128];
+}
+
 /// <summary>
 /// The generated <c>Send(SendRight remotePort, ...)</c>: a moved right leaves its owner only when the kernel took it,
 /// a copied one stays, and whatever a failed send gave back is destroyed (the kernel-wide leak check of <see cref="K"/>).
@@ -148,6 +157,28 @@ public unsafe class OwnedSendTests
         Assert.True(r.SendOnce.IsValid); // after the failing descriptor: untouched
         Assert.Equal(MachPortType.SendOnce, r.SendOnce.QueryType());
         RcvAndDestroy(r.Reply.Name); // the destroyed reply right's send-once notification
+    }
+
+    [Fact]
+    public unsafe void SetPayload_SendsOnlyThePayload_AndTheOwnedSendKeepsThatSize()
+    {
+        using var k = new K();
+        using var port = ReceiveRight.Allocate();
+        using SendRight send = port.MakeSend();
+        var m = new CountedText();
+        m.SetPayload("hello"u8);
+        Assert.Equal(MachMsgReturn.Success, m.Send(send));
+        Assert.True(send.IsValid); // COPY_SEND: still owned
+
+        byte[] buffer = new byte[CountedText.ReceiveBufferSize];
+        Assert.Equal(MachMsgReturn.Success, CountedText.Receive(port.Name, buffer, MachMsgOption.RcvTimeout, 0));
+        Assert.Equal(MachValidationError.None, CountedText.TryRead(buffer, out var received));
+        Assert.Equal(36, received.MessageSize); // 28 + 5, rounded to 4
+        Assert.Equal(5u, received.Message.Length);
+        fixed (byte* text = received.Message.Text)
+        {
+            Assert.Equal("hello"u8.ToArray(), new ReadOnlySpan<byte>(text, 5).ToArray());
+        }
     }
 
     [Fact]
