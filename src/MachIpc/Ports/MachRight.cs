@@ -150,23 +150,33 @@ public abstract class MachRight : CriticalFinalizerObject, IDisposable
     /// <summary>
     /// Arms a notification on this right's name (<c>mach_port_request_notification</c>): the kernel sends message
     /// <paramref name="msgId"/> to <paramref name="notifyPort"/> through a send-once right it makes from it
-    /// (<c>MAKE_SEND_ONCE</c>). Returns the send-once right of the request it replaces, or null.
+    /// (<c>MAKE_SEND_ONCE</c>). On success <paramref name="previous"/> is the send-once right of the request this one
+    /// replaces, or null; on failure <paramref name="reason"/> is the kernel's code. A failed request destroys the
+    /// send-once right it was made with (the kobject server destroys the request message, so
+    /// <paramref name="notifyPort"/> gets <c>MACH_NOTIFY_SEND_ONCE</c>): nothing of the caller's is left to clean up.
     /// </summary>
-    private protected unsafe SendOnceRight? RequestNotification(int msgId, uint sync, ReceiveRight notifyPort, string operation)
+    private protected unsafe bool TryRequestNotification(int msgId, uint sync, ReceiveRight notifyPort, out SendOnceRight? previous, out MachError reason)
     {
         ArgumentNullException.ThrowIfNull(notifyPort);
         uint name = LiveName();
         uint notify = notifyPort.Name;
         ObjectDisposedException.ThrowIf(notify == MachPortName.Null, notifyPort);
-        uint previous = MachPortName.Null;
+        uint replaced = MachPortName.Null;
+        KernReturn kr;
         using (EnterOwner())
         {
-            // A failed request destroys the send-once right it was made with (the kobject server destroys the request
-            // message: notifyPort then gets MACH_NOTIFY_SEND_ONCE), so nothing of the caller's is left to clean up.
-            Check(Mach.PortRequestNotification(Mach.TaskSelf, name, msgId, sync, notify, MachMsgType.MakeSendOnce, &previous), operation);
+            kr = Mach.PortRequestNotification(Mach.TaskSelf, name, msgId, sync, notify, MachMsgType.MakeSendOnce, &replaced);
         }
-        return MachPortName.IsValid(previous) ? SendOnceRight.Adopt(previous) : null;
+        previous = kr == KernReturn.Success && MachPortName.IsValid(replaced) ? SendOnceRight.Adopt(replaced) : null;
+        reason = new MachError((int)kr);
+        return kr == KernReturn.Success;
     }
+
+    /// <summary><see cref="TryRequestNotification"/> that throws <see cref="MachException"/> on failure.</summary>
+    private protected SendOnceRight? RequestNotification(int msgId, uint sync, ReceiveRight notifyPort, string operation) =>
+        TryRequestNotification(msgId, sync, notifyPort, out SendOnceRight? previous, out MachError reason)
+            ? previous
+            : throw new MachException(operation, reason);
 
     /// <summary>Performs the one kernel call releasing this kind of right.</summary>
     private protected abstract void Release(uint name);

@@ -181,6 +181,32 @@ public unsafe class OwnedSendTests
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void ReceiveAndDropTheRegion(ReceiveRight port)
+    {
+        byte[] buffer = new byte[MovesRights.ReceiveBufferSize];
+        Assert.Equal(MachMsgReturn.Success, MovesRights.Receive(port.Name, buffer, MachMsgOption.RcvTimeout, 0));
+        Assert.Equal(MachValidationError.None, MovesRights.TryRead(buffer, out var received));
+        _ = received.TakeMemory(in received.Message.Data); // never disposed
+        fixed (byte* b = buffer)
+        {
+            ReceivedMessage.Destroy((MachMsgHeader*)b);
+        }
+    }
+
+    [Fact]
+    public void ADroppedRegion_IsFreedByItsFinalizer()
+    {
+        using var k = new K();
+        using var r = new Rights();
+        Assert.Equal(MachMsgReturn.Success, r.SendWith(new byte[100]));
+        ReceiveAndDropTheRegion(r.Destination);
+        Assert.Equal(1, k.Task.OutstandingVmRegions);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        Assert.Equal(0, k.Task.OutstandingVmRegions);
+    }
+
     [Fact]
     public void ADisposedRight_IsAProgrammerError_AndNothingIsSent()
     {

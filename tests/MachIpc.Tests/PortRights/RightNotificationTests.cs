@@ -78,6 +78,23 @@ public unsafe class RightNotificationTests
     }
 
     [Fact]
+    public void TryRequestDeadName_OnAPortThatAlreadyDied_ReportsInvalidArgument_AndRequestDeadNameThrows()
+    {
+        using var k = new K();
+        var port = ReceiveRight.Allocate();
+        using var notify = ReceiveRight.Allocate();
+        using SendRight send = SendRight.Adopt(k.SendTo(port.Name));
+        port.Dispose();
+        Assert.False(send.TryRequestDeadName(notify, out SendOnceRight? previous, out MachError reason));
+        Assert.Null(previous);
+        Assert.Equal((int)KernReturn.InvalidArgument, reason.Code);
+        RcvAndDestroy(notify.Name); // the refused request's send-once right
+        MachException e = Assert.Throws<MachException>(() => send.RequestDeadName(notify));
+        Assert.Equal((int)KernReturn.InvalidArgument, e.Error.Code);
+        RcvAndDestroy(notify.Name);
+    }
+
+    [Fact]
     public void PortDestroyed_BringsTheReceiveRightBack()
     {
         using var k = new K();
