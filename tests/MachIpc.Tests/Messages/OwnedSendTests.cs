@@ -208,6 +208,45 @@ public unsafe class OwnedSendTests
     }
 
     [Fact]
+    public unsafe void SendReceive_MovesTheRightsWithTheRequest_AndGetsTheReply()
+    {
+        using var k = new K();
+        using var r = new Rights();
+        // The "server" answers before the call, on the reply port the call will receive on.
+        var reply = new Server.EchoReply { Value = 9 };
+        using (SendOnceRight answer = r.Reply.MakeSendOnce())
+        {
+            Assert.Equal(MachMsgReturn.Success, reply.Send(answer));
+            Assert.False(answer.IsValid); // MOVE_SEND_ONCE: the kernel took it
+        }
+        var request = new MovesRights { Tag = 3 };
+        byte[] buffer = new byte[Math.Max(MovesRights.SendSize, Server.EchoReply.ReceiveBufferSize)];
+        MachMsgReturn mr = request.SendReceive<Server.EchoReply>(buffer, r.Remote, r.Reply, r.Moved, r.Send, r.SendOnce, r.Copied, [5, 6], MachMsgOption.RcvTimeout, 0);
+        Assert.Equal(MachMsgReturn.Success, mr);
+        Assert.Equal(MachValidationError.None, Server.EchoReply.TryRead(buffer, out var received));
+        Assert.Equal(9, received.Message.Value);
+        Assert.False(r.Remote.IsValid);
+        Assert.False(r.Moved.IsValid);
+        Assert.False(r.SendOnce.IsValid);
+        Assert.True(r.Copied.IsValid);
+        Assert.Equal(0ul, request.Data.Address); // the struct no longer points at the span
+        fixed (byte* b = buffer)
+        {
+            ReceivedMessage.Destroy((MachMsgHeader*)b);
+        }
+        // The request is queued at the destination with everything it carried.
+        byte[] incoming = new byte[MovesRights.ReceiveBufferSize];
+        Assert.Equal(MachMsgReturn.Success, MovesRights.Receive(r.Destination.Name, incoming, MachMsgOption.RcvTimeout, 0));
+        Assert.Equal(MachValidationError.None, MovesRights.TryRead(incoming, out var sent));
+        Assert.Equal(3, sent.Message.Tag);
+        Assert.Equal(2ul, (ulong)sent.Message.Data.Size);
+        fixed (byte* b = incoming)
+        {
+            ReceivedMessage.Destroy((MachMsgHeader*)b);
+        }
+    }
+
+    [Fact]
     public void ADisposedRight_IsAProgrammerError_AndNothingIsSent()
     {
         using var k = new K();
