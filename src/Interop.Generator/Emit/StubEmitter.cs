@@ -81,13 +81,7 @@ internal static class StubEmitter
             w.Line("/// <param name=\"options\">Extra option bits, such as <c>RcvTimeout</c>.</param>");
             w.Line("/// <param name=\"timeout\">Timeout in milliseconds.</param>");
             w.Line("/// <returns>The <c>mach_msg</c> result.</returns>");
-            w.Line($"public unsafe {ret} SendReceive<TReply>(global::System.Span<byte> buffer, {option} options = {option}.None, uint timeout = 0)");
-            w.Line($"    where TReply : unmanaged, {Messages}IMachMessage<TReply>");
-            w.Open("");
-            w.Line("if (buffer.Length < SendSize || buffer.Length < TReply.ReceiveBufferSize)");
-            w.Open("");
-            w.Line("throw new global::System.ArgumentException(\"The buffer must hold the request and the reply with its trailer.\", nameof(buffer));");
-            w.Close();
+            OpenSendReceive(w, $"global::System.Span<byte> buffer, {option} options = {option}.None, uint timeout = 0");
             if (m.IsVariableSize)
             {
                 SizeGuard(w, headerField, ret);
@@ -219,13 +213,7 @@ internal static class StubEmitter
         w.Line("/// <exception cref=\"global::System.ObjectDisposedException\">A right was already released or moved.</exception>");
         if (receive)
         {
-            w.Line($"public unsafe {ret} SendReceive<TReply>({string.Join(", ", parameters)})");
-            w.Line($"    where TReply : unmanaged, {Messages}IMachMessage<TReply>");
-            w.Open("");
-            w.Line("if (buffer.Length < SendSize || buffer.Length < TReply.ReceiveBufferSize)");
-            w.Open("");
-            w.Line("throw new global::System.ArgumentException(\"The buffer must hold the request and the reply with its trailer.\", nameof(buffer));");
-            w.Close();
+            OpenSendReceive(w, string.Join(", ", parameters));
         }
         else
         {
@@ -333,6 +321,18 @@ internal static class StubEmitter
         w.Line("return __result;");
         w.Close();
         w.Line();
+    }
+
+    /// <summary>Opens a <c>SendReceive&lt;TReply&gt;</c> with <paramref name="parameters"/> and its check of the buffer's size.</summary>
+    private static void OpenSendReceive(SourceWriter w, string parameters)
+    {
+        w.Line($"public unsafe {Abi}MachMsgReturn SendReceive<TReply>({parameters})");
+        w.Line($"    where TReply : unmanaged, {Messages}IMachMessage<TReply>");
+        w.Open("");
+        w.Line("if (buffer.Length < SendSize || buffer.Length < TReply.ReceiveBufferSize)");
+        w.Open("");
+        w.Line("throw new global::System.ArgumentException(\"The buffer must hold the request and the reply with its trailer.\", nameof(buffer));");
+        w.Close();
     }
 
     private static bool HasOolPorts(MessageModel m)
