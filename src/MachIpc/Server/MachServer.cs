@@ -430,7 +430,7 @@ public sealed unsafe class MachServer : IDisposable
     private void HandleNotification(MachMsgHeader* header)
     {
         // Only the kernel may send ids 64..72; a peer can send the same id, but not the kernel's audit token.
-        if (!KernelSender.IsKernel(header, _bufferSize))
+        if (!ReceivedMessage.IsFromKernel(header, _bufferSize))
         {
             Reject(header, "forged kernel notification", MigReturn.BadId, handlerFailed: false);
             return;
