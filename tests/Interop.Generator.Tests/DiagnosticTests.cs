@@ -213,6 +213,21 @@ public class DiagnosticTests
         Assert.Equal("'Bad' declares a member named 'SendSize', which the generator emits for every message; rename it", d.GetMessage());
     }
 
+    // A descriptor named after a generated method ("Send" for the send right a channel-end message moves) used to be
+    // CS0102 inside a generated file.
+    [Theory]
+    [InlineData("Send")]
+    [InlineData("Receive")]
+    [InlineData("Prepare")]
+    [InlineData("SendReceive")]
+    [InlineData("TryRead")]
+    [InlineData("Validate")]
+    public void MACHIPC016_AFieldNamedAfterAGeneratedMethod(string name)
+    {
+        Diagnostic d = Single($"[MachMessage(1)] public partial struct Bad {{ public MachMsgHeader Header; public MachMsgBody Body; [MachPort(MachMsgType.MoveSend)] public MachMsgPortDescriptor {name}; }}", "MACHIPC016");
+        Assert.Equal(name, SpanText(d));
+    }
+
     [Theory]
     [InlineData("[StructLayout(LayoutKind.Auto)] public struct Nested { public int A; }", "Natural",
         "'Demo.Nested' has LayoutKind.Auto: the CLR may reorder and pad its fields as it likes")]

@@ -14,9 +14,11 @@ internal static class MessageParser
 {
     private const string AbiNamespace = "MachIpc.Abi.";
 
-    // Names the emitters declare in every message; a user member with one of them would not compile.
+    // Names the emitters declare in every message; a user member with one of them would not compile. The methods
+    // among them (Prepare ... SetPayload) may be overloaded by a user's method, but not reused by a field or property.
     private static readonly string[] s_reservedNames =
     {
+        "Prepare", "Send", "Receive", "SendReceive", "TryRead", "Validate",
         "MsgId", "SendSize", "MinSize", "DescriptorCount", "IsComplex", "RemoteDisposition", "LocalDisposition",
         "TrailerElements", "TrailerSize", "TrailerOffset", "ReceiveBufferSize", "TrailerOption", "Offsets", "SetPayload", "__MachMsg", "__Native",
     };
