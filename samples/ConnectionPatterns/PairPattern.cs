@@ -64,30 +64,10 @@ internal static class PairPattern
     private static void Give(MachChannel over, MachChannel end, int peerPid)
     {
         var message = new ChannelEnd { PeerPid = peerPid };
-        message.Prepare(remotePort: over.Send.Name);
-        message.Inbox.Name = end.Receive.Name;
-        message.ToPeer.Name = end.Send.Name;
-        MachMsgReturn sent = message.Send();
-        if (sent == MachMsgReturn.Success || sent.IsPseudoReceived())
-        {
-            end.Receive.TakeName(); // the kernel moved both rights, or gave them back in the message: not ours to release here
-            end.Send.TakeName();
-        }
-        if (sent != MachMsgReturn.Success)
-        {
-            if (sent.IsPseudoReceived()) DestroyUnsent(ref message);
-            throw new MachException("send the channel end", sent); // other errors left the rights with `end`
-        }
-    }
-
-    private static unsafe void DestroyUnsent(ref ChannelEnd message)
-    {
-        fixed (ChannelEnd* m = &message) ReceivedMessage.DestroyUnsent(&m->Header);
-    }
-
-    private static unsafe void Destroy(Span<byte> received)
-    {
-        fixed (byte* m = received) ReceivedMessage.Destroy((MachMsgHeader*)m);
+        // MoveReceive and MoveSend: the rights leave `end` only if the kernel really took them; after a failure
+        // they are still ours (and the disposing `using` releases them).
+        MachMsgReturn sent = message.Send(over.Send, inbox: end.Receive, toPeer: end.Send);
+        if (sent != MachMsgReturn.Success) throw new MachException("send the channel end", sent);
     }
 
     public static int RunPeer(string service, string role)
@@ -100,7 +80,7 @@ internal static class PairPattern
         MachValidationError invalid = ChannelEnd.TryRead(buffer, out MachReceived<ChannelEnd> received);
         if (invalid != MachValidationError.None)
         {
-            Destroy(buffer); // whatever rights it carried
+            ReceivedMessage.Destroy(buffer); // whatever rights it carried
             throw new InvalidOperationException($"not a channel end: {invalid}");
         }
         int peerPid = received.Message.PeerPid;

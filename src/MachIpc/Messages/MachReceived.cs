@@ -15,7 +15,7 @@ namespace MachIpc.Messages;
 /// <remarks>
 /// <para>
 /// Ownership is explicit: the receiver of a message owns every right and region in it, and whatever a handler
-/// does not take is destroyed after it returns (or throws) with <see cref="ReceivedMessage.Destroy"/>. A handler
+/// does not take is destroyed after it returns (or throws) with <see cref="ReceivedMessage.Destroy(MachMsgHeader*)"/>. A handler
 /// keeps a right by taking it (<see cref="TakeSendRight"/>, <see cref="TakeSendOnceRight"/>,
 /// <see cref="TakeReceiveRight"/>, <see cref="TakePorts"/>, <see cref="TakeMemory"/>, <see cref="TakeReplyRight"/>)
 /// and answers with <see cref="Reply{TReply}"/> (or refuses with <see cref="ReplyError"/>), which consume the reply

@@ -37,6 +37,23 @@ public static unsafe class ReceivedMessage
     /// descriptor's right or region, and clears them in the buffer. <c>msgh_local_port</c> names the port the
     /// message arrived on and holds no right (the receive consumed the destination right), as in libsyscall.
     /// </summary>
+    /// <summary>
+    /// <see cref="Destroy(MachMsgHeader*)"/> for the buffer a generated <c>Receive</c> filled: what to do with a message
+    /// whose <c>TryRead</c> failed, or that nothing took, so that the rights and regions it brought are not leaked.
+    /// </summary>
+    /// <param name="received">The receive buffer, at least a header long.</param>
+    public static void Destroy(Span<byte> received)
+    {
+        if (received.Length < MachMsgHeader.SizeOf)
+        {
+            throw new ArgumentException($"A received message is at least {MachMsgHeader.SizeOf} bytes; this buffer has {received.Length}.", nameof(received));
+        }
+        fixed (byte* message = received)
+        {
+            Destroy((MachMsgHeader*)message);
+        }
+    }
+
     /// <param name="message">A message as <c>mach_msg</c> received it.</param>
     public static void Destroy(MachMsgHeader* message)
     {
@@ -54,7 +71,7 @@ public static unsafe class ReceivedMessage
     /// The handler took the whole message, as a MIG server routine that succeeded (or answered <c>MIG_NO_REPLY</c>)
     /// does: every descriptor's right and region is now the handler's, so it is cleared from the buffer without being
     /// released, and the reply right too when <paramref name="replyRight"/> (MIG_NO_REPLY: the handler answers later;
-    /// libsyscall mach_msg.c <c>mach_msg_server</c> then leaves the request alone). A later <see cref="Destroy"/> of
+    /// libsyscall mach_msg.c <c>mach_msg_server</c> then leaves the request alone). A later <see cref="Destroy(MachMsgHeader*)"/> of
     /// the buffer releases only what is left (the voucher, an unused reply right).
     /// </summary>
     internal static void HandOver(MachMsgHeader* message, bool replyRight)
@@ -137,7 +154,7 @@ public static unsafe class ReceivedMessage
 
     /// <summary>
     /// Destroys a message a failed send handed back by pseudo-receive (<see cref="MachMsgReturns.IsPseudoReceived"/>):
-    /// everything <see cref="Destroy"/> releases, plus <c>msgh_local_port</c>, which after a pseudo-receive holds
+    /// everything <see cref="Destroy(MachMsgHeader*)"/> releases, plus <c>msgh_local_port</c>, which after a pseudo-receive holds
     /// the reply right the message carried (ipc_kmsg.c <c>ipc_kmsg_copyout_pseudo</c>: "the ports in the header
     /// are handled as if they are in the body. They aren't reversed."). MIG's generated user code releases it
     /// after <c>MACH_SEND_TIMED_OUT</c> ("mach_msg_destroy doesn't handle the local port", migcom user.c
@@ -238,7 +255,7 @@ public unsafe ref struct ScopedMachMsgDestroy
     /// <summary>Ownership moved elsewhere: the scope's end destroys nothing.</summary>
     public void Disarm() => _message = null;
 
-    /// <summary>Destroys the message with <see cref="ReceivedMessage.Destroy"/> unless disarmed.</summary>
+    /// <summary>Destroys the message with <see cref="ReceivedMessage.Destroy(MachMsgHeader*)"/> unless disarmed.</summary>
     public void Dispose()
     {
         MachMsgHeader* message = _message;

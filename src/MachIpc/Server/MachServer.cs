@@ -20,7 +20,7 @@ namespace MachIpc.Server;
 /// <remarks>
 /// Ownership is explicit (<see cref="MachReceived{T}"/>): a handler owns what it takes out of its message, and
 /// after it returns or throws the server destroys everything still in the message with
-/// <see cref="ReceivedMessage.Destroy"/>. A reply right the handler did not use is answered with a MIG error when
+/// <see cref="ReceivedMessage.Destroy(MachMsgHeader*)"/>. A reply right the handler did not use is answered with a MIG error when
 /// the handler failed (<see cref="MachServerOptions.ReplyWithMigErrors"/>) and destroyed otherwise, which the
 /// client's kernel reports as a send-once notification (<c>MIG_SERVER_DIED</c> to a <c>MachRpcClient</c>).
 /// </remarks>

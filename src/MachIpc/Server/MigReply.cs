@@ -9,7 +9,7 @@ public static unsafe class MigReply
     /// <summary>
     /// Sends a <c>mig_reply_error_t</c> carrying <paramref name="code"/> to the reply right of the received message
     /// at <paramref name="request"/>, consuming that right exactly once whether or not the reply goes out: it is
-    /// cleared from the header, so a later <see cref="ReceivedMessage.Destroy"/> of the request does not release it
+    /// cleared from the header, so a later <see cref="ReceivedMessage.Destroy(MachMsgHeader*)"/> of the request does not release it
     /// again. Returns whether the reply was delivered; false also when the message has no reply right.
     /// </summary>
     public static bool TrySendError(MachMsgHeader* request, int code)

@@ -61,6 +61,21 @@ public unsafe class ReceivedMessageTests
     }
 
     [Fact]
+    public void Destroy_OfASpan_ReleasesWhatTheBufferCarries_AndRefusesABufferShorterThanAHeader()
+    {
+        using var k = new K();
+        uint p = k.PortWithSend();
+        uint carried = k.Port();
+        Assert.Equal(MachMsgReturn.Success, Send(Msg.To(p).Port(carried, MachMsgType.MakeSend)));
+        Received r = Rcv(p);
+        Assert.Equal(1u, Refs(carried, MachPortRight.Send)); // the send right the message brought, under our receive right's name
+        ReceivedMessage.Destroy(r.Buffer.AsSpan());
+        Assert.Equal(0u, Refs(carried, MachPortRight.Send));
+        Assert.Throws<ArgumentException>(() => ReceivedMessage.Destroy(new byte[MachMsgHeader.SizeOf - 1].AsSpan()));
+        DestroyReceive(carried);
+    }
+
+    [Fact]
     public void ScopedMachMsgDestroy_DestroysUnlessDisarmed()
     {
         using var k = new K();
