@@ -154,7 +154,7 @@ internal static unsafe class StopStress
         {
             var request = new BenchRequest { Value = 1 };
             request.Prepare(0, 0);
-            var result = client.Call<BenchRequest, BenchReply>(request, out _, out _, timeoutMs);
+            client.TryCall<BenchRequest, BenchReply>(request, out _, out _, out var result, TimeSpan.FromMilliseconds(timeoutMs), TimeSpan.FromMilliseconds(timeoutMs));
             if (result.Status == MachRpcStatus.SendFailed && result.Code == (int)MachMsgReturn.SendInvalidDest)
             {
                 return; // the server is gone

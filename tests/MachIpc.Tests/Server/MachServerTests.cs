@@ -69,7 +69,7 @@ public sealed unsafe class MachServerTests : IDisposable
             {
                 var request = new EchoRequest { Value = i };
                 request.Prepare(0, 0);
-                var result = client.Call<EchoRequest, EchoReply>(request, out var reply, out var sender);
+                client.TryCall<EchoRequest, EchoReply>(request, out var reply, out var sender, out var result);
                 Assert.True(result.IsSuccess, result.ToString());
                 Assert.Equal(i + 1, reply.Value);
                 Assert.Equal(_clientTask.Pid, reply.SenderPid);
@@ -117,7 +117,7 @@ public sealed unsafe class MachServerTests : IDisposable
                 {
                     var request = new EchoRequest { Value = 1 };
                     request.Prepare(0, 0);
-                    own.Call<EchoRequest, EchoReply>(request, out _, out _, timeoutMs: 50);
+                    own.TryCall<EchoRequest, EchoReply>(request, out _, out _, out _, TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(50));
                 }
             }
         })).ToArray();
@@ -167,7 +167,7 @@ public sealed unsafe class MachServerTests : IDisposable
             var request = new Unknown();
             request.Prepare(0, 0);
             request.Port.Name = carried.Name;
-            var result = client.Call<Unknown, EchoReply>(request, out _, out _);
+            client.TryCall<Unknown, EchoReply>(request, out _, out _, out var result);
             Assert.Equal(MachRpcStatus.RemoteError, result.Status);
             Assert.Equal((int)MigReturn.BadId, result.Code);
             Assert.Equal(1, server.Metrics.RejectedByReason["unknown msgh_id"]);
@@ -202,7 +202,7 @@ public sealed unsafe class MachServerTests : IDisposable
             request.Prepare(0, 0);
             request.Port.Name = carried.Name;
             request.Port.Disposition = MachMsgType.MakeSendOnce;
-            var result = client.Call<CarriesPort, EchoReply>(request, out _, out _);
+            client.TryCall<CarriesPort, EchoReply>(request, out _, out _, out var result);
             Assert.Equal(MachRpcStatus.RemoteError, result.Status);
             Assert.Equal((int)MigReturn.BadArguments, result.Code);
             Assert.Equal(1, server.Metrics.RejectedByReason[MachValidation.Describe(MachValidationError.WrongDescriptorDisposition)]);
@@ -225,13 +225,13 @@ public sealed unsafe class MachServerTests : IDisposable
         {
             var request = new EchoRequest { Value = 1 };
             request.Prepare(0, 0);
-            var failed = client.Call<EchoRequest, EchoReply>(request, out _, out _);
+            client.TryCall<EchoRequest, EchoReply>(request, out _, out _, out var failed);
             Assert.Equal(MachRpcStatus.RemoteError, failed.Status);
             Assert.Equal((int)MigReturn.RemoteError, failed.Code);
             Assert.Equal(1, server.Metrics.HandlerFailures);
 
             dispatcher.ThrowInHandler = false;
-            var ok = client.Call<EchoRequest, EchoReply>(request, out var reply, out _);
+            client.TryCall<EchoRequest, EchoReply>(request, out var reply, out _, out var ok);
             Assert.True(ok.IsSuccess, ok.ToString());
             Assert.Equal(2, reply.Value);
         }
@@ -255,7 +255,7 @@ public sealed unsafe class MachServerTests : IDisposable
             Assert.Equal(MachMsgReturn.Success, bulk.Send());
             var request = new EchoRequest { Value = 41 };
             request.Prepare(0, 0);
-            var result = client.Call<EchoRequest, EchoReply>(request, out var reply, out _);
+            client.TryCall<EchoRequest, EchoReply>(request, out var reply, out _, out var result);
             Assert.True(result.IsSuccess, result.ToString());
             Assert.Equal(42, reply.Value);
             Assert.Equal(2, server.Metrics.Received);
@@ -282,7 +282,7 @@ public sealed unsafe class MachServerTests : IDisposable
             Assert.Equal(MachMsgReturn.Success, bulk.Send());
             var request = new EchoRequest { Value = 1 };
             request.Prepare(0, 0);
-            Assert.True(client.Call<EchoRequest, EchoReply>(request, out _, out _).IsSuccess);
+            Assert.True(client.TryCall<EchoRequest, EchoReply>(request, out _, out _, out _));
             Assert.Equal(1, server.Metrics.RejectedByReason["message too large"]);
         }
         using (_serverTask.Enter())
@@ -293,9 +293,10 @@ public sealed unsafe class MachServerTests : IDisposable
     }
 
     [Fact]
-    public void Metrics_ArePublishedThroughSystemDiagnosticsMetrics_WithTheRejectionReason()
+    public void Metrics_ArePublishedThroughSystemDiagnosticsMetrics_WithUnitsAndTheRejectionReason()
     {
-        var seen = new System.Collections.Concurrent.ConcurrentQueue<(string Instrument, long Value, string? Server, string? Reason)>();
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<(string Instrument, string? Unit, long Value, string? Server, string? Reason)>();
+        int durations = 0;
         using var listener = new System.Diagnostics.Metrics.MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
@@ -309,10 +310,16 @@ public sealed unsafe class MachServerTests : IDisposable
             string? server = null, reason = null;
             foreach (var tag in tags)
             {
-                if (tag.Key == "server") server = tag.Value as string;
-                if (tag.Key == "reason") reason = tag.Value as string;
+                if (tag.Key == MachServerMetrics.ServerTag) server = tag.Value as string;
+                if (tag.Key == MachIpc.Diagnostics.MachTelemetry.ReasonTag) reason = tag.Value as string;
             }
-            seen.Enqueue((instrument.Name, value, server, reason));
+            seen.Enqueue((instrument.Name, instrument.Unit, value, server, reason));
+        });
+        listener.SetMeasurementEventCallback<double>((instrument, value, _, _) =>
+        {
+            Assert.Equal("s", instrument.Unit);
+            Assert.True(value >= 0);
+            Interlocked.Increment(ref durations);
         });
         listener.Start();
 
@@ -325,38 +332,90 @@ public sealed unsafe class MachServerTests : IDisposable
         {
             var request = new EchoRequest { Value = 1 };
             request.Prepare(0, 0);
-            Assert.True(client.Call<EchoRequest, EchoReply>(request, out _, out _).IsSuccess);
+            Assert.True(client.TryCall<EchoRequest, EchoReply>(request, out _, out _, out _));
             var unknown = new Unknown();
             unknown.Prepare(0, 0);
             unknown.Port.Name = carried.Name;
-            Assert.Equal(MachRpcStatus.RemoteError, client.Call<Unknown, EchoReply>(unknown, out _, out _).Status);
+            Assert.False(client.TryCall<Unknown, EchoReply>(unknown, out _, out _, out var r));
+            Assert.Equal(MachRpcStatus.RemoteError, r.Status);
         }
+        using (_serverTask.Enter())
+        {
+            server.Stop(); // every handler has returned: the counters are final
+        }
+        // The counters are observed, not counted twice: one observation reads what the server counted.
+        listener.RecordObservableInstruments();
+        var mine = seen.Where(m => m.Server == name).ToList();
+        Assert.Contains(mine, m => m.Instrument == "machipc.server.received" && m.Value == 2 && m.Unit == "{message}");
+        Assert.Contains(mine, m => m.Instrument == "machipc.server.dispatched" && m.Value == 1);
+        Assert.Contains(mine, m => m.Instrument == "machipc.server.rejected" && m.Reason == "unknown msgh_id" && m.Value == 1);
+        Assert.Contains(mine, m => m.Instrument == "machipc.server.notifications" && m.Value == 0 && m.Unit == "{notification}");
+        Assert.Equal(2, durations); // one dispatch duration per dispatched message, handled or not
         using (_serverTask.Enter())
         {
             server.Dispose();
         }
-        var mine = seen.Where(m => m.Server == name).ToList();
-        Assert.Equal(2, mine.Count(m => m.Instrument == "machipc.server.received"));
-        Assert.Equal(1, mine.Count(m => m.Instrument == "machipc.server.dispatched"));
-        Assert.Contains(mine, m => m.Instrument == "machipc.server.rejected" && m.Reason == "unknown msgh_id" && m.Value == 1);
         AssertNoLeaks();
     }
 
+    [Fact]
+    public void Metrics_ComeFromTheGivenMeterFactory_TaggedWithTheServer()
+    {
+        using var services = new MeterFactoryStub();
+        string name = "factory-" + Guid.NewGuid().ToString("N");
+        var server = StartServer(new TestDispatcher(), new MachServerOptions { Name = name, MeterFactory = services });
+        System.Diagnostics.Metrics.Meter meter = Assert.Single(services.Created);
+        Assert.Equal(MachServerMetrics.MeterName, meter.Name);
+        Assert.Contains(meter.Tags!, t => t.Key == MachServerMetrics.ServerTag && (string?)t.Value == name);
+        using (_serverTask.Enter())
+        {
+            server.Dispose();
+        }
+        AssertNoLeaks();
+    }
+
+    private sealed class MeterFactoryStub : System.Diagnostics.Metrics.IMeterFactory
+    {
+        public readonly List<System.Diagnostics.Metrics.Meter> Created = new();
+
+        public System.Diagnostics.Metrics.Meter Create(System.Diagnostics.Metrics.MeterOptions options)
+        {
+            var meter = new System.Diagnostics.Metrics.Meter(options);
+            Created.Add(meter);
+            return meter;
+        }
+
+        public void Dispose()
+        {
+            foreach (var meter in Created)
+            {
+                meter.Dispose();
+            }
+        }
+    }
+
+    private sealed record LogEntry(Microsoft.Extensions.Logging.LogLevel Level, Microsoft.Extensions.Logging.EventId EventId,
+                                   IReadOnlyDictionary<string, object?> Fields, Exception? Exception, string Message);
+
     private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger
     {
-        public readonly System.Collections.Concurrent.ConcurrentQueue<string> Lines = new();
+        public readonly System.Collections.Concurrent.ConcurrentQueue<LogEntry> Entries = new();
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
         public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
         public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
-            Exception? exception, Func<TState, Exception?, string> formatter) => Lines.Enqueue($"{logLevel}: {formatter(state, exception)}");
+            Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var fields = (state as IEnumerable<KeyValuePair<string, object?>>)?.ToDictionary(kv => kv.Key, kv => kv.Value) ?? new();
+            Entries.Enqueue(new LogEntry(logLevel, eventId, fields, exception, formatter(state, exception)));
+        }
     }
 
     [Fact]
-    public void RejectedMessages_AreLoggedWithTheirReason_WhenALoggerIsGiven()
+    public void RejectedMessagesAndFailedHandlers_AreLoggedWithEventIdsAndStructuredFields()
     {
         var logger = new ListLogger();
         var dispatcher = new TestDispatcher();
-        using var server = StartServer(dispatcher, new MachServerOptions { Name = "logged", Logger = logger });
+        var server = StartServer(dispatcher, new MachServerOptions { Name = "logged", Logger = logger });
         using (var client = Connect())
         using (_clientTask.Enter())
         using (var carried = ReceiveRight.Allocate())
@@ -364,13 +423,38 @@ public sealed unsafe class MachServerTests : IDisposable
             var unknown = new Unknown();
             unknown.Prepare(0, 0);
             unknown.Port.Name = carried.Name;
-            Assert.Equal(MachRpcStatus.RemoteError, client.Call<Unknown, EchoReply>(unknown, out _, out _).Status);
+            Assert.False(client.TryCall<Unknown, EchoReply>(unknown, out _, out _, out var r));
+            Assert.Equal(MachRpcStatus.RemoteError, r.Status);
+            dispatcher.ThrowInHandler = true;
+            var echo = new EchoRequest { Value = 1 };
+            echo.Prepare(0, 0);
+            Assert.False(client.TryCall<EchoRequest, EchoReply>(echo, out _, out _, out _));
         }
         using (_serverTask.Enter())
         {
             server.Dispose();
         }
-        Assert.Contains("Warning: [logged] rejected msgh_id 5999: unknown msgh_id", logger.Lines);
+        var entries = logger.Entries.ToList();
+        LogEntry started = Assert.Single(entries, e => e.EventId.Id == 1);
+        Assert.Equal("Started", started.EventId.Name);
+        Assert.Equal(1, started.Fields["ReceiveThreads"]);
+
+        LogEntry rejected = Assert.Single(entries, e => e.EventId.Id == 10);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, rejected.Level);
+        Assert.Equal("MessageRejected", rejected.EventId.Name);
+        Assert.Equal("logged", rejected.Fields["Server"]);
+        Assert.Equal(Unknown.MsgId, rejected.Fields["MsghId"]);
+        Assert.Equal(_clientTask.Pid, rejected.Fields["SenderPid"]);
+        Assert.Equal("unknown msgh_id", rejected.Fields["Reason"]);
+        Assert.Equal($"[logged] rejected msgh_id {Unknown.MsgId} from pid {_clientTask.Pid}: unknown msgh_id", rejected.Message);
+
+        LogEntry failed = Assert.Single(entries, e => e.EventId.Id == 11);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Error, failed.Level);
+        Assert.Equal(EchoRequest.MsgId, failed.Fields["MsghId"]);
+        Assert.Equal(_clientTask.Pid, failed.Fields["SenderPid"]);
+        Assert.IsType<InvalidOperationException>(failed.Exception);
+
+        Assert.Single(entries, e => e.EventId.Id == 2); // stopped, once, however many threads
         AssertNoLeaks();
     }
 
@@ -396,7 +480,7 @@ public sealed unsafe class MachServerTests : IDisposable
             Assert.Equal(MachMsgReturn.Success, Mach.Msg(&forged.Header, MachMsgOption.SendMsg, MachPortNameNotification.SizeOf, 0, 0, 0, 0));
             var request = new EchoRequest { Value = 1 };
             request.Prepare(0, 0);
-            Assert.True(client.Call<EchoRequest, EchoReply>(request, out _, out _).IsSuccess);
+            Assert.True(client.TryCall<EchoRequest, EchoReply>(request, out _, out _, out _));
         }
         Assert.Equal(0, Volatile.Read(ref notifications));
         Assert.Equal(1, server.Metrics.RejectedByReason["forged kernel notification"]);
@@ -453,14 +537,14 @@ public sealed unsafe class MachServerTests : IDisposable
             uint before = client.ReplyPort;
             var request = new EchoRequest { Value = 1 };
             request.Prepare(0, 0);
-            var result = client.Call<EchoRequest, EchoReply>(request, out _, out _, timeoutMs: 20);
+            client.TryCall<EchoRequest, EchoReply>(request, out _, out _, out var result, TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(20));
             Assert.Equal(MachRpcStatus.ReceiveFailed, result.Status);
             Assert.Equal((int)MachMsgReturn.RcvTimedOut, result.Code);
             Assert.NotEqual(before, client.ReplyPort);
             dispatcher.BlockHandler.Set();
             dispatcher.BlockHandler = null;
             request.Value = 7;
-            Assert.True(client.Call<EchoRequest, EchoReply>(request, out var reply, out _).IsSuccess);
+            Assert.True(client.TryCall<EchoRequest, EchoReply>(request, out var reply, out _, out _));
             Assert.Equal(8, reply.Value);
         }
         using (_serverTask.Enter())
@@ -526,12 +610,12 @@ public sealed unsafe class MachServerTests : IDisposable
             var request = new CarriesPort();
             request.Prepare(0, 0);
             request.Port.Name = carried.Name;
-            var destroyed = client.Call<CarriesPort, EchoReply>(request, out _, out _);
+            client.TryCall<CarriesPort, EchoReply>(request, out _, out _, out var destroyed);
             Assert.Equal(MachRpcStatus.RemoteError, destroyed.Status);
             Assert.Equal((int)MigReturn.ServerDied, destroyed.Code); // its reply right was destroyed with it
             var echo = new EchoRequest { Value = 1 };
             echo.Prepare(0, 0);
-            var ok = client.Call<EchoRequest, EchoReply>(echo, out var reply, out _);
+            client.TryCall<EchoRequest, EchoReply>(echo, out var reply, out _, out var ok);
             Assert.True(ok.IsSuccess, ok.ToString());
             Assert.Equal(2, reply.Value);
         }
@@ -625,7 +709,7 @@ public sealed unsafe class MachServerTests : IDisposable
             {
                 var request = new EchoRequest { Value = 1 };
                 request.Prepare(0, 0);
-                client.Call<EchoRequest, EchoReply>(request, out _, out _);
+                client.TryCall<EchoRequest, EchoReply>(request, out _, out _, out _);
             }
         });
         caller.Start();
