@@ -96,6 +96,14 @@ public sealed class CiTests
     }
 
     [Fact]
+    public void Script_RunsTheHostedSampleOnBothLinuxBackends()
+    {
+        string script = File.ReadAllText(Path.Combine(RepoRoot, ".ci", "run"));
+        Assert.Contains("\nrun_sample dotnet run --project samples/HostedService -c Release\n", script, StringComparison.Ordinal);
+        Assert.Contains("MACHIPC_KERNEL=darwin run_sample dotnet run --project samples/HostedService -c Release", script, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Script_RunsEachFuzzTargetForAMinuteOnLinux()
     {
         string script = File.ReadAllText(Path.Combine(RepoRoot, ".ci", "run"));
