@@ -13,49 +13,15 @@ namespace MachIpc.Tests.Server;
 
 public sealed unsafe class MachServerTests : IDisposable
 {
-    private readonly SimulatedTask _serverTask = SimulatedMach.CreateTask("server");
-    private readonly SimulatedTask _clientTask = SimulatedMach.CreateTask("client");
-    private readonly string _service = "org.machipc.tests.server." + Guid.NewGuid().ToString("N");
-    private readonly IReadOnlyList<PortRightInfo> _serverBaseline;
-    private readonly IReadOnlyList<PortRightInfo> _clientBaseline;
+    private readonly ServerTestBed _bed = new("server");
 
-    public MachServerTests()
-    {
-        _serverBaseline = _serverTask.Rights();
-        _clientBaseline = _clientTask.Rights();
-    }
+    public void Dispose() => _bed.Dispose();
 
-    public void Dispose()
-    {
-        _serverTask.Dispose();
-        _clientTask.Dispose();
-    }
+    private MachServer StartServer(TestDispatcher dispatcher, MachServerOptions? options = null) => _bed.StartServer(dispatcher, options);
 
-    private MachServer StartServer(TestDispatcher dispatcher, MachServerOptions? options = null)
-    {
-        using (_serverTask.Enter())
-        {
-            var server = MachServer.CheckIn(_service, dispatcher, options);
-            server.Start();
-            return server;
-        }
-    }
+    private MachRpcClient Connect() => _bed.Connect();
 
-    private MachRpcClient Connect()
-    {
-        using (_clientTask.Enter())
-        {
-            return new MachRpcClient(BootstrapServer.LookUp(_service));
-        }
-    }
-
-    private void AssertNoLeaks()
-    {
-        Assert.Equal(_serverBaseline, _serverTask.Rights());
-        Assert.Equal(_clientBaseline, _clientTask.Rights());
-        Assert.Equal(0, _serverTask.OutstandingVmRegions);
-        Assert.Equal(0, _clientTask.OutstandingVmRegions);
-    }
+    private void AssertNoLeaks() => _bed.AssertNoLeaks();
 
     [Fact]
     public void RoundTrip_HandlerSeesSenderPidFromAuditToken()
@@ -63,7 +29,7 @@ public sealed unsafe class MachServerTests : IDisposable
         var dispatcher = new TestDispatcher();
         var server = StartServer(dispatcher);
         using (var client = Connect())
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         {
             for (int i = 0; i < 100; i++)
             {
@@ -72,8 +38,8 @@ public sealed unsafe class MachServerTests : IDisposable
                 client.TryCall<EchoRequest, EchoReply>(request, out var reply, out var sender, out var result);
                 Assert.True(result.IsSuccess, result.ToString());
                 Assert.Equal(i + 1, reply.Value);
-                Assert.Equal(_clientTask.Pid, reply.SenderPid);
-                Assert.Equal(_serverTask.Pid, sender.Pid);
+                Assert.Equal(_bed.ClientTask.Pid, reply.SenderPid);
+                Assert.Equal(_bed.ServerTask.Pid, sender.Pid);
             }
         }
         // A handler counts as dispatched once it returns, after its reply is out: read the counters after the join.
@@ -110,7 +76,7 @@ public sealed unsafe class MachServerTests : IDisposable
         using var stopClients = new CancellationTokenSource();
         var senders = Enumerable.Range(0, 2).Select(i => new Thread(() =>
         {
-            using (_clientTask.Enter())
+            using (_bed.ClientTask.Enter())
             using (var own = new MachRpcClient(client.Server.Copy()))
             {
                 while (!stopClients.IsCancellationRequested)
@@ -132,7 +98,7 @@ public sealed unsafe class MachServerTests : IDisposable
         // are queued, a loop still running would have dequeued and handled them.
         int Queued()
         {
-            using (_serverTask.Enter())
+            using (_bed.ServerTask.Enter())
             {
                 return MachIpc.Tests.Kernel.K.MsgCount(server.ServicePort);
             }
@@ -144,11 +110,11 @@ public sealed unsafe class MachServerTests : IDisposable
         {
             t.Join();
         }
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         {
             client.Dispose();
         }
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
@@ -161,7 +127,7 @@ public sealed unsafe class MachServerTests : IDisposable
         var dispatcher = new TestDispatcher();
         using var server = StartServer(dispatcher);
         using (var client = Connect())
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         using (var carried = ReceiveRight.Allocate())
         {
             var request = new Unknown();
@@ -181,7 +147,7 @@ public sealed unsafe class MachServerTests : IDisposable
             Assert.Equal(MachMsgReturn.Success, Mach.Msg((MachMsgHeader*)buffer, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout, 0, 128, notify.Name, 5000, 0));
             Assert.Equal(MachNotify.NoSenders, ((MachMsgHeader*)buffer)->Id);
         }
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
@@ -194,7 +160,7 @@ public sealed unsafe class MachServerTests : IDisposable
         var dispatcher = new TestDispatcher();
         using var server = StartServer(dispatcher);
         using (var client = Connect())
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         using (var carried = ReceiveRight.Allocate())
         {
             // Declared as CarriesPort (id 5001, one MAKE_SEND port) but sent with MAKE_SEND_ONCE in the descriptor.
@@ -208,7 +174,7 @@ public sealed unsafe class MachServerTests : IDisposable
             Assert.Equal(1, server.Metrics.RejectedByReason[MachValidation.Describe(MachValidationError.WrongDescriptorDisposition)]);
             Assert.Equal(0, dispatcher.Handled);
         }
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
@@ -221,7 +187,7 @@ public sealed unsafe class MachServerTests : IDisposable
         var dispatcher = new TestDispatcher { ThrowInHandler = true };
         using var server = StartServer(dispatcher);
         using (var client = Connect())
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         {
             var request = new EchoRequest { Value = 1 };
             request.Prepare(0, 0);
@@ -235,7 +201,7 @@ public sealed unsafe class MachServerTests : IDisposable
             Assert.True(ok.IsSuccess, ok.ToString());
             Assert.Equal(2, reply.Value);
         }
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
@@ -248,7 +214,7 @@ public sealed unsafe class MachServerTests : IDisposable
         var dispatcher = new TestDispatcher();
         using var server = StartServer(dispatcher);
         using (var client = Connect())
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         {
             var bulk = new Bulk();
             bulk.Prepare(client.Server.Name);
@@ -262,7 +228,7 @@ public sealed unsafe class MachServerTests : IDisposable
             Assert.Equal(1, server.Metrics.RejectedByReason["unknown msgh_id"]);
             Assert.True(server.IsRunning);
         }
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
@@ -275,7 +241,7 @@ public sealed unsafe class MachServerTests : IDisposable
         var dispatcher = new TestDispatcher();
         using var server = StartServer(dispatcher, new MachServerOptions { MaxMessageSize = 1024 });
         using (var client = Connect())
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         {
             var bulk = new Bulk();
             bulk.Prepare(client.Server.Name);
@@ -285,7 +251,7 @@ public sealed unsafe class MachServerTests : IDisposable
             Assert.True(client.TryCall<EchoRequest, EchoReply>(request, out _, out _, out _));
             Assert.Equal(1, server.Metrics.RejectedByReason["message too large"]);
         }
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
@@ -315,19 +281,23 @@ public sealed unsafe class MachServerTests : IDisposable
             }
             seen.Enqueue((instrument.Name, instrument.Unit, value, server, reason));
         });
-        listener.SetMeasurementEventCallback<double>((instrument, value, _, _) =>
+        string name = "metrics-" + Guid.NewGuid().ToString("N");
+        listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) =>
         {
-            Assert.Equal("s", instrument.Unit);
-            Assert.True(value >= 0);
-            Interlocked.Increment(ref durations);
+            foreach (var tag in tags)
+            {
+                if (tag.Key == MachServerMetrics.ServerTag && tag.Value as string == name && instrument.Unit == "s" && value >= 0)
+                {
+                    Interlocked.Increment(ref durations); // other tests' servers measure meanwhile: count this one's
+                }
+            }
         });
         listener.Start();
 
-        string name = "metrics-" + Guid.NewGuid().ToString("N");
         var dispatcher = new TestDispatcher();
         using var server = StartServer(dispatcher, new MachServerOptions { Name = name });
         using (var client = Connect())
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         using (var carried = ReceiveRight.Allocate())
         {
             var request = new EchoRequest { Value = 1 };
@@ -339,7 +309,7 @@ public sealed unsafe class MachServerTests : IDisposable
             Assert.False(client.TryCall<Unknown, EchoReply>(unknown, out _, out _, out var r));
             Assert.Equal(MachRpcStatus.RemoteError, r.Status);
         }
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Stop(); // every handler has returned: the counters are final
         }
@@ -351,7 +321,7 @@ public sealed unsafe class MachServerTests : IDisposable
         Assert.Contains(mine, m => m.Instrument == "machipc.server.rejected" && m.Reason == "unknown msgh_id" && m.Value == 1);
         Assert.Contains(mine, m => m.Instrument == "machipc.server.notifications" && m.Value == 0 && m.Unit == "{notification}");
         Assert.Equal(2, durations); // one dispatch duration per dispatched message, handled or not
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
@@ -367,7 +337,7 @@ public sealed unsafe class MachServerTests : IDisposable
         System.Diagnostics.Metrics.Meter meter = Assert.Single(services.Created);
         Assert.Equal(MachServerMetrics.MeterName, meter.Name);
         Assert.Contains(meter.Tags!, t => t.Key == MachServerMetrics.ServerTag && (string?)t.Value == name);
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
@@ -417,7 +387,7 @@ public sealed unsafe class MachServerTests : IDisposable
         var dispatcher = new TestDispatcher();
         var server = StartServer(dispatcher, new MachServerOptions { Name = "logged", Logger = logger });
         using (var client = Connect())
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         using (var carried = ReceiveRight.Allocate())
         {
             var unknown = new Unknown();
@@ -430,7 +400,7 @@ public sealed unsafe class MachServerTests : IDisposable
             echo.Prepare(0, 0);
             Assert.False(client.TryCall<EchoRequest, EchoReply>(echo, out _, out _, out _));
         }
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
@@ -444,14 +414,14 @@ public sealed unsafe class MachServerTests : IDisposable
         Assert.Equal("MessageRejected", rejected.EventId.Name);
         Assert.Equal("logged", rejected.Fields["Server"]);
         Assert.Equal(Unknown.MsgId, rejected.Fields["MsghId"]);
-        Assert.Equal(_clientTask.Pid, rejected.Fields["SenderPid"]);
+        Assert.Equal(_bed.ClientTask.Pid, rejected.Fields["SenderPid"]);
         Assert.Equal("unknown msgh_id", rejected.Fields["Reason"]);
-        Assert.Equal($"[logged] rejected msgh_id {Unknown.MsgId} from pid {_clientTask.Pid}: unknown msgh_id", rejected.Message);
+        Assert.Equal($"[logged] rejected msgh_id {Unknown.MsgId} from pid {_bed.ClientTask.Pid}: unknown msgh_id", rejected.Message);
 
         LogEntry failed = Assert.Single(entries, e => e.EventId.Id == 11);
         Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Error, failed.Level);
         Assert.Equal(EchoRequest.MsgId, failed.Fields["MsghId"]);
-        Assert.Equal(_clientTask.Pid, failed.Fields["SenderPid"]);
+        Assert.Equal(_bed.ClientTask.Pid, failed.Fields["SenderPid"]);
         Assert.IsType<InvalidOperationException>(failed.Exception);
 
         Assert.Single(entries, e => e.EventId.Id == 2); // stopped, once, however many threads
@@ -468,7 +438,7 @@ public sealed unsafe class MachServerTests : IDisposable
             OnNotification = (in MachNotification _) => Interlocked.Increment(ref notifications),
         });
         using (var client = Connect())
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         {
             var forged = new MachPortNameNotification();
             forged.Header.Bits = MachMsgBits.Make(MachMsgType.CopySend, MachMsgType.None);
@@ -484,7 +454,7 @@ public sealed unsafe class MachServerTests : IDisposable
         }
         Assert.Equal(0, Volatile.Read(ref notifications));
         Assert.Equal(1, server.Metrics.RejectedByReason["forged kernel notification"]);
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
@@ -502,7 +472,7 @@ public sealed unsafe class MachServerTests : IDisposable
             OnNotification = (in MachNotification n) => { seen = n; delivered.Set(); },
         });
         ReceiveRight watched;
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             // The service port itself always has a sender (the bootstrap server keeps one, as launchd does),
             // so watch another port and have the kernel notify the service port.
@@ -519,7 +489,7 @@ public sealed unsafe class MachServerTests : IDisposable
         Assert.Equal(1u, seen.NotCount);
         Assert.Equal(1, server.Metrics.Notifications);
         watched.Dispose();
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
@@ -532,7 +502,7 @@ public sealed unsafe class MachServerTests : IDisposable
         var dispatcher = new TestDispatcher { BlockHandler = new ManualResetEventSlim() };
         using var server = StartServer(dispatcher);
         using (var client = Connect())
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         {
             uint before = client.ReplyPort;
             var request = new EchoRequest { Value = 1 };
@@ -547,7 +517,7 @@ public sealed unsafe class MachServerTests : IDisposable
             Assert.True(client.TryCall<EchoRequest, EchoReply>(request, out var reply, out _, out _));
             Assert.Equal(8, reply.Value);
         }
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
@@ -597,14 +567,14 @@ public sealed unsafe class MachServerTests : IDisposable
         s_bodyErrors = 3;
         var dispatcher = new TestDispatcher();
         MachServer server;
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
-            server = MachServer.CheckIn(_service, dispatcher);
+            server = MachServer.CheckIn(_bed.Service, dispatcher);
             server.ReceiveCall = &BodyErrorReceive;
             server.Start();
         }
         using (var client = Connect())
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         using (var carried = ReceiveRight.Allocate())
         {
             var request = new CarriesPort();
@@ -619,7 +589,7 @@ public sealed unsafe class MachServerTests : IDisposable
             Assert.True(ok.IsSuccess, ok.ToString());
             Assert.Equal(2, reply.Value);
         }
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             uint wake = server.WakePort;
             var calls = s_calls.ToArray();
@@ -667,15 +637,15 @@ public sealed unsafe class MachServerTests : IDisposable
         s_calls.Clear();
         var dispatcher = new TestDispatcher();
         MachServer server;
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
-            server = MachServer.CheckIn(_service, dispatcher, new MachServerOptions { MaxMessageSize = 1024 });
+            server = MachServer.CheckIn(_bed.Service, dispatcher, new MachServerOptions { MaxMessageSize = 1024 });
             server.ReceiveCall = &StopAfterTooLarge;
             s_stopOnTooLarge = server;
             server.Start();
         }
         using (var client = Connect())
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         {
             var bulk = new Bulk();
             bulk.Prepare(client.Server.Name);
@@ -686,7 +656,7 @@ public sealed unsafe class MachServerTests : IDisposable
         Assert.Equal(server.ServicePort, calls[1].Name); // destroyed where it was
         Assert.Equal(MachMsgReturn.RcvTooLarge, calls[1].Result);
         Assert.Equal(1, server.Metrics.RejectedByReason["message too large"]);
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             Assert.Equal(0, MsgCount(server.WakePort)); // no stale wake left for the next Start
             server.Start();
@@ -705,7 +675,7 @@ public sealed unsafe class MachServerTests : IDisposable
         using var client = Connect();
         var caller = new Thread(() =>
         {
-            using (_clientTask.Enter())
+            using (_bed.ClientTask.Enter())
             {
                 var request = new EchoRequest { Value = 1 };
                 request.Prepare(0, 0);
@@ -715,7 +685,7 @@ public sealed unsafe class MachServerTests : IDisposable
         caller.Start();
         Assert.True(dispatcher.HandlerEntered.Wait(20_000));
         Thread stopper;
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             // Fill the wake port's queue (limit 1) while the loop is busy, so that Stop's own wake times out.
             int limit = 1;
@@ -729,11 +699,11 @@ public sealed unsafe class MachServerTests : IDisposable
         dispatcher.BlockHandler.Set();
         Assert.True(stopper.Join(20_000));
         caller.Join();
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         {
             client.Dispose();
         }
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
@@ -764,7 +734,7 @@ public sealed unsafe class MachServerTests : IDisposable
                 }
             },
         });
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             for (int i = 0; i < 2; i++)
             {
@@ -779,7 +749,7 @@ public sealed unsafe class MachServerTests : IDisposable
         Assert.NotNull(taken);
         Assert.NotEqual(0u, named);
         Assert.Equal(named, taken!.Name);
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             MachPortType type;
             Assert.Equal(KernReturn.Success, Mach.PortType(Mach.TaskSelf, taken.Name, &type));
@@ -802,10 +772,10 @@ public sealed unsafe class MachServerTests : IDisposable
     [InlineData(int.MaxValue)]
     public void AServerThatCannotBeCreated_ReleasesItsPorts_AndCheckInFreesTheName(int maxRequestSize)
     {
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
-            Assert.Throws<ArgumentOutOfRangeException>(() => MachServer.CheckIn(_service, new BadDispatcher(maxRequestSize)));
-            Assert.Equal(BootstrapReturn.UnknownService, BootstrapServer.TryLookUp(_service, out _));
+            Assert.Throws<ArgumentOutOfRangeException>(() => MachServer.CheckIn(_bed.Service, new BadDispatcher(maxRequestSize)));
+            Assert.Equal(BootstrapReturn.UnknownService, BootstrapServer.TryLookUp(_bed.Service, out _));
         }
         AssertNoLeaks();
     }
@@ -816,18 +786,18 @@ public sealed unsafe class MachServerTests : IDisposable
     [Fact]
     public void AForgottenReceiveRight_IsReleasedByItsFinalizer_InItsOwnTask_WhichEndsItsBootstrapName()
     {
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
-            CheckInAndForget(_service);
-            Assert.Equal(BootstrapReturn.Success, BootstrapServer.TryLookUp(_service, out var send));
+            CheckInAndForget(_bed.Service);
+            Assert.Equal(BootstrapReturn.Success, BootstrapServer.TryLookUp(_bed.Service, out var send));
             send!.Dispose();
         }
         // The finalizer runs on the GC's thread, which never entered the server's task.
         GC.Collect();
         GC.WaitForPendingFinalizers();
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
-            Assert.Equal(BootstrapReturn.UnknownService, BootstrapServer.TryLookUp(_service, out _));
+            Assert.Equal(BootstrapReturn.UnknownService, BootstrapServer.TryLookUp(_bed.Service, out _));
         }
         AssertNoLeaks();
     }
