@@ -32,7 +32,7 @@ using (var client = new MachRpcClient(BootstrapServer.LookUp(Service)))
 
 // Graceful shutdown: waits for running handlers, joins the receive threads, releases the name.
 await host.StopAsync();
-bool released = BootstrapServer.TryLookUp(Service, out var stale) == MachIpc.Abi.BootstrapReturn.UnknownService;
+bool released = !BootstrapServer.TryLookUp(Service, out var stale, out MachIpc.Abi.BootstrapReturn reason) && reason == MachIpc.Abi.BootstrapReturn.UnknownService;
 stale?.Dispose();
 Console.WriteLine($"name released after stop: {released}");
 Console.WriteLine($"result: {(ok && released ? "OK" : "FAILED")}");

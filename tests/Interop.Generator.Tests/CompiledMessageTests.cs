@@ -1,6 +1,7 @@
 using System;
 using System.Buffers.Binary;
 using System.Collections.Generic;
+using System.Linq;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -88,7 +89,7 @@ public class CompiledMessageTests
             field.SetValue(message, MessageCorpus.FromBytes(field.FieldType, pattern));
             patterns.Add((field.Name, pattern));
         }
-        MethodInfo prepare = type.GetMethod("Prepare")!;
+        MethodInfo prepare = type.GetMethods().Single(m => m.Name == "Prepare" && m.GetParameters().All(p => p.ParameterType == typeof(uint)));
         object[] ports = prepare.GetParameters().Length == 2 ? new object[] { 0x1103u, 0x2203u } : new object[] { 0x1103u };
         prepare.Invoke(message, ports); // on the boxed message, which it updates in place
         byte[] b = MessageCorpus.Bytes(message);
@@ -336,6 +337,62 @@ public class CompiledMessageTests
         Assert.Equal(MachMsgReturn.SendMsgTooSmall, msg.Send());
         msg.Header.Size = 30;
         Assert.Equal(MachMsgReturn.SendMsgTooSmall, msg.Send());
+    }
+
+    [Theory]
+    [InlineData(0, 28)] // the count word alone: MinSize
+    [InlineData(1, 32)]
+    [InlineData(5, 36)] // 28 + 5, rounded up to 4
+    [InlineData(8, 36)]
+    [InlineData(64, 92)] // full: SendSize
+    public unsafe void SetPayload_CopiesTheBytes_SetsTheCount_AndSendsOnlyWhatCarriesThem(int length, int size)
+    {
+        byte[] payload = Enumerable.Range(1, length).Select(i => (byte)i).ToArray();
+        VarText msg = default;
+        msg.Prepare(1);
+        for (int i = 0; i < 64; i++)
+        {
+            msg.Text[i] = 0xee; // stale bytes from an earlier, longer payload
+        }
+        msg.SetPayload(payload);
+        Assert.Equal((uint)length, msg.Length);
+        Assert.Equal((uint)size, msg.Header.Size);
+        byte[] text = new byte[64];
+        for (int i = 0; i < 64; i++)
+        {
+            text[i] = msg.Text[i];
+        }
+        Assert.Equal(payload, text[..length]);
+        Assert.All(text[length..], b => Assert.Equal(0, b)); // nothing stale goes out in the rounded size
+    }
+
+    [Theory]
+    [InlineData(0, 28)] // 26 rounds up to 28, MinSize
+    [InlineData(1, 28)]
+    [InlineData(3, 32)]
+    [InlineData(10, 48)]
+    public unsafe void SetPayload_OfTwoByteElements_SizesByElement(int length, int size)
+    {
+        short[] payload = Enumerable.Range(1, length).Select(i => (short)-i).ToArray();
+        VarSamples msg = default;
+        msg.Prepare(1);
+        msg.SetPayload(payload);
+        Assert.Equal((ushort)length, msg.Count);
+        Assert.Equal((uint)size, msg.Header.Size);
+        for (int i = 0; i < length; i++)
+        {
+            Assert.Equal(payload[i], msg.Samples[i]);
+        }
+    }
+
+    [Fact]
+    public void SetPayload_RefusesMoreThanTheBufferHolds_AndLeavesTheMessageAlone()
+    {
+        VarText msg = default;
+        msg.Prepare(1);
+        Assert.Throws<ArgumentException>(() => msg.SetPayload(new byte[65]));
+        Assert.Equal((uint)VarText.SendSize, msg.Header.Size);
+        Assert.Equal(0u, msg.Length);
     }
 
     private static uint U32(byte[] b, int offset) => BinaryPrimitives.ReadUInt32LittleEndian(b.AsSpan(offset));

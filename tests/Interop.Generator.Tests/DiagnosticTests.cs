@@ -165,6 +165,22 @@ public class DiagnosticTests
         Assert.Equal("MinSize 26 of 'Bad' must be a multiple of 4 between 24 (the end of the descriptors) and the send size 32", d.GetMessage());
     }
 
+    [Theory]
+    [InlineData("[MachMessage(1)] public unsafe partial struct Bad { public MachMsgHeader Header; [MachCount] public uint Length; public fixed byte Text[8]; }",
+        "the message must be variable-length (MinSize) and end with a fixed-size buffer")]
+    [InlineData("[MachMessage(1, MinSize = 28)] public unsafe partial struct Bad { public MachMsgHeader Header; public uint Before; [MachCount] public uint Length; public fixed byte Text[8]; }",
+        "it ends at 32, after MinSize 28, so a short message would not carry it")]
+    [InlineData("[MachMessage(1, MinSize = 28)] public unsafe partial struct Bad { public MachMsgHeader Header; [MachCount] public byte Length; public fixed byte Text[256]; }",
+        "a byte cannot hold the buffer's length 256")]
+    [InlineData("[MachMessage(1, MinSize = 28)] public unsafe partial struct Bad { public MachMsgHeader Header; [MachCount] public float Length; public fixed byte Text[8]; }",
+        "a count is an integer field of inline data (byte, short, ushort, int, uint, long or ulong)")]
+    public void MACHIPC028_InvalidCount(string source, string reason)
+    {
+        Diagnostic d = Single(source, "MACHIPC028");
+        Assert.Equal("Length", SpanText(d));
+        Assert.Equal($"'Length' cannot be the [MachCount] of 'Bad': {reason}", d.GetMessage());
+    }
+
     [Fact]
     public void MACHIPC013_UnsupportedDeclaration()
     {
@@ -195,6 +211,21 @@ public class DiagnosticTests
         Diagnostic d = Single("[MachMessage(1)] public partial struct Bad { public MachMsgHeader Header; public int SendSize; }", "MACHIPC016");
         Assert.Equal("SendSize", SpanText(d));
         Assert.Equal("'Bad' declares a member named 'SendSize', which the generator emits for every message; rename it", d.GetMessage());
+    }
+
+    // A descriptor named after a generated method ("Send" for the send right a channel-end message moves) used to be
+    // CS0102 inside a generated file.
+    [Theory]
+    [InlineData("Send")]
+    [InlineData("Receive")]
+    [InlineData("Prepare")]
+    [InlineData("SendReceive")]
+    [InlineData("TryRead")]
+    [InlineData("Validate")]
+    public void MACHIPC016_AFieldNamedAfterAGeneratedMethod(string name)
+    {
+        Diagnostic d = Single($"[MachMessage(1)] public partial struct Bad {{ public MachMsgHeader Header; public MachMsgBody Body; [MachPort(MachMsgType.MoveSend)] public MachMsgPortDescriptor {name}; }}", "MACHIPC016");
+        Assert.Equal(name, SpanText(d));
     }
 
     [Theory]

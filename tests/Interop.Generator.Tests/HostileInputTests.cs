@@ -206,6 +206,26 @@ public class HostileInputTests
         Assert.Equal(TestBuffers.SenderPid, received.SenderPid);
     }
 
+    [Theory]
+    [InlineData(32, 4u, MachValidationError.None)]
+    [InlineData(32, 5u, MachValidationError.CountOutOfRange)] // 28 + 5 does not fit in msgh_size 32
+    [InlineData(28, 0u, MachValidationError.None)]
+    [InlineData(28, 1u, MachValidationError.CountOutOfRange)]
+    [InlineData(92, 64u, MachValidationError.None)]
+    [InlineData(92, 0xffffffffu, MachValidationError.CountOutOfRange)]
+    public void VariableLengthCountMayNotClaimMoreThanWasSent(int size, uint count, MachValidationError expected)
+    {
+        var buffer = new byte[VarText.ReceiveBufferSize];
+        VarText msg = default;
+        msg.Prepare(1);
+        msg.Header.Bits = TestBuffers.ReceivedBits(VarText.RemoteDisposition, VarText.LocalDisposition, complex: false);
+        msg.Length = count;
+        TestBuffers.Bytes(msg).CopyTo(buffer, 0);
+        SetU32(buffer, 4, (uint)size);
+        TestBuffers.WriteTrailer(buffer, size, 52, pid: TestBuffers.SenderPid);
+        Assert.Equal(expected, VarText.Validate(buffer));
+    }
+
     [Fact]
     public void VariableLengthSizeBounds()
     {

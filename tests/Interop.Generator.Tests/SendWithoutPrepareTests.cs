@@ -58,6 +58,8 @@ public class SendWithoutPrepareTests
     [InlineData("static void M(uint port) { var m = new A(); Action prepare = () => m.Prepare(port, 0); prepare(); m.Send(); }")]
     [InlineData("static void M(uint port) { var m = new A(); var other = new A(); other.Prepare(port, 0); m = other; m.Send(); }")]
     [InlineData("static void M(MachRpcClient client, uint port) { var m = new A(); m.Prepare(port, 0); client.Call<A, B>(m); }")]
+    [InlineData("static void M(MachIpc.Ports.SendRight server, MachIpc.Ports.ReceiveRight reply) { var m = new A { V = 1 }; m.Send(server, reply); }")] // prepares itself
+    [InlineData("static void M(MachIpc.Ports.SendRight server, MachIpc.Ports.ReceiveRight reply) { var m = new A(); m.Prepare(server, reply); m.Send(); }")]
     public void MACHIPC027_SilentWhenPreparedOrOutOfSight(string body)
     {
         Assert.Empty(Analyze(body, out _));

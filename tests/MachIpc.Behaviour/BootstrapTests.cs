@@ -20,13 +20,15 @@ public sealed unsafe class BootstrapTests : BehaviourTest
         MachPortType type;
         Assert.Equal(KernReturn.Success, Mach.PortType(Mach.TaskSelf, send.Name, &type));
         Assert.Equal(MachPortType.SendReceive, type);
-        Assert.Equal(BootstrapReturn.ServiceActive, BootstrapServer.TryCheckIn(name, out _));
+        Assert.False(BootstrapServer.TryCheckIn(name, out _, out BootstrapReturn reason1));
+        Assert.Equal(BootstrapReturn.ServiceActive, reason1);
     }
 
     [Fact]
     public void LookUp_OfAnUnknownName_IsUnknownService()
     {
-        Assert.Equal(BootstrapReturn.UnknownService, BootstrapServer.TryLookUp(UniqueName("bootstrap.nobody"), out SendRight? send));
+        Assert.False(BootstrapServer.TryLookUp(UniqueName("bootstrap.nobody"), out SendRight? send, out BootstrapReturn reason2));
+        Assert.Equal(BootstrapReturn.UnknownService, reason2);
         Assert.Null(send);
     }
 

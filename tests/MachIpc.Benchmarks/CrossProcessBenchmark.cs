@@ -35,10 +35,10 @@ internal static unsafe class CrossProcessBenchmark
     public static string Run(int reps, int[] counts)
     {
         SimulatedMach.ShareWithChildren();
-        var table = new Table("helpers", "row", "round trips/s", "CPU µs / rt", "time ÷ direct socket", "time ÷ floor");
+        var table = new Table("helpers", "row", "round trips/s", "CPU µs / rt", "ctx switches / rt", "time ÷ direct socket", "CPU ÷ direct socket", "time ÷ floor");
         foreach (int n in counts)
         {
-            List<(double Rate, double Cpu)>[] results = Measure(n, reps);
+            List<(double Rate, double Cpu, double Switches)>[] results = Measure(n, reps);
             for (int p = 0; p < Phases.Length; p++)
             {
                 string row = Phases[p] switch
@@ -50,7 +50,9 @@ internal static unsafe class CrossProcessBenchmark
                 table.Row(n.ToString(CultureInfo.InvariantCulture), row,
                     Spread.Of(results[p].Select(r => r.Rate)).Format("F0"),
                     Spread.Of(results[p].Select(r => r.Cpu * 1e6)).Format("F1"),
+                    Spread.Of(results[p].Select(r => r.Switches)).Format("F2"),
                     Spread.Of(results[2].Zip(results[p], (d, x) => d.Rate / x.Rate)).Format("F2"),
+                    Spread.Of(results[2].Zip(results[p], (d, x) => x.Cpu / d.Cpu)).Format("F2"),
                     Spread.Of(results[0].Zip(results[p], (f, x) => f.Rate / x.Rate)).Format("F2"));
             }
             Console.Error.WriteLine($"  cross-process, {n} helpers done");
@@ -58,7 +60,7 @@ internal static unsafe class CrossProcessBenchmark
         return table.ToString();
     }
 
-    private static List<(double Rate, double Cpu)>[] Measure(int n, int reps)
+    private static List<(double Rate, double Cpu, double Switches)>[] Measure(int n, int reps)
     {
         string service = $"org.machipc.bench.xproc.{Environment.ProcessId}.{n}";
         using ReceiveRight port = BootstrapServer.CheckIn(service);
@@ -110,7 +112,7 @@ internal static unsafe class CrossProcessBenchmark
             {
                 Phase(children, phase, perChild); // warm-up
             }
-            var results = Phases.Select(_ => new List<(double, double)>()).ToArray();
+            var results = Phases.Select(_ => new List<(double, double, double)>()).ToArray();
             for (int rep = 0; rep < reps; rep++)
             {
                 for (int p = 0; p < Phases.Length; p++)
@@ -165,30 +167,34 @@ internal static unsafe class CrossProcessBenchmark
         }
     }
 
-    /// <summary>Starts one phase in every child at once; returns aggregate round trips per second and CPU seconds per round trip.</summary>
-    private static (double Rate, double Cpu) Phase(List<Process> children, string phase, int perChild)
+    /// <summary>
+    /// Starts one phase in every child at once; returns aggregate round trips per second, CPU seconds and context
+    /// switches (voluntary + involuntary, every thread of the parent, the kernel host included, and of every child) per round trip.
+    /// </summary>
+    private static (double Rate, double Cpu, double Switches) Phase(List<Process> children, string phase, int perChild)
     {
-        (double cpu0, _) = RUsage.Self();
+        (double cpu0, long sw0) = RUsage.Self();
         foreach (Process c in children)
         {
             c.StandardInput.WriteLine(phase);
             c.StandardInput.Flush();
         }
-        double slowest = 0, childCpu = 0;
+        double slowest = 0, childCpu = 0, childSwitches = 0;
         foreach (Process c in children)
         {
             string line = c.StandardOutput.ReadLine() ?? throw new InvalidOperationException($"child {c.Id} ended");
             string[] parts = line.Split(' ');
-            if (parts.Length != 3 || parts[0] != "done")
+            if (parts.Length != 4 || parts[0] != "done")
             {
                 throw new InvalidOperationException($"child {c.Id}: {line}");
             }
             slowest = Math.Max(slowest, double.Parse(parts[1], CultureInfo.InvariantCulture));
             childCpu += double.Parse(parts[2], CultureInfo.InvariantCulture);
+            childSwitches += double.Parse(parts[3], CultureInfo.InvariantCulture);
         }
-        (double cpu1, _) = RUsage.Self();
+        (double cpu1, long sw1) = RUsage.Self();
         double total = children.Count * (double)perChild;
-        return (total / slowest, (cpu1 - cpu0 + childCpu) / total);
+        return (total / slowest, (cpu1 - cpu0 + childCpu) / total, (sw1 - sw0 + childSwitches) / total);
     }
 
     private static void MachServerLoop(uint service)
@@ -323,7 +329,7 @@ internal static unsafe class CrossProcessBenchmark
         var h = (MachMsgHeader*)buf;
         while (Console.ReadLine() is { } phase && phase != "quit")
         {
-            (double cpu0, _) = RUsage.Self();
+            (double cpu0, long sw0) = RUsage.Self();
             var clock = Stopwatch.StartNew();
             for (int i = 0; i < count; i++)
             {
@@ -354,8 +360,8 @@ internal static unsafe class CrossProcessBenchmark
                 }
             }
             double seconds = clock.Elapsed.TotalSeconds;
-            (double cpu1, _) = RUsage.Self();
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done {seconds:R} {cpu1 - cpu0:R}"));
+            (double cpu1, long sw1) = RUsage.Self();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done {seconds:R} {cpu1 - cpu0:R} {sw1 - sw0}"));
         }
         view.SafeMemoryMappedViewHandle.ReleasePointer();
         return 0;

@@ -16,6 +16,7 @@ public static class Program
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --xproc     [--reps 5] [--helpers 1,4,16]
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --hostile   [--reps 5] [--pairs 4]
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --stop-stress [cycles] [threads]   (Stop() latency and hangs under load, with 1 or N receive threads)
+    //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --host-attack [frames] [connections] [helpers]   (host threads and RSS under socket attacks)
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --soak [seconds] [helpers]   (helpers, kills, floods; fails on errors, leaks, growth)
     // BenchmarkDotNet (the SDK's server stack against the raw seam):
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --filter '*ServerBenchmarks*'
@@ -52,6 +53,12 @@ public static class Program
                 return Soak.Run(args);
             case "--soak-child":
                 return Soak.Child(args);
+            case "--host-attack":
+                return HostAttack.Run(args);
+            case "--host-attack-child":
+                return HostAttack.Child(args);
+            case "--host-attack-helper":
+                return HostAttack.Helper(args);
             case "--xproc-child":
                 return CrossProcessBenchmark.Child(args);
             default:

@@ -147,7 +147,7 @@ internal static unsafe class StopStress
 
     private static void Calls(string name, CancellationToken token, uint timeoutMs)
     {
-        if (BootstrapServer.TryLookUp(name, out SendRight? send) != BootstrapReturn.Success)
+        if (!BootstrapServer.TryLookUp(name, out SendRight? send, out _))
         {
             return;
         }
@@ -166,7 +166,7 @@ internal static unsafe class StopStress
 
     private static Action<CancellationToken> Flood(string name) => token =>
     {
-        if (BootstrapServer.TryLookUp(name, out SendRight? send) != BootstrapReturn.Success)
+        if (!BootstrapServer.TryLookUp(name, out SendRight? send, out _))
         {
             return;
         }

@@ -53,7 +53,8 @@ public sealed class AddMachServerTests
         using (IHost host = BuildHost(service, logs, o => o.ReceiveThreads = 2))
         {
             // Not checked in before the host starts: the name belongs to a running server only.
-            Assert.Equal(BootstrapReturn.UnknownService, BootstrapServer.TryLookUp(service, out _));
+            Assert.False(BootstrapServer.TryLookUp(service, out _, out BootstrapReturn unknown));
+        Assert.Equal(BootstrapReturn.UnknownService, unknown);
             await host.StartAsync();
             using (var client = new MachRpcClient(BootstrapServer.LookUp(service)))
             {
@@ -66,8 +67,8 @@ public sealed class AddMachServerTests
             }
             await host.StopAsync();
             // Stopped: the server is gone, and with its receive right the name.
-            Assert.Equal(BootstrapReturn.UnknownService, BootstrapServer.TryLookUp(service, out var stale));
-            stale?.Dispose();
+            Assert.False(BootstrapServer.TryLookUp(service, out _, out BootstrapReturn gone));
+            Assert.Equal(BootstrapReturn.UnknownService, gone);
         }
         SimulatedMach.Snapshot().AssertNoLeaksSince(before);
 
@@ -125,7 +126,8 @@ public sealed class AddMachServerTests
             await host.StartAsync();
             await host.StopAsync(new CancellationToken(canceled: true));
         }
-        Assert.Equal(BootstrapReturn.UnknownService, BootstrapServer.TryLookUp(service, out _));
+        Assert.False(BootstrapServer.TryLookUp(service, out _, out BootstrapReturn unknown));
+        Assert.Equal(BootstrapReturn.UnknownService, unknown);
         SimulatedMach.Snapshot().AssertNoLeaksSince(before);
     }
 

@@ -96,11 +96,11 @@ public sealed class CiTests
     }
 
     [Fact]
-    public void Script_RunsTheHostedSampleOnBothLinuxBackends()
+    public void Script_RunsTheHostedSampleWithTheOtherSamples_OnBothLinuxBackends()
     {
         string script = File.ReadAllText(Path.Combine(RepoRoot, ".ci", "run"));
-        Assert.Contains("\nrun_sample dotnet run --project samples/HostedService -c Release\n", script, StringComparison.Ordinal);
-        Assert.Contains("MACHIPC_KERNEL=darwin run_sample dotnet run --project samples/HostedService -c Release", script, StringComparison.Ordinal);
+        Assert.Contains("for sample in EchoService ConnectionPatterns LaunchdAgent HostedService; do", script, StringComparison.Ordinal);
+        Assert.Contains("MACHIPC_KERNEL=darwin run_sample dotnet run --project \"samples/$sample\" -c Release", script, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -634,7 +634,7 @@ internal static unsafe class Modes
         var sent = Mach.Msg(&header, MachMsgOption.SendMsg, header.Size, 0, 0, 0, 0);
         uint name;
         var allocated = Mach.PortAllocate(Mach.TaskSelf, MachPortRight.Receive, &name);
-        var lookup = BootstrapServer.TryLookUp("anything", out _);
+        BootstrapServer.TryLookUp("anything", out _, out BootstrapReturn lookup);
         double callsMs = clock.Elapsed.TotalMilliseconds;
         Console.WriteLine($"receive=0x{(int)received:x} send=0x{(int)sent:x} allocate={(int)allocated} lookup=0x{(int)lookup:x} call={call} call2={call2} callsMs={callsMs:F0} reason={SimulatedMach.KernelHostLostReason}");
         return 0;

@@ -83,8 +83,10 @@ public sealed class SendWithoutPrepareAnalyzer : DiagnosticAnalyzer
         return null;
     }
 
+    // The overloads that take owned rights (a remotePort parameter) prepare the message themselves.
     private static bool IsSendStub(IMethodSymbol method, INamedTypeSymbol attribute) =>
-        !method.IsStatic && method.Name is "Send" or "SendReceive" && IsMessage(method.ContainingType, attribute);
+        !method.IsStatic && method.Name is "Send" or "SendReceive" && IsMessage(method.ContainingType, attribute)
+        && !method.Parameters.Any(p => p.Name == "remotePort");
 
     private static bool IsMessage(ITypeSymbol? type, INamedTypeSymbol attribute)
     {

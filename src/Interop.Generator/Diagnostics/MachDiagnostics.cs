@@ -133,6 +133,10 @@ internal static class MachDiagnostics
         "Message sent without Prepare",
         "'{0}' is sent by {1} but never prepared; call {0}.Prepare(...) first, which writes the header's bits, size, id and ports");
 
+    public static readonly DiagnosticDescriptor InvalidCount = Error("MACHIPC028",
+        "Invalid [MachCount] field",
+        "'{0}' cannot be the [MachCount] of '{1}': {2}");
+
     /// <summary>Every descriptor of this class, found by reflection so that a new one cannot be forgotten here.</summary>
     public static readonly IReadOnlyList<DiagnosticDescriptor> All = FindAll();
 

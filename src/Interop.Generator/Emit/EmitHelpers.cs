@@ -44,6 +44,22 @@ internal static class EmitHelpers
         _ => "None",
     };
 
+    public const string Ports = "global::MachIpc.Ports.";
+
+    /// <summary>
+    /// The owned right type a send with <paramref name="disposition"/> takes its name from: the moved or copied right
+    /// itself, or the receive right a <c>MAKE_*</c> disposition makes a new right from.
+    /// </summary>
+    public static string OwnedType(int disposition) => Ports + disposition switch
+    {
+        17 or 19 => "SendRight",
+        18 => "SendOnceRight",
+        _ => "ReceiveRight", // MOVE_RECEIVE, MAKE_SEND, MAKE_SEND_ONCE
+    };
+
+    /// <summary>Whether a send with <paramref name="disposition"/> moves the caller's right (<c>MOVE_*</c>).</summary>
+    public static bool Moves(int disposition) => disposition is 16 or 17 or 18;
+
     public static string TrailerElements(int elements) => Abi + "MachTrailerElements." + elements switch
     {
         0 => "Null",

@@ -131,7 +131,72 @@ internal static class LayoutEmitter
         }
         w.Close();
 
+        if (m.Payload is { } payload)
+        {
+            SetPayload(w, m, header, payload);
+        }
+
+        if (!Moves(m.RemoteDisposition) && !Moves(m.LocalDisposition))
+        {
+            // Only where nothing in the header moves: a Prepare cannot know whether the send that follows took a right.
+            string localParameter = hasLocal ? $", {OwnedType(m.LocalDisposition)} localPort" : "";
+            w.Line();
+            w.Line("/// <summary>");
+            w.Line("/// <see cref=\"Prepare(uint" + (hasLocal ? ", uint" : "") + ")\"/> from owned rights, which stay owned: the header's dispositions copy or");
+            w.Line("/// make the message's rights from them. Send the message with <c>Send</c> or a client's <c>Call</c>.");
+            w.Line("/// </summary>");
+            w.Line("/// <param name=\"remotePort\">The destination.</param>");
+            if (hasLocal)
+            {
+                w.Line("/// <param name=\"localPort\">The reply port.</param>");
+            }
+            w.Line("/// <exception cref=\"global::System.ArgumentNullException\">A right is null.</exception>");
+            w.Line("/// <exception cref=\"global::System.ObjectDisposedException\">A right was already released or moved.</exception>");
+            w.Line($"public void Prepare({OwnedType(m.RemoteDisposition)} remotePort{localParameter}) =>");
+            string local = hasLocal ? $", {Messages}RightCopyin.Name(localPort, nameof(localPort), false)" : "";
+            w.Line($"    Prepare({Messages}RightCopyin.Name(remotePort, nameof(remotePort), false){local});");
+        }
+
         w.Close();
         return End(m, w);
+    }
+
+    /// <summary>
+    /// <c>SetPayload(ReadOnlySpan&lt;T&gt;)</c> for a variable-length message ending in a fixed-size buffer: copies the
+    /// elements, clears the rest of the buffer (no stale bytes go out in the rounded size), sets the <c>[MachCount]</c>
+    /// field if there is one, and sets <c>msgh_size</c> to the bytes that carry them, rounded to 4 and at least <c>MinSize</c>.
+    /// </summary>
+    private static void SetPayload(SourceWriter w, MessageModel m, FieldModel header, FieldModel payload)
+    {
+        string element = payload.ScalarType;
+        string bare = payload.Name.TrimStart('@');
+        FieldModel? count = m.Count;
+        int elementSize = payload.Size / payload.ElementCount;
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line($"/// Copies <paramref name=\"payload\"/> into <see cref=\"{bare}\"/> (clearing the rest of it)" + (count is null ? "" : $", sets <see cref=\"{count.Name.TrimStart('@')}\"/> to its length,"));
+        w.Line($"/// and sets <c>msgh_size</c> to send only the bytes that carry it: <c>{Int(payload.Offset)} + {Int(elementSize)} * length</c> rounded up to 4,");
+        w.Line("/// at least <see cref=\"MinSize\"/>. Call it after <c>Prepare</c>, which sets the full size.");
+        w.Line("/// </summary>");
+        w.Line($"/// <param name=\"payload\">At most {Int(payload.ElementCount)} elements.</param>");
+        w.Line("/// <exception cref=\"global::System.ArgumentException\"><paramref name=\"payload\"/> is longer than the buffer.</exception>");
+        w.Open($"public unsafe void SetPayload(global::System.ReadOnlySpan<{element}> payload)");
+        w.Line($"if (payload.Length > {Int(payload.ElementCount)})");
+        w.Open("");
+        w.Line($"throw new global::System.ArgumentException(\"{m.TypeName}.{bare} holds at most {Int(payload.ElementCount)} elements\", nameof(payload));");
+        w.Close();
+        w.Line($"fixed ({element}* __buffer = this.{payload.Name})");
+        w.Open("");
+        w.Line($"var __span = new global::System.Span<{element}>(__buffer, {Int(payload.ElementCount)});");
+        w.Line("payload.CopyTo(__span);");
+        w.Line("__span.Slice(payload.Length).Clear();");
+        w.Close();
+        if (count is not null)
+        {
+            w.Line($"this.{count.Name} = ({count.ScalarType})payload.Length;");
+        }
+        w.Line($"int __size = ({Int(payload.Offset)} + {Int(elementSize)} * payload.Length + 3) & ~3;");
+        w.Line($"this.{header.Name}.Size = (uint)(__size < MinSize ? MinSize : __size);");
+        w.Close();
     }
 }

@@ -66,6 +66,19 @@ internal static class ValidationEmitter
             w.Open("");
             w.Line($"return {error}.SizeNotAligned;");
             w.Close();
+            if (m.Count is { } count && m.Payload is { } payload)
+            {
+                // The count lies within MinSize, so it is in the buffer; a peer's count may not claim more elements than
+                // msgh_size carries (a negative or huge one is refused too).
+                int elementSize = payload.Size / payload.ElementCount;
+                w.Line($"// [MachCount] {count.Name}: no more elements than the {Int(elementSize)}-byte ones msgh_size carries after offset {Int(payload.Offset)}.");
+                w.Line($"long __count = (long){memoryMarshal}.Read<{count.ScalarType}>(received.Slice({Int(count.Offset)}));");
+                w.Line($"long __room = ((long)header.Size - {Int(payload.Offset)}) / {Int(elementSize)};");
+                w.Line("if (__count < 0 || __count > __room)");
+                w.Open("");
+                w.Line($"return {error}.CountOutOfRange;");
+                w.Close();
+            }
         }
         else
         {

@@ -28,6 +28,9 @@ internal enum LayoutKindModel
 /// <param name="Deallocate">OOL / OOL-ports deallocate flag.</param>
 /// <param name="MinBytes">OOL minimum size.</param>
 /// <param name="MaxBytes">OOL maximum size, or OOL-ports maximum count.</param>
+/// <param name="ScalarType">The C# element type of a fixed-size buffer, or the integer type of a <c>[MachCount]</c> field.</param>
+/// <param name="ElementCount">The length of a fixed-size buffer (0 for other fields).</param>
+/// <param name="IsCount">Whether the field is the <c>[MachCount]</c> of the trailing buffer of a variable-length message.</param>
 internal sealed record FieldModel(
     string Name,
     FieldKind Kind,
@@ -37,7 +40,10 @@ internal sealed record FieldModel(
     int Copy,
     bool Deallocate,
     long MinBytes,
-    long MaxBytes);
+    long MaxBytes,
+    string ScalarType = "",
+    int ElementCount = 0,
+    bool IsCount = false);
 
 /// <summary>Everything the emitters need to know about one <c>[MachMessage]</c> struct. Symbol-free.</summary>
 internal sealed record MessageModel(
@@ -87,6 +93,25 @@ internal sealed record MessageModel(
     }
 
     public bool IsVariableSize => MinSize != SendSize;
+
+    /// <summary>The trailing fixed-size buffer of a variable-length message, which <c>SetPayload</c> fills, or null.</summary>
+    public FieldModel? Payload => IsVariableSize && Fields.Count > 0 && Fields[Fields.Count - 1].ElementCount > 0 ? Fields[Fields.Count - 1] : null;
+
+    /// <summary>The <c>[MachCount]</c> field, or null.</summary>
+    public FieldModel? Count
+    {
+        get
+        {
+            foreach (FieldModel f in Fields)
+            {
+                if (f.IsCount)
+                {
+                    return f;
+                }
+            }
+            return null;
+        }
+    }
 
     /// <summary><c>round_msg(SendSize)</c>: where the trailer of a full-size message starts.</summary>
     public int TrailerOffset => (SendSize + 3) & ~3;

@@ -14,11 +14,13 @@ internal static class MessageParser
 {
     private const string AbiNamespace = "MachIpc.Abi.";
 
-    // Names the emitters declare in every message; a user member with one of them would not compile.
+    // Names the emitters declare in every message; a user member with one of them would not compile. The methods
+    // among them (Prepare ... SetPayload) may be overloaded by a user's method, but not reused by a field or property.
     private static readonly string[] s_reservedNames =
     {
+        "Prepare", "Send", "Receive", "SendReceive", "TryRead", "Validate",
         "MsgId", "SendSize", "MinSize", "DescriptorCount", "IsComplex", "RemoteDisposition", "LocalDisposition",
-        "TrailerElements", "TrailerSize", "TrailerOffset", "ReceiveBufferSize", "TrailerOption", "Offsets", "__MachMsg", "__Native",
+        "TrailerElements", "TrailerSize", "TrailerOffset", "ReceiveBufferSize", "TrailerOption", "Offsets", "SetPayload", "__MachMsg", "__Native",
     };
 
     // MACH_MSG_TYPE_* values (see the ABI fact sheet).
@@ -132,6 +134,7 @@ internal static class MessageParser
         int bodyIndex = -1;
         int index = 0;
         int descriptorsEnd = 0;
+        LocationInfo? countLocation = null;
         foreach (ISymbol member in symbol.GetMembers())
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -222,10 +225,33 @@ internal static class MessageParser
                     break;
             }
 
+            string scalarType = "";
+            int elementCount = 0;
+            bool isCount = false;
+            if (kind == FieldKind.Inline && field.IsFixedSizeBuffer && field.Type is IPointerTypeSymbol pointer)
+            {
+                scalarType = pointer.PointedAtType.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat);
+                elementCount = field.FixedSize;
+            }
+            foreach (AttributeData a in field.GetAttributes())
+            {
+                if (a.AttributeClass?.ToDisplayString() == "MachIpc.Messages.MachCountAttribute")
+                {
+                    isCount = true;
+                    scalarType = field.Type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat);
+                    if (kind != FieldKind.Inline || field.Type.SpecialType is not (SpecialType.System_Byte or SpecialType.System_UInt16 or SpecialType.System_Int16
+                        or SpecialType.System_UInt32 or SpecialType.System_Int32 or SpecialType.System_UInt64 or SpecialType.System_Int64))
+                    {
+                        Report(MachDiagnostics.InvalidCount, fieldLocation, field.Name, typeName, "a count is an integer field of inline data (byte, short, ushort, int, uint, long or ulong)");
+                    }
+                    countLocation ??= fieldLocation;
+                }
+            }
+
             int fieldAlignment = fieldLayout.Alignment;
             offset = TypeLayout.Align(offset, fieldAlignment);
             string name = SyntaxFacts.GetKeywordKind(field.Name) != SyntaxKind.None ? "@" + field.Name : field.Name;
-            fields.Add(new FieldModel(name, kind, offset, fieldLayout.Size, disposition, copy, deallocate, minBytes, maxBytes));
+            fields.Add(new FieldModel(name, kind, offset, fieldLayout.Size, disposition, copy, deallocate, minBytes, maxBytes, scalarType, elementCount, isCount));
             offset += fieldLayout.Size;
             alignment = Math.Max(alignment, fieldAlignment);
             if (kind is FieldKind.Header or FieldKind.Body or FieldKind.PortDescriptor or FieldKind.OolDescriptor or FieldKind.OolPortsDescriptor)
@@ -253,6 +279,8 @@ internal static class MessageParser
                 sendSize.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
 
+        ReportCountProblems(fields, minSize, sendSize, typeName, countLocation, Report);
+
         var diagnosticArray = new EquatableArray<DiagnosticInfo>(diagnostics.ToArray());
         if (diagnostics.Count > 0)
         {
@@ -274,6 +302,49 @@ internal static class MessageParser
             alignment,
             new EquatableArray<FieldModel>(fields.ToArray()));
         return new ParseResult(model, diagnosticArray, attributeLocation);
+    }
+
+    /// <summary>
+    /// A <c>[MachCount]</c> counts the elements of the trailing fixed-size buffer of a variable-length message, so there is
+    /// one, before that buffer and inside the part every receiver gets (<c>MinSize</c>), wide enough for the buffer's length.
+    /// </summary>
+    private static void ReportCountProblems(List<FieldModel> fields, int minSize, int sendSize, string typeName, LocationInfo? location, Reporter report)
+    {
+        FieldModel? count = null;
+        foreach (FieldModel f in fields)
+        {
+            if (f.IsCount)
+            {
+                if (count is not null)
+                {
+                    report(MachDiagnostics.InvalidCount, location, f.Name, typeName, $"'{count.Name}' is already the count");
+                    return;
+                }
+                count = f;
+            }
+        }
+        if (count is null)
+        {
+            return;
+        }
+        FieldModel last = fields[fields.Count - 1];
+        string? problem = null;
+        if (minSize == sendSize || last.ElementCount == 0)
+        {
+            problem = "the message must be variable-length (MinSize) and end with a fixed-size buffer";
+        }
+        else if (count.Offset + count.Size > minSize)
+        {
+            problem = $"it ends at {count.Offset + count.Size}, after MinSize {minSize}, so a short message would not carry it";
+        }
+        else if (count.Size < 8 && last.ElementCount >= 1L << (count.Size * 8 - (count.ScalarType is "short" or "int" ? 1 : 0)))
+        {
+            problem = $"a {count.ScalarType} cannot hold the buffer's length {last.ElementCount}";
+        }
+        if (problem is not null)
+        {
+            report(MachDiagnostics.InvalidCount, location, count.Name, typeName, problem);
+        }
     }
 
     private delegate void Reporter(DiagnosticDescriptor descriptor, LocationInfo? location, params string[] arguments);

@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics.CodeAnalysis;
 using System.Text;
 using MachIpc.Abi;
 using MachIpc.Kernel;
@@ -15,57 +16,59 @@ public static unsafe class BootstrapServer
 {
     /// <summary>
     /// Checks in <paramref name="serviceName"/>: the caller receives the service's receive right (created on
-    /// the fly when the name is unknown, as launchd's dynamic check-in does).
+    /// the fly when the name is unknown, as launchd's dynamic check-in does). False with the bootstrap server's
+    /// answer in <paramref name="reason"/> (e.g. <see cref="BootstrapReturn.ServiceActive"/>: someone holds it).
     /// </summary>
-    public static BootstrapReturn TryCheckIn(string serviceName, out ReceiveRight? receive)
+    public static bool TryCheckIn(string serviceName, [NotNullWhen(true)] out ReceiveRight? receive, out BootstrapReturn reason)
     {
         receive = null;
-        int kr = Call(Operation.CheckIn, serviceName, 0, out uint sp);
-        if (kr == 0)
+        reason = (BootstrapReturn)Call(Operation.CheckIn, serviceName, 0, out uint sp);
+        if (reason == BootstrapReturn.Success)
         {
             receive = ReceiveRight.Adopt(sp);
         }
-        return (BootstrapReturn)kr;
+        return receive is not null;
     }
 
     /// <summary>Registers a send right under <paramref name="serviceName"/>; the caller keeps its own right (launchd copies it).</summary>
-    public static BootstrapReturn TryRegister(string serviceName, SendRight send)
+    public static bool TryRegister(string serviceName, SendRight send, out BootstrapReturn reason)
     {
         ArgumentNullException.ThrowIfNull(send);
-        return (BootstrapReturn)Call(Operation.Register, serviceName, send.Name, out _);
+        reason = (BootstrapReturn)Call(Operation.Register, serviceName, send.Name, out _);
+        return reason == BootstrapReturn.Success;
     }
 
-    /// <summary>Looks up <paramref name="serviceName"/>; on success the caller owns one send right to the service.</summary>
-    public static BootstrapReturn TryLookUp(string serviceName, out SendRight? send)
+    /// <summary>
+    /// Looks up <paramref name="serviceName"/>; on success the caller owns one send right to the service. False with
+    /// the answer in <paramref name="reason"/> (e.g. <see cref="BootstrapReturn.UnknownService"/>).
+    /// </summary>
+    public static bool TryLookUp(string serviceName, [NotNullWhen(true)] out SendRight? send, out BootstrapReturn reason)
     {
         send = null;
-        int kr = Call(Operation.LookUp, serviceName, 0, out uint sp);
-        if (kr == 0)
+        reason = (BootstrapReturn)Call(Operation.LookUp, serviceName, 0, out uint sp);
+        if (reason == BootstrapReturn.Success)
         {
             send = SendRight.Adopt(sp);
         }
-        return (BootstrapReturn)kr;
+        return send is not null;
     }
 
     /// <summary>Like <see cref="TryCheckIn"/>, throwing <see cref="MachException"/> on failure.</summary>
     public static ReceiveRight CheckIn(string serviceName)
     {
-        var kr = TryCheckIn(serviceName, out var receive);
-        return kr == BootstrapReturn.Success ? receive! : throw new MachException($"bootstrap_check_in(\"{serviceName}\")", kr);
+        return TryCheckIn(serviceName, out var receive, out var kr) ? receive : throw new MachException($"bootstrap_check_in(\"{serviceName}\")", kr);
     }
 
     /// <summary>Like <see cref="TryLookUp"/>, throwing <see cref="MachException"/> on failure.</summary>
     public static SendRight LookUp(string serviceName)
     {
-        var kr = TryLookUp(serviceName, out var send);
-        return kr == BootstrapReturn.Success ? send! : throw new MachException($"bootstrap_look_up(\"{serviceName}\")", kr);
+        return TryLookUp(serviceName, out var send, out var kr) ? send : throw new MachException($"bootstrap_look_up(\"{serviceName}\")", kr);
     }
 
     /// <summary>Like <see cref="TryRegister"/>, throwing <see cref="MachException"/> on failure.</summary>
     public static void Register(string serviceName, SendRight send)
     {
-        var kr = TryRegister(serviceName, send);
-        if (kr != BootstrapReturn.Success)
+        if (!TryRegister(serviceName, send, out var kr))
         {
             throw new MachException($"bootstrap_register(\"{serviceName}\")", kr);
         }

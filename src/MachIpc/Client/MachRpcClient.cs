@@ -346,7 +346,7 @@ public sealed unsafe class MachRpcClient : IDisposable
         }
 
         var received = new ReadOnlySpan<byte>(_buffer, _bufferSize);
-        if (header->Id == MachNotify.SendOnce && header->Size == MachSendOnceNotification.SizeOf && KernelSender.IsKernel(header, _bufferSize))
+        if (header->Id == MachNotify.SendOnce && header->Size == MachSendOnceNotification.SizeOf && ReceivedMessage.IsFromKernel(header, _bufferSize))
         {
             // The server destroyed our send-once reply right without answering: the kernel told us so. MIG
             // clients report this as MIG_SERVER_DIED.

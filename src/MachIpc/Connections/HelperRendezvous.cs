@@ -59,7 +59,7 @@ public sealed class HelperRendezvous : IDisposable
         _options = options ?? new HelperRendezvousOptions();
         _owner = CurrentTaskContext.Capture();
         ServiceName = ServiceNameFor(prefix, Mach.CurrentPid);
-        var kr = BootstrapServer.TryCheckIn(ServiceName, out ReceiveRight? service);
+        BootstrapServer.TryCheckIn(ServiceName, out ReceiveRight? service, out BootstrapReturn kr);
         if (kr is BootstrapReturn.NotPrivileged or BootstrapReturn.ServiceActive)
         {
             // Someone checked our name in first: helpers looking it up would talk to them. Never serve around it.

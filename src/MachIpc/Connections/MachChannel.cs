@@ -1,4 +1,5 @@
 using System;
+using MachIpc.Abi;
 using MachIpc.Ports;
 
 namespace MachIpc.Connections;
@@ -29,17 +30,34 @@ public sealed class MachChannel : IDisposable
     /// sends the other receives. Either side can be handed to another task by moving its two rights in a
     /// message (<c>MOVE_RECEIVE</c> and <c>MOVE_SEND</c>); messages already queued move with the receive right.
     /// </summary>
-    public static (MachChannel First, MachChannel Second) CreatePair()
+    /// <param name="queueLimit">
+    /// Each receive right's queue limit (<c>MACH_PORT_LIMITS_INFO</c>, at most <see cref="MachPortLimits.QLimitMax"/>),
+    /// or null for the kernel's default (<see cref="MachPortLimits.QLimitDefault"/>). A sender to a full queue blocks,
+    /// or gets <c>MACH_SEND_TIMED_OUT</c> with a send timeout; Ladybird raises it to 1024 for its IPC channels.
+    /// </param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="queueLimit"/> is above the kernel's maximum.</exception>
+    /// <exception cref="MachException">The kernel refused.</exception>
+    public static (MachChannel First, MachChannel Second) CreatePair(uint? queueLimit = null)
     {
+        if (queueLimit is { } limit)
+        {
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, MachPortLimits.QLimitMax, nameof(queueLimit));
+        }
         var a = PortPair.Create();
-        PortPair b;
+        PortPair? b = null;
         try
         {
             b = PortPair.Create();
+            if (queueLimit is { } qlimit)
+            {
+                a.Receive.SetQueueLimit(qlimit);
+                b.Receive.SetQueueLimit(qlimit);
+            }
         }
         catch
         {
             a.Dispose();
+            b?.Dispose();
             throw;
         }
         return (new MachChannel(a.Receive, b.Send), new MachChannel(b.Receive, a.Send));

@@ -60,8 +60,7 @@ public static class SocketRendezvous
         SendRight? send = null;
         try
         {
-            var kr = BootstrapServer.TryCheckIn(localServiceName, out service);
-            if (kr != BootstrapReturn.Success)
+            if (!BootstrapServer.TryCheckIn(localServiceName, out service, out BootstrapReturn kr))
             {
                 throw new MachRendezvousException($"bootstrap_check_in(\"{localServiceName}\") failed: {new MachError((int)kr)}");
             }
@@ -135,8 +134,7 @@ public static class SocketRendezvous
     /// <summary>Looks the peer's service up and sends it a hello with a send right to <paramref name="inbox"/>.</summary>
     private static void SendHello(string peer, ReceiveRight inbox, uint timeoutMs)
     {
-        var kr = BootstrapServer.TryLookUp(peer, out SendRight? peerService);
-        if (kr != BootstrapReturn.Success)
+        if (!BootstrapServer.TryLookUp(peer, out SendRight? peerService, out BootstrapReturn kr))
         {
             throw new MachRendezvousException($"bootstrap_look_up(\"{peer}\") failed: {new MachError((int)kr)}");
         }

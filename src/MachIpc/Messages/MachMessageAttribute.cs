@@ -92,3 +92,13 @@ public sealed class MachOolPortsAttribute : Attribute
     /// <summary>Whether the send deallocates the sender's name array.</summary>
     public bool Deallocate { get; set; }
 }
+
+/// <summary>
+/// Marks the integer field that holds how many elements of a variable-length message's trailing fixed-size buffer
+/// were sent: the generated <c>SetPayload</c> sets it with the payload's length. It must come before the buffer and
+/// within <see cref="MachMessageAttribute.MinSize"/> (a receiver always gets it), and be wide enough for the buffer's length.
+/// </summary>
+[AttributeUsage(AttributeTargets.Field, AllowMultiple = false, Inherited = false)]
+public sealed class MachCountAttribute : Attribute
+{
+}

@@ -114,6 +114,12 @@ public readonly ref struct MachReceived<T> where T : unmanaged
         ? Read<int>(MachMsgAuditTrailer.AuditOffset + Abi.AuditToken.PidOffset)
         : null;
 
+    /// <summary>
+    /// Whether the kernel sent this message (its audit token is <c>KERNEL_AUDIT_TOKEN_VALUE</c>, pid 0); false when the
+    /// validated trailer holds no audit token. See <see cref="ReceivedMessage.IsFromKernel"/>.
+    /// </summary>
+    public bool IsFromKernel => _trailerSize >= MachMsgAuditTrailer.SizeOf && Read<AuditToken>(MachMsgAuditTrailer.AuditOffset).IsKernel;
+
     /// <summary>Takes the send right a port descriptor of this message carries (received type <see cref="MachMsgType.PortSend"/>).</summary>
     /// <param name="descriptor">The descriptor, as <c>in received.Message.Field</c>.</param>
     /// <exception cref="ArgumentException">The descriptor is not one of this message's descriptors.</exception>

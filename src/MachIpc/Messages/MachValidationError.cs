@@ -40,6 +40,8 @@ public enum MachValidationError
     WrongTrailerFormat,
     /// <summary>The trailer is smaller than the trailer the message type requests.</summary>
     TrailerTooSmall,
+    /// <summary>The <c>[MachCount]</c> of a variable-length message claims more elements than <c>msgh_size</c> carries (or is negative).</summary>
+    CountOutOfRange,
 }
 
 /// <summary>Readable text for <see cref="MachValidationError"/>.</summary>
@@ -65,6 +67,7 @@ public static class MachValidation
         MachValidationError.TrailerOutOfBounds => "the trailer at round_msg(msgh_size) does not fit in the received buffer",
         MachValidationError.WrongTrailerFormat => "the trailer format is not MACH_MSG_TRAILER_FORMAT_0",
         MachValidationError.TrailerTooSmall => "the trailer is smaller than the requested trailer",
+        MachValidationError.CountOutOfRange => "the [MachCount] field claims more elements than msgh_size carries",
         _ => "unknown validation error",
     };
 }

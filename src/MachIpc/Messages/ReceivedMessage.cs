@@ -160,6 +160,45 @@ public static unsafe class ReceivedMessage
         Destroy(message);
     }
 
+    /// <summary>
+    /// Whether the kernel generated a received message (a notification, the send-once notification of a dropped reply
+    /// right) rather than a task that forged one with the same id: only the kernel's audit token is
+    /// <c>KERNEL_AUDIT_TOKEN_VALUE</c>, all zeros (pid 0; XNU osfmk/ipc/ipc_kmsg.c stamps it on kernel messages). The
+    /// trailer is read where the kernel wrote it, at <c>round_msg(msgh_size)</c>, after checking that it is there:
+    /// receive with at least the audit trailer elements (<see cref="MachTrailerElements.Audit"/>), or this is false.
+    /// </summary>
+    /// <param name="message">A received message.</param>
+    /// <param name="length">The number of valid bytes at <paramref name="message"/> (the receive buffer's size).</param>
+    public static bool IsFromKernel(MachMsgHeader* message, int length)
+    {
+        if (message is null || length < MachMsgHeader.SizeOf)
+        {
+            return false;
+        }
+        return TryGetAuditToken(message, length, out AuditToken sender) && sender.IsKernel;
+    }
+
+    /// <summary>The sender's pid from the audit trailer, or -1 when the message has none (for logs and traces).</summary>
+    internal static int SenderPid(MachMsgHeader* message, int length) =>
+        message is not null && length >= MachMsgHeader.SizeOf && TryGetAuditToken(message, length, out AuditToken sender) ? sender.Pid : -1;
+
+    private static bool TryGetAuditToken(MachMsgHeader* message, int length, out AuditToken sender)
+    {
+        sender = default;
+        uint offset = MachTrailerRequest.RoundMsg(message->Size);
+        if (offset > (uint)length || (uint)length - offset < MachMsgAuditTrailer.SizeOf)
+        {
+            return false;
+        }
+        var trailer = (MachMsgAuditTrailer*)((byte*)message + offset);
+        if (trailer->Size < MachMsgAuditTrailer.SizeOf)
+        {
+            return false;
+        }
+        sender = trailer->Audit;
+        return true;
+    }
+
     /// <summary>Releases the right a received name holds by its received type, and clears the name.</summary>
     internal static void Release(ref uint name, MachMsgType receivedType, bool release = true)
     {

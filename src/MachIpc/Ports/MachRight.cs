@@ -86,6 +86,29 @@ public abstract class MachRight : CriticalFinalizerObject, IDisposable
         return name;
     }
 
+    /// <summary>The kernel took the right (a send moved it): forget the name without releasing it.</summary>
+    internal void Relinquish()
+    {
+        Interlocked.Exchange(ref _name, MachPortName.Null);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>
+    /// A failed send gave the moved right back under <paramref name="name"/> (a pseudo-receive can copy it out under a
+    /// new name): own it there, or nothing if it came back dead.
+    /// </summary>
+    internal void Rebind(uint name)
+    {
+        if (MachPortName.IsValid(name))
+        {
+            Volatile.Write(ref _name, name);
+        }
+        else
+        {
+            Relinquish();
+        }
+    }
+
     /// <summary>Releases the right if still owned.</summary>
     public void Dispose()
     {
@@ -98,11 +121,68 @@ public abstract class MachRight : CriticalFinalizerObject, IDisposable
         GC.SuppressFinalize(this);
     }
 
+    /// <summary>
+    /// The rights this task holds under this right's name (<c>mach_port_type</c>): more than the one owned here when
+    /// the task also holds others under the same name (a receive right and send rights to it share one name).
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The right was already released or moved.</exception>
+    /// <exception cref="MachException">The kernel refused.</exception>
+    public MachPortType QueryType()
+    {
+        uint name = LiveName();
+        using var _ = EnterOwner();
+        return TryQueryType(name, out MachPortType type, out MachError reason) ? type : throw new MachException("mach_port_type", reason);
+    }
+
+    /// <summary>
+    /// The rights the current task holds under <paramref name="name"/> (<c>mach_port_type</c>), for any name, owned
+    /// here or not; false with the reason (<c>KERN_INVALID_NAME</c>: the task holds nothing under it) otherwise.
+    /// </summary>
+    public static unsafe bool TryQueryType(uint name, out MachPortType type, out MachError reason)
+    {
+        MachPortType t;
+        KernReturn kr = Mach.PortType(Mach.TaskSelf, name, &t);
+        type = kr == KernReturn.Success ? t : MachPortType.None;
+        reason = new MachError((int)kr);
+        return kr == KernReturn.Success;
+    }
+
+    /// <summary>
+    /// Arms a notification on this right's name (<c>mach_port_request_notification</c>): the kernel sends message
+    /// <paramref name="msgId"/> to <paramref name="notifyPort"/> through a send-once right it makes from it
+    /// (<c>MAKE_SEND_ONCE</c>). On success <paramref name="previous"/> is the send-once right of the request this one
+    /// replaces, or null; on failure <paramref name="reason"/> is the kernel's code. A failed request destroys the
+    /// send-once right it was made with (the kobject server destroys the request message, so
+    /// <paramref name="notifyPort"/> gets <c>MACH_NOTIFY_SEND_ONCE</c>): nothing of the caller's is left to clean up.
+    /// </summary>
+    private protected unsafe bool TryRequestNotification(int msgId, uint sync, ReceiveRight notifyPort, out SendOnceRight? previous, out MachError reason)
+    {
+        ArgumentNullException.ThrowIfNull(notifyPort);
+        uint name = LiveName();
+        uint notify = notifyPort.Name;
+        ObjectDisposedException.ThrowIf(notify == MachPortName.Null, notifyPort);
+        uint replaced = MachPortName.Null;
+        KernReturn kr;
+        using (EnterOwner())
+        {
+            kr = Mach.PortRequestNotification(Mach.TaskSelf, name, msgId, sync, notify, MachMsgType.MakeSendOnce, &replaced);
+        }
+        previous = kr == KernReturn.Success && MachPortName.IsValid(replaced) ? SendOnceRight.Adopt(replaced) : null;
+        reason = new MachError((int)kr);
+        return kr == KernReturn.Success;
+    }
+
+    /// <summary><see cref="TryRequestNotification"/> that throws <see cref="MachException"/> on failure.</summary>
+    private protected SendOnceRight? RequestNotification(int msgId, uint sync, ReceiveRight notifyPort, string operation) =>
+        TryRequestNotification(msgId, sync, notifyPort, out SendOnceRight? previous, out MachError reason)
+            ? previous
+            : throw new MachException(operation, reason);
+
     /// <summary>Performs the one kernel call releasing this kind of right.</summary>
     private protected abstract void Release(uint name);
 
     /// <summary>Makes the calling thread act in the owning task for the duration of a kernel call.</summary>
-    private protected IDisposable? EnterOwner() => _owner.Enter();
+    internal IDisposable? EnterOwner() => _owner.Enter();
 
     /// <summary>Throws <see cref="ObjectDisposedException"/> when the right is gone; returns the name.</summary>
     private protected uint LiveName()

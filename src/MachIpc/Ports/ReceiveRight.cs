@@ -73,6 +73,42 @@ public sealed class ReceiveRight : MachRight
         return SendRight.Adopt(name);
     }
 
+    /// <summary>
+    /// Makes a send-once right to this port under a new name (<c>mach_port_extract_right(MAKE_SEND_ONCE)</c>), for a
+    /// single reply or notification; the returned right is owned separately.
+    /// </summary>
+    /// <exception cref="MachException">The kernel refused.</exception>
+    public unsafe SendOnceRight MakeSendOnce()
+    {
+        uint name = LiveName();
+        uint sendOnce;
+        MachMsgType type;
+        using var _ = EnterOwner();
+        Check(Mach.PortExtractRight(Mach.TaskSelf, name, MachMsgType.MakeSendOnce, &sendOnce, &type), "mach_port_extract_right");
+        return SendOnceRight.Adopt(sendOnce);
+    }
+
+    /// <summary>
+    /// Asks for <c>MACH_NOTIFY_NO_SENDERS</c> on <paramref name="notifyPort"/> once this port has no send rights left
+    /// (<c>mach_port_request_notification</c>): at once if its make-send count is already at least
+    /// <paramref name="sync"/> and no send rights exist, otherwise when the last one goes.
+    /// </summary>
+    /// <param name="notifyPort">Where the notification goes (a send-once right to it is made for the request).</param>
+    /// <param name="sync">The make-send count from which the notification may fire (0: whenever there are no senders).</param>
+    /// <returns>The send-once right of the no-senders request this one replaces, or null.</returns>
+    /// <exception cref="MachException">The kernel refused.</exception>
+    public SendOnceRight? RequestNoSenders(ReceiveRight notifyPort, uint sync = 0) =>
+        RequestNotification(MachNotify.NoSenders, sync, notifyPort, "mach_port_request_notification(NO_SENDERS)");
+
+    /// <summary>
+    /// Asks for <c>MACH_NOTIFY_PORT_DESTROYED</c> on <paramref name="notifyPort"/> instead of destroying this port when
+    /// its receive right is deallocated: the notification carries the receive right back.
+    /// </summary>
+    /// <returns>The send-once right of the port-destroyed request this one replaces, or null.</returns>
+    /// <exception cref="MachException">The kernel refused.</exception>
+    public SendOnceRight? RequestPortDestroyed(ReceiveRight notifyPort) =>
+        RequestNotification(MachNotify.PortDestroyed, 0, notifyPort, "mach_port_request_notification(PORT_DESTROYED)");
+
     /// <summary>Sets the queue limit (<c>mach_port_set_attributes(MACH_PORT_LIMITS_INFO)</c>, 0..1024).</summary>
     public unsafe void SetQueueLimit(uint qlimit)
     {

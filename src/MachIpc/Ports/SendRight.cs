@@ -23,6 +23,27 @@ public sealed class SendRight : MachRight
         return new SendRight(name);
     }
 
+    /// <summary>
+    /// Asks for <c>MACH_NOTIFY_DEAD_NAME</c> on <paramref name="notifyPort"/> when the port this right names dies (its
+    /// receive right is destroyed, for example when its task exits); the name then becomes a dead name.
+    /// </summary>
+    /// <param name="notifyPort">Where the notification goes (a send-once right to it is made for the request).</param>
+    /// <returns>The send-once right of the dead-name request this one replaces, or null.</returns>
+    /// <exception cref="MachException">The kernel refused.</exception>
+    public SendOnceRight? RequestDeadName(ReceiveRight notifyPort) =>
+        RequestNotification(MachNotify.DeadName, 0, notifyPort, "mach_port_request_notification(DEAD_NAME)");
+
+    /// <summary>
+    /// <see cref="RequestDeadName"/> that reports a refusal instead of throwing: <c>KERN_INVALID_ARGUMENT</c> when the
+    /// port already died (the name is a dead name: the notification would have nothing left to announce), which a
+    /// caller racing the peer's exit must handle.
+    /// </summary>
+    /// <param name="notifyPort">Where the notification goes.</param>
+    /// <param name="previous">The send-once right of the request this one replaces, or null.</param>
+    /// <param name="reason">The kernel's code when the request was refused.</param>
+    public bool TryRequestDeadName(ReceiveRight notifyPort, out SendOnceRight? previous, out MachError reason) =>
+        TryRequestNotification(MachNotify.DeadName, 0, notifyPort, out previous, out reason);
+
     private protected override void Release(uint name) => Mach.PortDeallocate(Mach.TaskSelf, name);
 }
 

@@ -485,7 +485,7 @@ public sealed unsafe class MachServer : IDisposable
         if (activity is not null)
         {
             activity.SetTag(MachTelemetry.MsghIdTag, id);
-            activity.SetTag(MachTelemetry.SenderPidTag, KernelSender.SenderPid(header, loop.Size));
+            activity.SetTag(MachTelemetry.SenderPidTag, ReceivedMessage.SenderPid(header, loop.Size));
         }
         long started = Metrics.MeasuresDuration ? Stopwatch.GetTimestamp() : 0;
         MachDispatchResult result;
@@ -522,7 +522,7 @@ public sealed unsafe class MachServer : IDisposable
     {
         var header = loop.Header;
         // Only the kernel may send ids 64..72; a peer can send the same id, but not the kernel's audit token.
-        if (!KernelSender.IsKernel(header, loop.Size))
+        if (!ReceivedMessage.IsFromKernel(header, loop.Size))
         {
             Reject(loop, "forged kernel notification", MigReturn.BadId, handlerFailed: false, exception: null);
             return;
@@ -576,7 +576,7 @@ public sealed unsafe class MachServer : IDisposable
         Metrics.OnRejected(reason, handlerFailed);
         if (_options.Logger is { } logger)
         {
-            int pid = KernelSender.SenderPid(header, loop.Size);
+            int pid = ReceivedMessage.SenderPid(header, loop.Size);
             if (exception is not null)
             {
                 MachServerLog.HandlerFailed(logger, exception, _name, header->Id, pid);

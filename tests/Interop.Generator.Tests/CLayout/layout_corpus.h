@@ -40,6 +40,7 @@ typedef struct { mach_msg_header_t Header; mach_msg_body_t Body; mach_msg_ool_de
 typedef struct { mach_msg_header_t Header; mach_msg_body_t Body; mach_msg_ool_ports_descriptor_t Ports; } OolPortArray;
 typedef struct { mach_msg_header_t Header; } Ping;
 typedef struct { mach_msg_header_t Header; uint32_t Length; uint8_t Text[64]; } VarText;
+typedef struct { mach_msg_header_t Header; uint16_t Count; int16_t Samples[10]; } VarSamples;
 typedef struct {
     mach_msg_header_t Header; uint8_t Kind; uint16_t Flags; int32_t State; point64_t Origin; uint8_t Tail; uint16_t Name[3];
 } MixedPack4;
@@ -94,6 +95,7 @@ int main(void)
     SIZE(OolNatural); OFF(OolNatural, Header); OFF(OolNatural, Body); OFF(OolNatural, Data); OFF(OolNatural, Cookie);
     SIZE(Ping); OFF(Ping, Header);
     SIZE(VarText); OFF(VarText, Header); OFF(VarText, Length); OFF(VarText, Text);
+    SIZE(VarSamples); OFF(VarSamples, Header); OFF(VarSamples, Count); OFF(VarSamples, Samples);
     SIZE(MixedPack4); OFF(MixedPack4, Header); OFF(MixedPack4, Kind); OFF(MixedPack4, Flags); OFF(MixedPack4, State);
     OFF(MixedPack4, Origin); OFF(MixedPack4, Tail); OFF(MixedPack4, Name);
     SIZE(MixedNatural); OFF(MixedNatural, Header); OFF(MixedNatural, Kind); OFF(MixedNatural, Flags); OFF(MixedNatural, State);

@@ -40,7 +40,10 @@ internal static class WireTarget
                 NeverWait(frame);
                 try
                 {
-                    handler.Handle(frame, reply);
+                    if (!handler.Handle(frame, reply))
+                    {
+                        throw new FuzzFinding("a mach_msg with zero timeouts waited");
+                    }
                 }
                 catch (WireException)
                 {

@@ -37,11 +37,11 @@ public sealed class BootstrapServerTests : IDisposable
         {
             // A C stub stops at the NUL: "<name>\0.evil" would look up, check in or register "<name>" itself.
             string spoof = _name + "\0.evil";
-            Assert.Contains("NUL", Assert.Throws<ArgumentException>(() => BootstrapServer.TryLookUp(spoof, out _)).Message);
-            Assert.Throws<ArgumentException>(() => BootstrapServer.TryCheckIn(spoof, out _));
+            Assert.Contains("NUL", Assert.Throws<ArgumentException>(() => BootstrapServer.TryLookUp(spoof, out _, out _)).Message);
+            Assert.Throws<ArgumentException>(() => BootstrapServer.TryCheckIn(spoof, out _, out _));
             using ReceiveRight mine = ReceiveRight.Allocate();
             using SendRight send = mine.MakeSend();
-            Assert.Throws<ArgumentException>(() => BootstrapServer.TryRegister(spoof, send));
+            Assert.Throws<ArgumentException>(() => BootstrapServer.TryRegister(spoof, send, out _));
         }
         Assert.Equal(before, _client.Rights()); // no send right to the service arrived
     }
@@ -53,12 +53,13 @@ public sealed class BootstrapServerTests : IDisposable
         using ReceiveRight service = CheckInAsOwner(longest);
         using (_client.Enter())
         {
-            Assert.Equal(BootstrapReturn.Success, BootstrapServer.TryLookUp(longest, out SendRight? send));
+            Assert.True(BootstrapServer.TryLookUp(longest, out SendRight? send, out BootstrapReturn reason6));
+            Assert.Equal(BootstrapReturn.Success, reason6);
             send!.Dispose();
             // 128 bytes: one ASCII byte too many, or a two-byte character at the end.
-            Assert.Throws<ArgumentException>(() => BootstrapServer.TryLookUp(longest + "x", out _));
-            Assert.Throws<ArgumentException>(() => BootstrapServer.TryLookUp(longest[..^1] + "é", out _));
-            Assert.Throws<ArgumentException>(() => BootstrapServer.TryLookUp("", out _));
+            Assert.Throws<ArgumentException>(() => BootstrapServer.TryLookUp(longest + "x", out _, out _));
+            Assert.Throws<ArgumentException>(() => BootstrapServer.TryLookUp(longest[..^1] + "é", out _, out _));
+            Assert.Throws<ArgumentException>(() => BootstrapServer.TryLookUp("", out _, out _));
         }
     }
 
@@ -68,12 +69,14 @@ public sealed class BootstrapServerTests : IDisposable
         using ReceiveRight service = CheckInAsOwner(_name);
         using (_client.Enter())
         {
-            Assert.Equal(BootstrapReturn.Success, BootstrapServer.TryLookUp(_name, out SendRight? send));
+            Assert.True(BootstrapServer.TryLookUp(_name, out SendRight? send, out BootstrapReturn reason7));
+            Assert.Equal(BootstrapReturn.Success, reason7);
             send!.Dispose();
             // Once the process has given up bootstrap_port's right, libSystem's bootstrap calls fail on that
             // name; asking for TASK_BOOTSTRAP_PORT instead would quietly fetch a new right and succeed.
             Assert.Equal(KernReturn.Success, Mach.PortDeallocate(Mach.TaskSelf, Mach.BootstrapPort));
-            Assert.Equal((BootstrapReturn)(int)MachMsgReturn.SendInvalidDest, BootstrapServer.TryLookUp(_name, out send));
+            Assert.False(BootstrapServer.TryLookUp(_name, out send, out BootstrapReturn reason8));
+            Assert.Equal((BootstrapReturn)(int)MachMsgReturn.SendInvalidDest, reason8);
             Assert.Null(send);
         }
     }

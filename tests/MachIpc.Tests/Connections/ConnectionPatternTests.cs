@@ -50,8 +50,10 @@ public sealed class ConnectionPatternTests : InProcessTaskTests
         MachChannel parentChannel = Finish(parentSide);
         File.Delete(path);
         // Each side dropped its service once the hello was in: nobody else can reach the channel through a name.
-        Assert.Equal(BootstrapReturn.UnknownService, BootstrapServer.TryLookUp(_prefix + ".parent", out _));
-        Assert.Equal(BootstrapReturn.UnknownService, BootstrapServer.TryLookUp(_prefix + ".helper", out _));
+        Assert.False(BootstrapServer.TryLookUp(_prefix + ".parent", out _, out BootstrapReturn reason9));
+        Assert.Equal(BootstrapReturn.UnknownService, reason9);
+        Assert.False(BootstrapServer.TryLookUp(_prefix + ".helper", out _, out BootstrapReturn reason10));
+        Assert.Equal(BootstrapReturn.UnknownService, reason10);
 
         RunIn(_helper, () => { SendNote(helperChannel, 21); return 0; });
         using (_parent.Enter())

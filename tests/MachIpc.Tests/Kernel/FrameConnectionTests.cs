@@ -51,6 +51,29 @@ public sealed class FrameConnectionTests
     }
 
     [Fact]
+    public void AClaimedLength_DoesNotGrowTheBuffer_OnlyBytesThatArrive()
+    {
+        (FrameConnection reader, Socket writer) = Pair();
+        using (reader)
+        using (writer)
+        {
+            // A header claiming 32 MiB (within the limit) and 100 bytes of it: the non-blocking read waits for the
+            // rest holding about what arrived, not 32 MiB (the host used to allocate the claimed length up front).
+            var partial = new byte[4 + 100];
+            BitConverter.TryWriteBytes(partial.AsSpan(0, 4), 32 * 1024 * 1024);
+            writer.Send(partial);
+            FrameConnection.FrameStatus status;
+            do
+            {
+                Assert.True(reader.TryReceive(out status).IsEmpty);
+            }
+            while (status == FrameConnection.FrameStatus.WouldBlock && !reader.MayHaveMore);
+            Assert.Equal(FrameConnection.FrameStatus.WouldBlock, status);
+            Assert.True(reader.BufferBytes <= 8192, $"holding {reader.BufferBytes} bytes for 104 received");
+        }
+    }
+
+    [Fact]
     public void ABufferGrownForALargeFrame_IsGivenBackOnceItWasServed()
     {
         (FrameConnection reader, Socket writer) = Pair();

@@ -775,7 +775,8 @@ public sealed unsafe class MachServerTests : IDisposable
         using (_bed.ServerTask.Enter())
         {
             Assert.Throws<ArgumentOutOfRangeException>(() => MachServer.CheckIn(_bed.Service, new BadDispatcher(maxRequestSize)));
-            Assert.Equal(BootstrapReturn.UnknownService, BootstrapServer.TryLookUp(_bed.Service, out _));
+            Assert.False(BootstrapServer.TryLookUp(_bed.Service, out _, out BootstrapReturn reason3));
+            Assert.Equal(BootstrapReturn.UnknownService, reason3);
         }
         AssertNoLeaks();
     }
@@ -789,7 +790,8 @@ public sealed unsafe class MachServerTests : IDisposable
         using (_bed.ServerTask.Enter())
         {
             CheckInAndForget(_bed.Service);
-            Assert.Equal(BootstrapReturn.Success, BootstrapServer.TryLookUp(_bed.Service, out var send));
+            Assert.True(BootstrapServer.TryLookUp(_bed.Service, out var send, out BootstrapReturn reason4));
+            Assert.Equal(BootstrapReturn.Success, reason4);
             send!.Dispose();
         }
         // The finalizer runs on the GC's thread, which never entered the server's task.
@@ -797,7 +799,8 @@ public sealed unsafe class MachServerTests : IDisposable
         GC.WaitForPendingFinalizers();
         using (_bed.ServerTask.Enter())
         {
-            Assert.Equal(BootstrapReturn.UnknownService, BootstrapServer.TryLookUp(_bed.Service, out _));
+            Assert.False(BootstrapServer.TryLookUp(_bed.Service, out _, out BootstrapReturn reason5));
+            Assert.Equal(BootstrapReturn.UnknownService, reason5);
         }
         AssertNoLeaks();
     }

@@ -11,37 +11,46 @@ namespace MachIpc.Kernel.Remote;
 
 /// <summary>
 /// The hosting side of a shared simulated kernel: listens on a Unix-domain socket (0600) in a private (0700)
-/// directory and serves each connection on its own thread, acting as the task of the peer process. The peer's
-/// pid, euid and egid come from SO_PEERCRED, never from the peer, and a peer whose euid is not the host's is
-/// refused whatever the file modes say (the trust model: README.md, "Who may join"). Every connection of one pid maps to one task;
-/// the first is the lifeline: when it closes (the process exited or was killed) or breaks the protocol, the
-/// task dies (C15) and the process's other connections are shut down.
+/// directory and serves every connection on one event-loop thread (<see cref="EventLoop"/>), acting as the task of
+/// the peer process: requests run inline on that thread, and a mach_msg that would wait parks its state in the
+/// kernel (<see cref="AsyncMsg"/>) and is answered by whichever thread finishes it. The peer's pid, euid and egid
+/// come from SO_PEERCRED, never from the peer, and a peer whose euid is not the host's is refused whatever the file
+/// modes say (the trust model: README.md, "Who may join"). Every connection of one pid maps to one task; the first is
+/// the lifeline: when it closes (the process exited or was killed) or breaks the protocol, the task dies (C15) and
+/// the process's other connections are closed.
 /// </summary>
-internal sealed unsafe class KernelHost
+internal sealed unsafe partial class KernelHost : EventLoop.IHandler
 {
     private static readonly Lock s_startLock = new();
     private static KernelHost? s_instance;
 
+    /// <summary>How long a connection may take to say hello.</summary>
+    internal const int HelloTimeoutMs = 10_000;
+
     private readonly SimulatedKernel _kernel;
     private readonly Socket _listener;
-    private readonly Lock _lock = new();
-    private readonly Dictionary<int, RemoteTask> _byPid = new();
+    private readonly EventLoop _loop = new();
+    private readonly Dictionary<int, RemoteTask> _byPid = new(); // loop thread only
     private readonly uint _uid = Native.geteuid();
     private int _rejected;
     private int _pendingHellos;
+    private int _connections;
+    private readonly Action _helloSweep;
 
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     private KernelHost(SimulatedKernel kernel, string path)
     {
         _kernel = kernel;
+        _helloSweep = HelloSweep;
         SocketPath = path;
         _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         _listener.Bind(new UnixDomainSocketEndPoint(path));
         // connect(2) on a Unix socket needs write permission on the file: owner only, as the directory already is.
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         _listener.Listen(128);
-        var accept = new Thread(AcceptLoop) { IsBackground = true, Name = "machipc kernel host" };
-        accept.Start();
+        _listener.Blocking = false;
+        _loop.Add((int)_listener.Handle, this, EventLoop.EPOLLIN);
+        _loop.Start("machipc kernel host");
     }
 
     public string SocketPath { get; }
@@ -49,8 +58,15 @@ internal sealed unsafe class KernelHost
     /// <summary>Connections accepted and not yet past their hello.</summary>
     public int PendingHellos => Volatile.Read(ref _pendingHellos);
 
+    /// <summary>Connections open now (hello pending or not).</summary>
+    public int Connections => Volatile.Read(ref _connections);
+
     /// <summary>Clients disconnected for breaking the protocol.</summary>
     public int RejectedClients => Volatile.Read(ref _rejected);
+
+    internal EventLoop Loop => _loop;
+
+    internal SimulatedKernel Kernel => _kernel;
 
     public static KernelHost? Current => Volatile.Read(ref s_instance);
 
@@ -89,213 +105,193 @@ internal sealed unsafe class KernelHost
         }
     }
 
-    private void AcceptLoop()
+    private const int SOCK_NONBLOCK = 0x800, SOCK_CLOEXEC = 0x80000;
+    private const int EAGAIN = 11, EMFILE = 24, ENFILE = 23, ENOBUFS = 105, ENOMEM = 12;
+
+    [DllImport("libc", EntryPoint = "accept4", ExactSpelling = true, SetLastError = true)]
+    private static extern int accept4(int fd, void* addr, void* addrlen, int flags);
+
+    /// <summary>The listener is readable: accept every pending connection (edge-triggered, so until EAGAIN).</summary>
+    void EventLoop.IHandler.OnEvents(uint events) => AcceptAll();
+
+    private void AcceptAll()
     {
         while (true)
         {
-            Socket s;
-            try
+            int fd = accept4((int)_listener.Handle, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0)
             {
-                s = _listener.Accept();
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno is EMFILE or ENFILE or ENOBUFS or ENOMEM)
+                {
+                    _loop.At(Environment.TickCount64 + 10, AcceptAll); // out of descriptors: retry soon, don't spin
+                }
+                if (errno == EAGAIN || errno is EMFILE or ENFILE or ENOBUFS or ENOMEM)
+                {
+                    return;
+                }
+                continue; // ECONNABORTED, EINTR, ...: the next one
             }
-            catch (SocketException)
-            {
-                Thread.Sleep(10); // e.g. out of descriptors: don't spin
-                continue;
-            }
-            catch (ObjectDisposedException)
-            {
-                return;
-            }
-            try
-            {
-                var t = new Thread(() => Serve(s), 256 * 1024) { IsBackground = true, Name = "machipc kernel host connection" };
-                t.Start();
-            }
-            catch (OutOfMemoryException)
-            {
-                s.Dispose();
-            }
+            Admit(new Socket(new SafeSocketHandle(fd, ownsHandle: true)));
         }
     }
 
-    private sealed class RemoteTask(SimulatedTask task, FrameConnection lifeline)
+    /// <summary>The checks made before a byte is read: the peer's uid, then the cap on connections waiting to say hello.</summary>
+    private void Admit(Socket socket)
+    {
+        var frames = new FrameConnection(socket);
+        if (!Native.TryGetPeerCred(frames.Fd, out Native.UCred cred))
+        {
+            Reject(frames, "?", "no peer credentials");
+            return;
+        }
+        string who = $"pid {cred.Pid}";
+        if (cred.Uid != _uid)
+        {
+            // One user's namespace, as launchd's per-user bootstrap is: another uid never joins, even if someone
+            // opened the directory's or the socket's mode. Closed before any byte is read.
+            Reject(frames, who, $"uid {cred.Uid} is not the host's uid {_uid}", refused: true);
+            return;
+        }
+        if (_pendingHellos >= Wire.MaxPendingHellos)
+        {
+            Reject(frames, who, $"protocol violation: more than {Wire.MaxPendingHellos} connections waiting to say hello");
+            return;
+        }
+        Interlocked.Increment(ref _pendingHellos);
+        Interlocked.Increment(ref _connections);
+        var conn = new HostConnection(this, frames, cred, who);
+        _loop.Add(frames.Fd, conn, EventLoop.EPOLLIN | EventLoop.EPOLLOUT | EventLoop.EPOLLRDHUP);
+        conn.HelloNode = _awaitingHello.AddLast((conn, Environment.TickCount64 + HelloTimeoutMs));
+        if (_awaitingHello.Count == 1)
+        {
+            _loop.At(_awaitingHello.First!.Value.Deadline, _helloSweep);
+        }
+        conn.Pump(); // bytes may have arrived before the descriptor was watched (no edge for them)
+    }
+
+    /// <summary>
+    /// Connections waiting to say hello, oldest first (so deadlines are in order): one timer for the oldest, and a
+    /// connection leaves the list when it says hello or closes, so nothing of a closed one stays queued.
+    /// </summary>
+    private readonly LinkedList<(HostConnection Conn, long Deadline)> _awaitingHello = new();
+
+    internal void HelloDone(LinkedListNode<(HostConnection, long)> node) => _awaitingHello.Remove(node);
+
+    private void HelloSweep()
+    {
+        long now = Environment.TickCount64;
+        while (_awaitingHello.First is { } first && first.Value.Deadline <= now)
+        {
+            first.Value.Conn.HelloTimedOut(); // closes it, which takes it off the list
+            if (_awaitingHello.First == first)
+            {
+                _awaitingHello.RemoveFirst();
+            }
+        }
+        if (_awaitingHello.First is { } next)
+        {
+            _loop.At(next.Value.Deadline, _helloSweep);
+        }
+    }
+
+    private void Reject(FrameConnection frames, string who, string why, bool refused = false)
+    {
+        Interlocked.Increment(ref _rejected);
+        Console.Error.WriteLine($"machipc kernel host: {(refused ? "refused" : "disconnected")} {who}: {why}");
+        frames.Dispose();
+    }
+
+    internal void CountRejected() => Interlocked.Increment(ref _rejected);
+
+    private sealed class RemoteTask(SimulatedTask task, HostConnection lifeline)
     {
         public readonly SimulatedTask Task = task;
-        public readonly FrameConnection Lifeline = lifeline;
-        public readonly List<FrameConnection> Others = new();
+        public readonly HostConnection Lifeline = lifeline;
+        public readonly List<HostConnection> Others = new();
         public bool Dead;
     }
 
-    private void Serve(Socket socket)
+    /// <summary>
+    /// A connection said hello: its task (a new one for a pid's first connection, the lifeline; the pid's task for
+    /// the others; the host's main task for the host's own pid). Null if the pid is over its connection cap. Loop thread.
+    /// </summary>
+    internal SimulatedTask? Join(HostConnection conn, Native.UCred cred, out bool lifeline)
     {
-        var conn = new FrameConnection(socket);
-        RemoteTask? remote = null;
-        bool lifeline = false;
-        string who = "?";
-        RequestHandler? handlerToFree = null;
+        Interlocked.Decrement(ref _pendingHellos);
+        lifeline = false;
+        if (cred.Pid == Environment.ProcessId)
+        {
+            return _kernel.MainTask; // a connection from the host process itself acts as its main task
+        }
+        if (_byPid.TryGetValue(cred.Pid, out RemoteTask? remote) && !remote.Dead && Native.PeerClosed(remote.Lifeline.Fd))
+        {
+            // The previous holder of this pid is gone but its lifeline's end is not processed yet: this is a new
+            // process that reused the pid, not another connection of the old one.
+            EndTask(remote);
+        }
+        if (_byPid.TryGetValue(cred.Pid, out remote))
+        {
+            if (remote.Others.Count + 1 >= Wire.MaxConnectionsPerTask)
+            {
+                return null;
+            }
+            remote.Others.Add(conn);
+            return remote.Task;
+        }
+        string name = $"pid {cred.Pid}";
         try
         {
-            if (!Native.TryGetPeerCred(conn.Fd, out Native.UCred cred))
-            {
-                throw new WireException("no peer credentials");
-            }
-            who = $"pid {cred.Pid}";
-            if (cred.Uid != _uid)
-            {
-                // One user's namespace, as launchd's per-user bootstrap is: another uid never joins, even if
-                // someone opened the directory's or the socket's mode. Closed before any byte is read.
-                Interlocked.Increment(ref _rejected);
-                Console.Error.WriteLine($"machipc kernel host: refused {who}: uid {cred.Uid} is not the host's uid {_uid}");
-                return;
-            }
-            // A connection that never says hello holds a thread for 10 s at most, and at most MaxPendingHellos do at once.
-            if (Interlocked.Increment(ref _pendingHellos) > Wire.MaxPendingHellos)
-            {
-                Interlocked.Decrement(ref _pendingHellos);
-                throw new WireException($"more than {Wire.MaxPendingHellos} connections waiting to say hello");
-            }
-            ReadOnlySpan<byte> hello;
-            bool eof;
-            try
-            {
-                socket.ReceiveTimeout = 10_000;
-                hello = conn.Receive(out eof, Wire.HelloBytes);
-                socket.ReceiveTimeout = 0;
-            }
-            finally
-            {
-                Interlocked.Decrement(ref _pendingHellos);
-            }
-            if (eof)
-            {
-                return;
-            }
-            var r = new FrameReader(hello);
-            if (r.U32() != (uint)Wire.Op.Hello || r.U32() != Wire.Magic || r.U32() != Wire.Version)
-            {
-                throw new WireException("bad hello");
-            }
-            r.End();
-            SimulatedTask task;
-            if (cred.Pid == Environment.ProcessId)
-            {
-                task = _kernel.MainTask; // a connection from the host process itself acts as its main task
-            }
-            else
-            {
-                lock (_lock)
-                {
-                    if (_byPid.TryGetValue(cred.Pid, out remote) && !remote.Dead && Native.PeerClosed(remote.Lifeline.Fd))
-                    {
-                        // The previous holder of this pid is gone but its lifeline's end is not processed yet:
-                        // this is a new process that reused the pid, not another connection of the old one.
-                        remote.Dead = true;
-                        _byPid.Remove(cred.Pid);
-                    }
-                    if (_byPid.TryGetValue(cred.Pid, out remote) && !remote.Dead)
-                    {
-                        if (remote.Others.Count + 1 >= Wire.MaxConnectionsPerTask)
-                        {
-                            remote = null; // not attached: nothing to detach in finally
-                            throw new WireException($"more than {Wire.MaxConnectionsPerTask} connections");
-                        }
-                        remote.Others.Add(conn);
-                    }
-                    else
-                    {
-                        string name = $"pid {cred.Pid}";
-                        try
-                        {
-                            name = File.ReadAllText($"/proc/{cred.Pid}/comm").Trim() + $" (pid {cred.Pid})";
-                        }
-                        catch (IOException)
-                        {
-                        }
-                        catch (UnauthorizedAccessException)
-                        {
-                        }
-                        remote = new RemoteTask(_kernel.CreateTask(name, cred.Pid, cred.Uid, cred.Gid), conn);
-                        _byPid[cred.Pid] = remote;
-                        lifeline = true;
-                    }
-                }
-                task = remote.Task;
-            }
-            var w = new FrameWriter();
-            w.Begin();
-            w.I32(task.Pid);
-            w.U32(task.SelfName);
-            w.U32(task.BootstrapName);
-            w.End();
-            if (!conn.Send(w.Buffer, w.Length))
-            {
-                return;
-            }
-            using IDisposable scope = task.Enter();
-            var handler = new RequestHandler(_kernel, task, conn);
-            handlerToFree = handler;
-            while (true)
-            {
-                ReadOnlySpan<byte> frame = conn.Receive(out eof);
-                if (eof)
-                {
-                    return;
-                }
-                handler.Handle(frame, w);
-                conn.DropFds();
-                if (!conn.Send(w.Buffer, w.Length, handler.ReplyFd))
-                {
-                    return;
-                }
-                handler.AfterReply();
-            }
+            name = File.ReadAllText($"/proc/{cred.Pid}/comm").Trim() + $" (pid {cred.Pid})";
         }
-        catch (WireException ex)
+        catch (IOException)
         {
-            Interlocked.Increment(ref _rejected);
-            Console.Error.WriteLine($"machipc kernel host: disconnected {who}: protocol violation: {ex.Message}");
         }
-        catch (Exception ex)
+        catch (UnauthorizedAccessException)
         {
-            // Never let one connection take the host process down.
-            Console.Error.WriteLine($"machipc kernel host: disconnected {who}: {ex}");
         }
-        finally
-        {
-            handlerToFree?.Free();
-            // Before closing the descriptor: once a lifeline is marked dead nobody polls its fd again.
-            if (remote is not null)
-            {
-                EndConnection(remote, conn, lifeline);
-            }
-            conn.Dispose();
-        }
+        remote = new RemoteTask(_kernel.CreateTask(name, cred.Pid, cred.Uid, cred.Gid), conn);
+        _byPid[cred.Pid] = remote;
+        lifeline = true;
+        return remote.Task;
     }
 
-    private void EndConnection(RemoteTask remote, FrameConnection conn, bool lifeline)
+    /// <summary>A connection closed (loop thread): a hello never said, another connection of a task, or a lifeline.</summary>
+    internal void Closed(HostConnection conn, SimulatedTask? task, bool lifeline, bool helloPending)
     {
-        List<FrameConnection>? others = null;
-        lock (_lock)
+        Interlocked.Decrement(ref _connections);
+        if (helloPending)
         {
-            if (!lifeline)
-            {
-                remote.Others.Remove(conn);
-                return;
-            }
-            remote.Dead = true; // (may already be set by a pid reuse seen first)
-            if (_byPid.TryGetValue(remote.Task.Pid, out RemoteTask? cur) && cur == remote)
-            {
-                _byPid.Remove(remote.Task.Pid);
-            }
-            others = new List<FrameConnection>(remote.Others);
+            Interlocked.Decrement(ref _pendingHellos);
+            return;
         }
-        // C15: the process is gone (or broke the protocol): its task dies as XNU's would.
+        if (task is null || !_byPid.TryGetValue(task.Pid, out RemoteTask? remote) || remote.Task != task)
+        {
+            return; // the host's own pid, or a task already ended (pid reuse)
+        }
+        if (!lifeline)
+        {
+            remote.Others.Remove(conn);
+            return;
+        }
+        EndTask(remote);
+    }
+
+    /// <summary>C15: the process is gone (or broke the protocol): its task dies as XNU's would, its other connections close.</summary>
+    private void EndTask(RemoteTask remote)
+    {
+        if (remote.Dead)
+        {
+            return;
+        }
+        remote.Dead = true;
+        _byPid.Remove(remote.Task.Pid);
         remote.Task.Terminate();
-        foreach (FrameConnection c in others)
+        foreach (HostConnection c in remote.Others.ToArray())
         {
-            c.Shutdown();
+            c.Close();
         }
+        remote.Lifeline.Close();
     }
 
     /// <summary>
@@ -303,8 +299,18 @@ internal sealed unsafe class KernelHost
     /// (the connection is asked for nothing but a descriptor that came with fileport_makeport's request), so the
     /// fuzz targets (tests/MachIpc.Fuzz) drive it without a socket, with <paramref name="conn"/> null: no descriptor.
     /// </summary>
-    internal sealed class RequestHandler(SimulatedKernel kernel, SimulatedTask task, FrameConnection? conn)
+    internal sealed class RequestHandler(SimulatedKernel kernel, SimulatedTask task, FrameConnection? conn) : AsyncMsg(kernel, task)
     {
+        /// <summary>A mach_msg that waited finished: the connection writes its reply (<see cref="FinishMsg"/>).</summary>
+        internal Action<MachMsgReturn>? OnCompleted;
+        /// <summary>A mach_msg waits; a timed one needs a timer (generation, deadline), see <see cref="AsyncMsg.Waiting"/>.</summary>
+        internal Action<int, long>? OnWaiting;
+
+        // The mach_msg in progress, kept while it waits so its reply can be written when it finishes.
+        private MachMsgOption _option;
+        private bool _null, _send, _rcv;
+        private uint _prefix, _bufLen;
+
         private byte* _buf;
         private nuint _bufSize;
         private readonly List<nint> _temps = new();
@@ -319,9 +325,7 @@ internal sealed unsafe class KernelHost
             AfterReply();
             ReleaseTemps(); // a request that broke the protocol half-way
             _consumed.Clear();
-            NativeMemory.AlignedFree(_buf);
-            _buf = null;
-            _bufSize = 0;
+            FreeBuffer();
         }
 
         public void AfterReply()
@@ -331,9 +335,18 @@ internal sealed unsafe class KernelHost
                 Libc.close(ReplyFd);
                 ReplyFd = -1;
             }
+            if (_bufSize > Wire.RetainedBufferBytes)
+            {
+                FreeBuffer(); // bounded by the message in flight, not by the largest this connection ever carried
+            }
+            if (_copy.Length > Wire.RetainedBufferBytes)
+            {
+                _copy = new byte[256];
+            }
         }
 
-        public void Handle(ReadOnlySpan<byte> frame, FrameWriter w)
+        /// <summary>Performs one request and writes its reply into <paramref name="w"/>; false if it is a mach_msg that waits (see <see cref="AsyncMsg"/>).</summary>
+        public bool Handle(ReadOnlySpan<byte> frame, FrameWriter w)
         {
             var r = new FrameReader(frame);
             var op = (Wire.Op)r.U32();
@@ -341,14 +354,17 @@ internal sealed unsafe class KernelHost
             switch (op)
             {
                 case Wire.Op.Msg:
-                    HandleMsg(ref r, w);
+                    if (!HandleMsg(ref r, w))
+                    {
+                        return false;
+                    }
                     break;
                 case Wire.Op.PortAllocate:
                 {
                     uint t = r.U32(), right = r.U32();
                     r.End();
                     uint name = 0;
-                    w.I32((int)kernel.PortAllocate(t, (MachPortRight)right, &name));
+                    w.I32((int)Kernel.PortAllocate(t, (MachPortRight)right, &name));
                     w.U32(name);
                     break;
                 }
@@ -356,14 +372,14 @@ internal sealed unsafe class KernelHost
                 {
                     uint t = r.U32(), name = r.U32();
                     r.End();
-                    w.I32((int)kernel.PortDeallocate(t, name));
+                    w.I32((int)Kernel.PortDeallocate(t, name));
                     break;
                 }
                 case Wire.Op.PortDestroy:
                 {
                     uint t = r.U32(), name = r.U32();
                     r.End();
-                    w.I32((int)kernel.PortDestroy(t, name));
+                    w.I32((int)Kernel.PortDestroy(t, name));
                     break;
                 }
                 case Wire.Op.PortModRefs:
@@ -371,14 +387,14 @@ internal sealed unsafe class KernelHost
                     uint t = r.U32(), name = r.U32(), right = r.U32();
                     int delta = r.I32();
                     r.End();
-                    w.I32((int)kernel.PortModRefs(t, name, (MachPortRight)right, delta));
+                    w.I32((int)Kernel.PortModRefs(t, name, (MachPortRight)right, delta));
                     break;
                 }
                 case Wire.Op.PortInsertRight:
                 {
                     uint t = r.U32(), name = r.U32(), poly = r.U32(), pp = r.U32();
                     r.End();
-                    w.I32((int)kernel.PortInsertRight(t, name, poly, (MachMsgType)pp));
+                    w.I32((int)Kernel.PortInsertRight(t, name, poly, (MachMsgType)pp));
                     break;
                 }
                 case Wire.Op.PortExtractRight:
@@ -387,7 +403,7 @@ internal sealed unsafe class KernelHost
                     r.End();
                     uint poly = 0;
                     MachMsgType pp = 0;
-                    w.I32((int)kernel.PortExtractRight(t, name, (MachMsgType)msgt, &poly, &pp));
+                    w.I32((int)Kernel.PortExtractRight(t, name, (MachMsgType)msgt, &poly, &pp));
                     w.U32(poly);
                     w.U32((uint)pp);
                     break;
@@ -397,7 +413,7 @@ internal sealed unsafe class KernelHost
                     uint t = r.U32(), name = r.U32(), right = r.U32();
                     r.End();
                     uint refs = 0;
-                    w.I32((int)kernel.PortGetRefs(t, name, (MachPortRight)right, &refs));
+                    w.I32((int)Kernel.PortGetRefs(t, name, (MachPortRight)right, &refs));
                     w.U32(refs);
                     break;
                 }
@@ -406,7 +422,7 @@ internal sealed unsafe class KernelHost
                     uint t = r.U32(), name = r.U32();
                     r.End();
                     MachPortType pt = 0;
-                    w.I32((int)kernel.PortType(t, name, &pt));
+                    w.I32((int)Kernel.PortType(t, name, &pt));
                     w.U32((uint)pt);
                     break;
                 }
@@ -417,7 +433,7 @@ internal sealed unsafe class KernelHost
                     uint sync = r.U32(), notify = r.U32(), poly = r.U32();
                     r.End();
                     uint previous = 0;
-                    w.I32((int)kernel.PortRequestNotification(t, name, msgid, sync, notify, (MachMsgType)poly, &previous));
+                    w.I32((int)Kernel.PortRequestNotification(t, name, msgid, sync, notify, (MachMsgType)poly, &previous));
                     w.U32(previous);
                     break;
                 }
@@ -436,7 +452,7 @@ internal sealed unsafe class KernelHost
                         info[i] = r.I32();
                     }
                     r.End();
-                    w.I32((int)kernel.PortSetAttributes(t, name, flavor, info, count));
+                    w.I32((int)Kernel.PortSetAttributes(t, name, flavor, info, count));
                     break;
                 }
                 case Wire.Op.PortGetAttributes:
@@ -451,7 +467,7 @@ internal sealed unsafe class KernelHost
                     }
                     int* info = stackalloc int[Wire.MaxPortInfoCount];
                     uint outCount = count;
-                    w.I32((int)kernel.PortGetAttributes(t, name, flavor, info, &outCount));
+                    w.I32((int)Kernel.PortGetAttributes(t, name, flavor, info, &outCount));
                     outCount = Math.Min(outCount, count);
                     w.U32(outCount);
                     for (int i = 0; i < outCount; i++)
@@ -466,9 +482,9 @@ internal sealed unsafe class KernelHost
                 {
                     uint t = r.U32(), a = r.U32(), b = r.U32();
                     r.End();
-                    KernReturn kr = op == Wire.Op.PortInsertMember ? kernel.PortInsertMember(t, a, b)
-                        : op == Wire.Op.PortExtractMember ? kernel.PortExtractMember(t, a, b)
-                        : kernel.PortMoveMember(t, a, b);
+                    KernReturn kr = op == Wire.Op.PortInsertMember ? Kernel.PortInsertMember(t, a, b)
+                        : op == Wire.Op.PortExtractMember ? Kernel.PortExtractMember(t, a, b)
+                        : Kernel.PortMoveMember(t, a, b);
                     w.I32((int)kr);
                     break;
                 }
@@ -478,7 +494,7 @@ internal sealed unsafe class KernelHost
                     ulong addr = r.U64(), size = r.U64();
                     r.End();
                     // Only regions the kernel handed out are freed; any other address is a no-op (never dereferenced).
-                    w.I32((int)kernel.VmDeallocate(t, addr, size));
+                    w.I32((int)Kernel.VmDeallocate(t, addr, size));
                     break;
                 }
                 case Wire.Op.PortConstruct:
@@ -492,7 +508,7 @@ internal sealed unsafe class KernelHost
                     ulong context = r.U64();
                     r.End();
                     uint name = 0;
-                    w.I32((int)kernel.PortConstruct(t, &options, context, &name));
+                    w.I32((int)Kernel.PortConstruct(t, &options, context, &name));
                     w.U32(name);
                     break;
                 }
@@ -503,7 +519,7 @@ internal sealed unsafe class KernelHost
                     uint* names = null;
                     MachPortType* types = null;
                     uint count = 0, typesCount = 0;
-                    KernReturn kr = kernel.PortNames(t, &names, &count, &types, &typesCount);
+                    KernReturn kr = Kernel.PortNames(t, &names, &count, &types, &typesCount);
                     w.I32((int)kr);
                     if (kr != KernReturn.Success)
                     {
@@ -523,7 +539,7 @@ internal sealed unsafe class KernelHost
                     uint t = r.U32();
                     r.End();
                     int pid = -1;
-                    w.I32((int)kernel.PidForTask(t, &pid));
+                    w.I32((int)Kernel.PidForTask(t, &pid));
                     w.I32(pid);
                     break;
                 }
@@ -533,7 +549,7 @@ internal sealed unsafe class KernelHost
                     int which = r.I32();
                     r.End();
                     uint port = 0;
-                    w.I32((int)kernel.TaskGetSpecialPort(t, which, &port));
+                    w.I32((int)Kernel.TaskGetSpecialPort(t, which, &port));
                     w.U32(port);
                     break;
                 }
@@ -552,9 +568,9 @@ internal sealed unsafe class KernelHost
                     new Span<byte>(name, Wire.NameBytes + 1).Clear();
                     r.Take((int)len).CopyTo(new Span<byte>(name, (int)len));
                     r.End();
-                    int rc = op == Wire.Op.BootstrapCheckIn ? kernel.BootstrapCheckIn(bp, name, &sp)
-                        : op == Wire.Op.BootstrapRegister ? kernel.BootstrapRegister(bp, name, sp)
-                        : kernel.BootstrapLookUp(bp, name, &sp);
+                    int rc = op == Wire.Op.BootstrapCheckIn ? Kernel.BootstrapCheckIn(bp, name, &sp)
+                        : op == Wire.Op.BootstrapRegister ? Kernel.BootstrapRegister(bp, name, sp)
+                        : Kernel.BootstrapLookUp(bp, name, &sp);
                     w.I32(rc);
                     w.U32(sp);
                     break;
@@ -572,8 +588,8 @@ internal sealed unsafe class KernelHost
                     }
                     else
                     {
-                        rc = kernel.FileportMakePort(fd, &port); // the kernel keeps its own dup
-                        errno = rc < 0 ? kernel.LastErrno : 0;
+                        rc = Kernel.FileportMakePort(fd, &port); // the kernel keeps its own dup
+                        errno = rc < 0 ? Kernel.LastErrno : 0;
                         Libc.close(fd);
                     }
                     w.I32(rc);
@@ -585,9 +601,9 @@ internal sealed unsafe class KernelHost
                 {
                     uint port = r.U32();
                     r.End();
-                    int fd = kernel.FileportMakeFd(port);
+                    int fd = Kernel.FileportMakeFd(port);
                     w.I32(fd < 0 ? -1 : 0);
-                    w.I32(fd < 0 ? kernel.LastErrno : 0);
+                    w.I32(fd < 0 ? Kernel.LastErrno : 0);
                     ReplyFd = fd; // travels as SCM_RIGHTS with the reply, then closed here
                     break;
                 }
@@ -604,12 +620,12 @@ internal sealed unsafe class KernelHost
                         if (kind == 0)
                         {
                             uint name = r.U32(), type = r.U32();
-                            kernel.DestroyPortByType(task.SelfName, name, (MachMsgType)type);
+                            Kernel.DestroyPortByType(Task.SelfName, name, (MachMsgType)type);
                         }
                         else if (kind == 1)
                         {
                             ulong addr = r.U64(), size = r.U64();
-                            kernel.VmDeallocate(task.SelfName, addr, size);
+                            Kernel.VmDeallocate(Task.SelfName, addr, size);
                         }
                         else
                         {
@@ -624,19 +640,35 @@ internal sealed unsafe class KernelHost
                     throw new WireException($"unknown op {(uint)op}");
             }
             w.End();
+            return true;
         }
+
+        /// <summary>Message buffers of all handlers now allocated (a connection's is freed when it closes; tests check none leaks).</summary>
+        internal static int LiveBuffers;
 
         private void EnsureBuffer(nuint size)
         {
             if (_bufSize < size)
             {
-                NativeMemory.AlignedFree(_buf);
+                FreeBuffer();
                 _bufSize = Math.Max(size, 4096);
                 _buf = (byte*)NativeMemory.AlignedAlloc(_bufSize, 16);
+                Interlocked.Increment(ref LiveBuffers);
             }
         }
 
-        private void HandleMsg(ref FrameReader r, FrameWriter w)
+        private void FreeBuffer()
+        {
+            if (_buf is not null)
+            {
+                NativeMemory.AlignedFree(_buf);
+                Interlocked.Decrement(ref LiveBuffers);
+                _buf = null;
+                _bufSize = 0;
+            }
+        }
+
+        private bool HandleMsg(ref FrameReader r, FrameWriter w)
         {
             var option = (MachMsgOption)r.U32();
             uint sendSize = r.U32(), rcvSize = r.U32(), rcvName = r.U32(), timeout = r.U32(), notify = r.U32();
@@ -662,17 +694,36 @@ internal sealed unsafe class KernelHost
                 }
             }
             r.End();
+            _option = option;
+            _null = isNull;
+            _send = send;
+            _rcv = rcv;
+            _prefix = prefix;
+            _bufLen = bufLen;
             MachMsgReturn mr;
             try
             {
-                mr = kernel.Msg((MachMsgHeader*)buf, option, sendSize, rcvSize, rcvName, timeout, notify);
+                // notify is unused by the trap (as in SimulatedKernel.Msg).
+                mr = Kernel.MsgAsync(this, (MachMsgHeader*)buf, option, sendSize, rcvSize, rcvName, timeout);
             }
             finally
             {
-                ReleaseTemps();
+                ReleaseTemps(); // copyin has taken its own copies (and done any deallocate) before anything waits
             }
+            if (mr == Pending)
+            {
+                return false;
+            }
+            FinishMsg(w, mr);
+            return true;
+        }
+
+        /// <summary>The rest of a mach_msg's reply once the trap has its result (ends the frame).</summary>
+        internal void FinishMsg(FrameWriter w, MachMsgReturn mr)
+        {
+            byte* buf = _null ? null : _buf;
             w.I32((int)mr);
-            WriteMessageResult(w, buf, mr, option, send, rcv, prefix, bufLen);
+            WriteMessageResult(w, buf, mr, _option, _send, _rcv, _prefix, _bufLen);
             // Regions of this process that copyin deallocated (deallocate = TRUE): the client frees its copies.
             w.U32((uint)_consumed.Count);
             foreach (ulong region in _consumed)
@@ -680,14 +731,19 @@ internal sealed unsafe class KernelHost
                 w.U64(region);
             }
             _consumed.Clear();
+            w.End();
         }
+
+        protected internal override void Completed(MachMsgReturn mr) => OnCompleted?.Invoke(mr);
+
+        protected internal override void Waiting(int generation, long deadline) => OnWaiting?.Invoke(generation, deadline);
 
         /// <summary>Frees the host copies of sent OOL bytes, noting which stood for a region copyin deallocated.</summary>
         private void ReleaseTemps()
         {
             foreach ((ulong copy, ulong region) in _aliases)
             {
-                if (kernel.TakeDeallocAlias(task, copy))
+                if (Kernel.TakeDeallocAlias(Task, copy))
                 {
                     _consumed.Add(region);
                 }
@@ -763,7 +819,7 @@ internal sealed unsafe class KernelHost
                         {
                             _copy = new byte[len];
                         }
-                        if (kernel.TryCopyRegion(task, addr, (uint)len, _copy))
+                        if (Kernel.TryCopyRegion(Task, addr, (uint)len, _copy))
                         {
                             w.U32(off);
                             w.U64(addr);
@@ -838,7 +894,7 @@ internal sealed unsafe class KernelHost
                                 if (address != 0)
                                 {
                                     // Only ever frees a region the kernel handed this task (VmRegions), never anything else.
-                                    kernel.AddDeallocAlias(task, address, region);
+                                    Kernel.AddDeallocAlias(Task, address, region);
                                     _aliases.Add((address, region));
                                 }
                             }

@@ -12,8 +12,8 @@ namespace MachIpc.Kernel.Remote;
 /// The kernel seam in a process that joined a simulated kernel hosted by another process (a client of PROTOCOL.md,
 /// like the C library in src/native) (its parent passed
 /// <c>MACHIPC_KERNEL_SOCKET</c>). The process is one task. Every call is one request/reply on a pooled
-/// connection, so a thread blocked in a receive holds only its own connection while a host thread blocks in
-/// the kernel for it. Message bytes and out-of-line contents are copied out of this process's memory and
+/// connection, so a thread blocked in a receive holds only its own connection (the host parks the wait in its
+/// kernel without a thread, Kernel/Remote/README.md). Message bytes and out-of-line contents are copied out of this process's memory and
 /// back into memory allocated here (addresses in descriptors are patched; <c>vm_deallocate</c> frees them).
 /// </summary>
 /// <remarks>

@@ -134,6 +134,16 @@ internal sealed class FrameWriter
 
     /// <summary>Writes the frame length; the frame is <c>Buffer[0..Length]</c>.</summary>
     public void End() => BinaryPrimitives.WriteUInt32LittleEndian(_buf, (uint)(_pos - 4));
+
+    /// <summary>After a frame over <see cref="Wire.RetainedBufferBytes"/>: the buffer is bounded by the frame in flight, not by history.</summary>
+    public void GiveBack()
+    {
+        if (_buf.Length > Wire.RetainedBufferBytes)
+        {
+            _buf = new byte[512];
+            _pos = 0;
+        }
+    }
 }
 
 /// <summary>Reads little-endian fields from a received frame, throwing <see cref="WireException"/> past its end.</summary>
@@ -198,15 +208,38 @@ internal sealed unsafe class FrameConnection : IDisposable
     /// <summary>Sends <paramref name="length"/> bytes of <paramref name="frame"/>, with <paramref name="fd"/> attached when ≥ 0. False if the peer is gone.</summary>
     public bool Send(byte[] frame, int length, int fd = -1)
     {
+        int off = 0;
+        while (off < length)
+        {
+            nint n = SendSome(frame, off, length, off == 0 ? fd : -1, 0);
+            if (n < 0)
+            {
+                return false;
+            }
+            off += (int)n;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Non-blocking: sends what the socket takes of <paramref name="frame"/>[<paramref name="offset"/>..<paramref name="length"/>]
+    /// (the descriptor, if any, with the first byte). Returns the bytes sent (0 if the socket is full), -1 if it failed.
+    /// </summary>
+    public int TrySend(byte[] frame, int offset, int length, int fd) =>
+        (int)SendSome(frame, offset, length, offset == 0 ? fd : -1, MSG_DONTWAIT);
+
+    private const int MSG_DONTWAIT = 0x40, EAGAIN = 11;
+
+    private nint SendSome(byte[] frame, int off, int length, int fd, int flags)
+    {
         byte* control = stackalloc byte[Native.CmsgSpaceOneFd];
         fixed (byte* p = frame)
         {
-            int off = 0;
-            while (off < length)
+            while (true)
             {
                 var iov = new Native.IoVec { Base = p + off, Length = (nuint)(length - off) };
                 var hdr = new Native.MsgHdr { Iov = &iov, IovLen = 1 };
-                if (fd >= 0 && off == 0)
+                if (fd >= 0)
                 {
                     new Span<byte>(control, Native.CmsgSpaceOneFd).Clear();
                     var c = (Native.CmsgHdr*)control;
@@ -217,38 +250,54 @@ internal sealed unsafe class FrameConnection : IDisposable
                     hdr.Control = control;
                     hdr.ControlLen = (nuint)Native.CmsgSpaceOneFd;
                 }
-                nint n = Native.sendmsg(_fd, &hdr, Native.MSG_NOSIGNAL);
-                if (n < 0)
+                nint n = Native.sendmsg(_fd, &hdr, Native.MSG_NOSIGNAL | flags);
+                if (n >= 0)
                 {
-                    if (Marshal.GetLastPInvokeError() == Native.EINTR)
-                    {
-                        continue;
-                    }
-                    return false;
+                    return n;
                 }
-                off += (int)n;
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == Native.EINTR)
+                {
+                    continue;
+                }
+                return errno == EAGAIN && flags != 0 ? 0 : -1;
             }
         }
-        return true;
     }
 
-    /// <summary>
-    /// Reads one frame (its payload, without the length); null at end of stream or on a socket error. A length over
-    /// <paramref name="maxLength"/> is refused before any of the payload is read or buffered (a peer that has not said
-    /// hello gets <see cref="Wire.HelloBytes"/>, not 64 MiB).
-    /// </summary>
-    /// <exception cref="WireException">The length is out of bounds.</exception>
     public ReadOnlySpan<byte> Receive(out bool eof, int maxLength = Wire.MaxFrame)
     {
-        eof = false;
+        ReadOnlySpan<byte> frame = Next(maxLength, 0, out FrameStatus status);
+        eof = status != FrameStatus.Frame;
+        return frame;
+    }
+
+    public enum FrameStatus
+    {
+        Frame,
+        /// <summary>A non-blocking receive found no whole frame yet (what arrived so far stays buffered).</summary>
+        WouldBlock,
+        Eof,
+    }
+
+    /// <summary>Non-blocking <see cref="Receive"/>: the next frame if a whole one has arrived.</summary>
+    public ReadOnlySpan<byte> TryReceive(out FrameStatus status, int maxLength = Wire.MaxFrame) => Next(maxLength, MSG_DONTWAIT, out status);
+
+    /// <summary>Bytes already read past the last frame returned, or a read that filled the buffer (the socket may hold more).</summary>
+    public bool MayHaveMore => _end > _start || _filled;
+
+    private bool _filled;
+
+    private ReadOnlySpan<byte> Next(int maxLength, int flags, out FrameStatus status)
+    {
         if (_start == _end && _in.Length > Wire.RetainedBufferBytes)
         {
             _in = new byte[4096]; // the large frame was served: the buffer is bounded by what is in flight, not by history
             _start = _end = 0;
         }
-        if (!Fill(4))
+        status = Fill(4, flags);
+        if (status != FrameStatus.Frame)
         {
-            eof = true;
             return default;
         }
         uint len = BitConverter.ToUInt32(_in, _start);
@@ -256,9 +305,9 @@ internal sealed unsafe class FrameConnection : IDisposable
         {
             throw new WireException($"frame length {len} exceeds {maxLength}");
         }
-        if (!Fill(4 + (int)len))
+        status = Fill(4 + (int)len, flags);
+        if (status != FrameStatus.Frame)
         {
-            eof = true;
             return default;
         }
         var span = new ReadOnlySpan<byte>(_in, _start + 4, (int)len);
@@ -266,7 +315,6 @@ internal sealed unsafe class FrameConnection : IDisposable
         return span;
     }
 
-    /// <summary>The next descriptor that arrived as SCM_RIGHTS, or -1.</summary>
     public int TakeFd() => _fds.Count > 0 ? _fds.Dequeue() : -1;
 
     /// <summary>Closes every descriptor that arrived and was not taken.</summary>
@@ -278,11 +326,11 @@ internal sealed unsafe class FrameConnection : IDisposable
         }
     }
 
-    private bool Fill(int need)
+    private FrameStatus Fill(int need, int flags)
     {
         if (_end - _start >= need)
         {
-            return true;
+            return FrameStatus.Frame;
         }
         if (_start > 0)
         {
@@ -290,35 +338,47 @@ internal sealed unsafe class FrameConnection : IDisposable
             _end -= _start;
             _start = 0;
         }
-        if (_in.Length < need)
-        {
-            Array.Resize(ref _in, Math.Max(need, _in.Length * 2));
-        }
         byte* control = stackalloc byte[Native.ControlBytes];
         while (_end < need)
         {
+            if (_end == _in.Length)
+            {
+                // Grown with the bytes that arrive, never to a length the peer merely claims: a frame header saying
+                // 64 MiB followed by nothing costs the host nothing (at most twice what was really sent).
+                Array.Resize(ref _in, Math.Min(need, _in.Length * 2));
+            }
             nint n;
+            int errno = 0;
             fixed (byte* p = _in)
             {
                 var iov = new Native.IoVec { Base = p + _end, Length = (nuint)(_in.Length - _end) };
                 var hdr = new Native.MsgHdr { Iov = &iov, IovLen = 1, Control = control, ControlLen = Native.ControlBytes };
-                n = Native.recvmsg(_fd, &hdr, Native.MSG_CMSG_CLOEXEC);
-                if (n > 0 && hdr.ControlLen > 0)
+                n = Native.recvmsg(_fd, &hdr, Native.MSG_CMSG_CLOEXEC | flags);
+                if (n < 0)
+                {
+                    errno = Marshal.GetLastPInvokeError();
+                }
+                else if (hdr.ControlLen > 0)
                 {
                     CollectFds(control, (int)hdr.ControlLen);
                 }
             }
-            if (n < 0 && Marshal.GetLastPInvokeError() == Native.EINTR)
+            if (n < 0 && errno == Native.EINTR)
             {
                 continue;
             }
+            if (n < 0 && errno == EAGAIN && flags != 0)
+            {
+                return FrameStatus.WouldBlock;
+            }
             if (n <= 0)
             {
-                return false;
+                return FrameStatus.Eof;
             }
             _end += (int)n;
+            _filled = _end == _in.Length;
         }
-        return true;
+        return FrameStatus.Frame;
     }
 
     private void CollectFds(byte* control, int len)

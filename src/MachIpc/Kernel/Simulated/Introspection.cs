@@ -183,7 +183,12 @@ internal sealed partial class SimulatedKernel
     /// <paramref name="task"/>'s space. A wake-up takes the thread off the wait queue under the queue owner's lock,
     /// so tests can tell "still blocked" from "woken" at once instead of sleeping and checking a thread's state.
     /// </summary>
-    internal int ReceiversBlockedOn(SimulatedTask task, uint name)
+    internal int ReceiversBlockedOn(SimulatedTask task, uint name) => BlockedOn(task, name, senders: false);
+
+    /// <summary>Senders waiting for a queue slot (A37) on the port whose receive right <paramref name="name"/> is.</summary>
+    internal int SendersBlockedOn(SimulatedTask task, uint name) => BlockedOn(task, name, senders: true);
+
+    private static int BlockedOn(SimulatedTask task, uint name, bool senders)
     {
         using (task.Space.Lock.EnterScope())
         {
@@ -192,14 +197,14 @@ internal sealed partial class SimulatedKernel
             {
                 using (set.Lock.EnterScope())
                 {
-                    return Count(set.Receivers);
+                    return senders ? 0 : Count(set.Receivers);
                 }
             }
             if (e is { Port: { } port } && e.Has(MachPortType.Receive))
             {
                 using (port.Lock.EnterScope())
                 {
-                    return Count(port.Receivers);
+                    return Count(senders ? port.Senders : port.Receivers);
                 }
             }
             return 0;

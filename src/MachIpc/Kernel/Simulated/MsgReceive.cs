@@ -164,9 +164,23 @@ internal sealed unsafe partial class SimulatedKernel
         w.RcvSize = rcvSize;
         w.RcvTask = task;
         w.RcvBuf = buf;
+        if (w.Async is AsyncMsg op)
+        {
+            return WaitAsync(op, list, owner, deadline); // no thread sleeps: ipc_mqueue_receive_continue's analogue
+        }
         list.Add(w);
         owner.Exit();
         return Block(w, owner, deadline) ? AfterWake(w, buf, option, rcvSize) : MachMsgReturn.RcvTimedOut;
+    }
+
+    /// <summary>Puts an asynchronous trap's waiter on <paramref name="list"/> (owner locked; unlocked on return).</summary>
+    private static MachMsgReturn WaitAsync(AsyncMsg op, WaitList list, KernelLock owner, long deadline)
+    {
+        int generation = op.Arm(owner);
+        list.Add(op.Waiter);
+        owner.Exit();
+        op.Waiting(generation, deadline);
+        return AsyncMsg.Pending;
     }
 
     private static MachMsgReturn AfterWake(Waiter w, byte* buf, MachMsgOption option, uint rcvSize)

@@ -466,6 +466,7 @@ internal sealed unsafe partial class SimulatedKernel
         bool hasTimeout = (option & MachMsgOption.SendTimeout) != 0;
         Waiter w = self;
         bool wait;
+        int generation = 0;
         using (dest.Lock.EnterScope())
         {
             if (!dest.Active || dest.IsKernelOwned)
@@ -486,8 +487,20 @@ internal sealed unsafe partial class SimulatedKernel
             if (wait)
             {
                 w.Reset();
+                if (w.Async is AsyncMsg op)
+                {
+                    // The message waits with the trap's state, not on a thread (AsyncMsg); Resume or AbortWait ends it.
+                    op.BlockedSend = m;
+                    op.BlockedDest = dest;
+                    generation = op.Arm(dest.Lock);
+                }
                 dest.Senders.Add(w); // ipc_mqueue_send_locked: wait for a slot
             }
+        }
+        if (w.Async is AsyncMsg async && wait)
+        {
+            async.Waiting(generation, Deadline(hasTimeout, timeout));
+            return AsyncMsg.Pending;
         }
         if (!wait)
         {
@@ -499,6 +512,12 @@ internal sealed unsafe partial class SimulatedKernel
             PseudoReceive(task, m, userMsg);
             return MachMsgReturn.SendTimedOut;
         }
+        return AfterSendWake(w, dest, m);
+    }
+
+    /// <summary>A blocked sender was woken: a granted slot takes the message (A37), a dead port destroys it (A33).</summary>
+    private MachMsgReturn AfterSendWake(Waiter w, IpcPort dest, KMsg m)
+    {
         if (w.Reason == WakeReason.SlotGranted)
         {
             using (dest.Lock.EnterScope())

@@ -87,6 +87,17 @@ public sealed class SimulatedTask : IDisposable
         return scope;
     }
 
+    /// <summary>
+    /// Makes the calling thread act as <paramref name="task"/> (null: the main task) and returns the task it acted
+    /// as before; the kernel host's loop thread switches tasks per request without allocating a scope.
+    /// </summary>
+    internal static SimulatedTask? SetCurrent(SimulatedTask? task)
+    {
+        SimulatedTask? previous = t_current;
+        t_current = task;
+        return previous;
+    }
+
     /// <summary>Task death (C15): receive rights destroyed first, then every other right released.</summary>
     public void Terminate() => _kernel.TerminateTask(this);
 

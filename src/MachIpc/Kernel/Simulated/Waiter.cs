@@ -36,7 +36,23 @@ internal sealed unsafe class Waiter
 {
     [System.ThreadStatic] private static Waiter? t_current;
 
-    internal static Waiter Current => t_current ??= new Waiter();
+    internal static Waiter Current => t_current ??= new Waiter(null);
+
+    /// <summary>
+    /// Set for a wait that holds no thread (<see cref="AsyncMsg"/>): waking it runs the trap's continuation on the
+    /// waker's thread once that thread holds no lock, instead of waking a sleeper.
+    /// </summary>
+    internal readonly AsyncMsg? Async;
+
+    internal Waiter(AsyncMsg? async)
+    {
+        Async = async;
+        // The wake word lives in native memory so a futex can wait on its address (one per thread, never freed).
+        // Nobody sleeps on an asynchronous waiter's word: all of them share one, which only Reset writes (zero).
+        _word = async is null ? (int*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(sizeof(int)) : s_noSleeperWord;
+    }
+
+    private static readonly int* s_noSleeperWord = (int*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(sizeof(int));
 
     // Deferred work (SimulatedKernel.Flush), this thread's spare message (KMsg.Rent/Return).
     internal SimulatedKernel.DeferredOp[] Ops = new SimulatedKernel.DeferredOp[16];
@@ -48,8 +64,7 @@ internal sealed unsafe class Waiter
     private static readonly bool s_futex = System.OperatingSystem.IsLinux() && Futex.Available;
 
     private readonly object _gate = new();
-    // The wake word lives in native memory so a futex can wait on its address (one per thread, never freed).
-    private readonly int* _word = (int*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(sizeof(int));
+    private readonly int* _word;
 
     internal Waiter? Prev, Next;
     internal WaitList? List;
@@ -88,6 +103,10 @@ internal sealed unsafe class Waiter
     // lock is held across a syscall and the woken thread does not immediately contend for one.
     private Waiter?[] _wakes = new Waiter?[16];
     private int _wakeCount;
+    // Continuations of asynchronous waits this thread woke, run by the outermost FlushWakes (a continuation enters
+    // the kernel again, and that entry's own flush only adds to this list).
+    private readonly System.Collections.Generic.List<AsyncMsg> _resumes = new();
+    private bool _resuming;
 
     private void DeferWake(Waiter w)
     {
@@ -103,10 +122,39 @@ internal sealed unsafe class Waiter
     {
         for (int i = 0; i < _wakeCount; i++)
         {
-            Futex.WakeOne(_wakes[i]!._word);
+            Waiter w = _wakes[i]!;
             _wakes[i] = null;
+            if (w.Async is { } op)
+            {
+                _resumes.Add(op);
+            }
+            else
+            {
+                Futex.WakeOne(w._word);
+            }
         }
         _wakeCount = 0;
+        if (_resumes.Count > 0 && !_resuming)
+        {
+            RunResumes();
+        }
+    }
+
+    private void RunResumes()
+    {
+        _resuming = true;
+        try
+        {
+            for (int i = 0; i < _resumes.Count; i++)
+            {
+                _resumes[i].Resume();
+            }
+        }
+        finally
+        {
+            _resumes.Clear();
+            _resuming = false;
+        }
     }
 
     /// <summary>
@@ -117,6 +165,11 @@ internal sealed unsafe class Waiter
     {
         List?.Remove(this);
         Reason = reason;
+        if (Async is not null)
+        {
+            Current.DeferWake(this); // the continuation runs when the waker holds no lock (FlushWakes)
+            return;
+        }
         if (s_futex)
         {
             if (Interlocked.Exchange(ref *_word, Woken) == Sleeping)
