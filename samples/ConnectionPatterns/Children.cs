@@ -37,7 +37,7 @@ internal static class Children
         {
             var ping = new Ping { Value = i };
             ping.Prepare(0, 0);
-            MachRpcResult result = client.Call<Ping, Pong>(ping, out Pong pong, out _);
+            client.TryCall<Ping, Pong>(ping, out Pong pong, out _, out var result);
             if (!result.IsSuccess || pong.Value != i + 1)
             {
                 Console.Error.WriteLine($"ping {i}: {result}, answer {pong.Value}");

@@ -15,7 +15,7 @@ if (args is ["--client", string service])
     using var client = new MachRpcClient(BootstrapServer.LookUp(service));
     var request = new Echo { Value = 21 };
     request.Prepare(0, 0);                                   // the client fills in the server and reply ports
-    MachRpcResult result = client.Call<Echo, EchoReply>(request, out EchoReply reply, out _);
+    client.TryCall<Echo, EchoReply>(request, out EchoReply reply, out _, out var result);
     Console.WriteLine($"client: {result}, {request.Value} -> {reply.Value}");
     return result.IsSuccess && reply.Value == 42 ? 0 : 1;
 }

@@ -27,7 +27,7 @@ public sealed class PoolClient : IDisposable
     {
         var request = new ComputeRequest { Operand = operand, Sequence = sequence };
         request.Prepare(MachPortName.Null, MachPortName.Null);
-        var result = _client.Call<ComputeRequest, ComputeReply>(request, out var reply, out var replier);
+        _client.TryCall<ComputeRequest, ComputeReply>(request, out var reply, out var replier, out var result);
         LastReplier = replier;
         if (!result.IsSuccess || reply.Result != operand * operand || reply.Sequence != sequence || reply.SeenPid != _pid)
         {
@@ -58,7 +58,7 @@ public sealed class PoolClient : IDisposable
         var request = new FileRequest();
         request.Prepare(MachPortName.Null, MachPortName.Null);
         request.File.Name = fileport.TakeName(); // MOVE_SEND: the message owns it now
-        var result = _client.Call<FileRequest, FileReply>(request, out var reply, out var replier);
+        _client.TryCall<FileRequest, FileReply>(request, out var reply, out var replier, out var result);
         LastReplier = replier;
         if (!result.IsSuccess || reply.BytesRead != Encoding.UTF8.GetByteCount(text))
         {

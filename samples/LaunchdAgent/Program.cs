@@ -57,7 +57,7 @@ static bool Call(MachIpc.Ports.SendRight agent)
     using var client = new MachRpcClient(agent);
     var request = new UptimeRequest();
     request.Prepare(0, 0);
-    MachRpcResult result = client.Call<UptimeRequest, UptimeReply>(request, out UptimeReply reply, out _);
+    client.TryCall<UptimeRequest, UptimeReply>(request, out UptimeReply reply, out _, out var result);
     Console.WriteLine($"call: {result}; agent pid {reply.AgentPid}, up {reply.UptimeMs} ms, {reply.Served} requests served");
     return result.IsSuccess;
 }

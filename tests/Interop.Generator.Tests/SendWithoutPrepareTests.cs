@@ -33,7 +33,8 @@ public class SendWithoutPrepareTests
     [Theory]
     [InlineData("static void M(uint port) { var m = new A { V = 1 }; m.Send(); }", "m.Send()", "Send()")]
     [InlineData("static void M(uint port) { A m = default; m.V = 2; Span<byte> b = stackalloc byte[256]; m.SendReceive<B>(b); }", "m.SendReceive<B>(b)", "SendReceive()")]
-    [InlineData("static void M(MachRpcClient client) { A m = new A(); client.Call<A, B>(m, out var r, out _); }", "client.Call<A, B>(m, out var r, out _)", "Call()")]
+    [InlineData("static void M(MachRpcClient client) { A m = new A(); client.Call<A, B>(m); }", "client.Call<A, B>(m)", "Call()")]
+    [InlineData("static void M(MachRpcClient client) { A m = new A(); client.TryCall<A, B>(m, out var r, out _, out _); }", "client.TryCall<A, B>(m, out var r, out _, out _)", "TryCall()")]
     [InlineData("static void M() { A m; m.Header = default; var copy = new A(); copy.Send(); }", "copy.Send()", "Send()")]
     public void MACHIPC027_ReportedAtTheSend(string body, string at, string call)
     {
@@ -56,7 +57,7 @@ public class SendWithoutPrepareTests
     [InlineData("static void M(A m) { m.Send(); }")]
     [InlineData("static void M(uint port) { var m = new A(); Action prepare = () => m.Prepare(port, 0); prepare(); m.Send(); }")]
     [InlineData("static void M(uint port) { var m = new A(); var other = new A(); other.Prepare(port, 0); m = other; m.Send(); }")]
-    [InlineData("static void M(MachRpcClient client, uint port) { var m = new A(); m.Prepare(port, 0); client.Call<A, B>(m, out var r, out _); }")]
+    [InlineData("static void M(MachRpcClient client, uint port) { var m = new A(); m.Prepare(port, 0); client.Call<A, B>(m); }")]
     [InlineData("static void M(MachIpc.Ports.SendRight server, MachIpc.Ports.ReceiveRight reply) { var m = new A { V = 1 }; m.Send(server, reply); }")] // prepares itself
     [InlineData("static void M(MachIpc.Ports.SendRight server, MachIpc.Ports.ReceiveRight reply) { var m = new A(); m.Prepare(server, reply); m.Send(); }")]
     public void MACHIPC027_SilentWhenPreparedOrOutOfSight(string body)

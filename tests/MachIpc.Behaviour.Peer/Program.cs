@@ -146,7 +146,7 @@ static unsafe int Call(string service)
     using var client = new MachRpcClient(BootstrapServer.LookUp(service));
     var echo = new Echo { Value = 41 };
     echo.Prepare(MachPortName.Null, MachPortName.Null);
-    MachRpcResult result = client.Call<Echo, EchoReply>(echo, out EchoReply reply, out AuditToken replier, 30_000);
+    client.TryCall<Echo, EchoReply>(echo, out EchoReply reply, out AuditToken replier, out var result, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30));
     if (!result.IsSuccess)
     {
         throw new InvalidOperationException("echo: " + result);
@@ -159,7 +159,7 @@ static unsafe int Call(string service)
     gift.Prepare(MachPortName.Null, MachPortName.Null);
     gift.Port.Name = mine.Name;
     gift.Port.Disposition = MachMsgType.MakeSendOnce;
-    MachRpcResult refused = client.Call<PortGift, EchoReply>(gift, out _, out _, 30_000);
+    client.TryCall<PortGift, EchoReply>(gift, out _, out _, out var refused, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30));
     byte* buffer = stackalloc byte[256];
     var notification = (MachMsgHeader*)buffer;
     Check(Mach.Msg(notification, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout, 0, 256, mine.Name, 30_000, MachPortName.Null), "receive notification");

@@ -15,14 +15,15 @@ public sealed unsafe class RpcClientTests : BehaviourTest
     {
         var hold = new Hold();
         hold.Prepare(MachPortName.Null, MachPortName.Null);
-        return client.Call<Hold, EchoReply>(hold, out _, out _, timeoutMs);
+        client.TryCall<Hold, EchoReply>(hold, out _, out _, out var r, TimeSpan.FromMilliseconds(timeoutMs), TimeSpan.FromMilliseconds(timeoutMs));
+        return r;
     }
 
     private static void AssertEchoes(MachRpcClient client, int value, int serverPid)
     {
         var echo = new Echo { Value = value };
         echo.Prepare(MachPortName.Null, MachPortName.Null);
-        MachRpcResult result = client.Call<Echo, EchoReply>(echo, out EchoReply reply, out AuditToken replier, 30_000);
+        client.TryCall<Echo, EchoReply>(echo, out EchoReply reply, out AuditToken replier, out var result, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30));
         Assert.True(result.IsSuccess, result.ToString());
         Assert.Equal(value + 1, reply.Value);
         Assert.Equal(Environment.ProcessId, reply.SenderPid);
@@ -76,7 +77,7 @@ public sealed unsafe class RpcClientTests : BehaviourTest
         // The server's port is dead: the next call cannot be sent.
         var echo = new Echo { Value = 3 };
         echo.Prepare(MachPortName.Null, MachPortName.Null);
-        MachRpcResult dead = client.Call<Echo, EchoReply>(echo, out _, out _, 30_000);
+        client.TryCall<Echo, EchoReply>(echo, out _, out _, out var dead, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30));
         Assert.Equal(MachRpcStatus.SendFailed, dead.Status);
         Assert.Equal((int)MachMsgReturn.SendInvalidDest, dead.Code);
         Assert.Equal(receiveRights, ReceiveRights());

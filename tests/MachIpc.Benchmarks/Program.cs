@@ -15,7 +15,7 @@ public static class Program
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --scaling   [--reps 5] [--threads 2,4,16]
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --xproc     [--reps 5] [--helpers 1,4,16]
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --hostile   [--reps 5] [--pairs 4]
-    //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --stop-stress [cycles]   (Stop() latency and hangs under load)
+    //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --stop-stress [cycles] [threads]   (Stop() latency and hangs under load, with 1 or N receive threads)
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --host-attack [frames] [connections] [helpers]   (host threads and RSS under socket attacks)
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --soak [seconds] [helpers]   (helpers, kills, floods; fails on errors, leaks, growth)
     // BenchmarkDotNet (the SDK's server stack against the raw seam):

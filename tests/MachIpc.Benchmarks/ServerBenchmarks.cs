@@ -111,7 +111,7 @@ public unsafe class ServerBenchmarks
     {
         var request = new BenchRequest { Value = 1 };
         request.Prepare(0, 0);
-        _client!.Call<BenchRequest, BenchReply>(request, out var reply, out _);
+        _client!.TryCall<BenchRequest, BenchReply>(request, out var reply, out _, out _);
         return reply.Value;
     }
 

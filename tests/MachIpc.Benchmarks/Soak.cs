@@ -213,7 +213,7 @@ internal static unsafe class Soak
                 var request = new BenchRequest { Value = (int)calls };
                 request.Prepare(0, 0);
                 long t0 = Stopwatch.GetTimestamp();
-                MachRpcResult result = client.Call<BenchRequest, BenchReply>(request, out BenchReply reply, out _, 5_000);
+                client.TryCall<BenchRequest, BenchReply>(request, out BenchReply reply, out _, out var result, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
                 latencies.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
                 if (!result.IsSuccess || reply.Value != (int)calls + 1)
                 {

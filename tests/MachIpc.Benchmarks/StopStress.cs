@@ -23,7 +23,8 @@ public unsafe partial struct StressBulk
 }
 
 /// <summary>
-/// <c>--stop-stress [cycles]</c>: Start/Stop a <see cref="MachServer"/> <c>cycles</c> times (default 1000) under each
+/// <c>--stop-stress [cycles] [threads]</c>: Start/Stop a <see cref="MachServer"/> with <c>threads</c> receive threads
+/// (default 1) <c>cycles</c> times (default 1000) under each
 /// load: idle, RPC load, clients blocked mid-send (a service queue limit of 1), a flood of messages larger than
 /// MaxMessageSize, and all of them mixed. Prints p50/p99/max of Stop() and the number of hangs (a Stop that has
 /// not returned after 5 s; the harness then wakes the loop itself to carry on). The target: p99 under 100 ms,
@@ -36,18 +37,19 @@ internal static unsafe class StopStress
     public static int Run(string[] args)
     {
         int cycles = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1000;
+        int threads = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 1;
         Environment.SetEnvironmentVariable(Mach.BackendVariable, "simulated");
-        Console.WriteLine($"MachServer.Stop() over {cycles} start/stop cycles per scenario (simulated kernel, {Environment.ProcessorCount} cores)");
+        Console.WriteLine($"MachServer.Stop() over {cycles} start/stop cycles per scenario, {threads} receive thread(s) (simulated kernel, {Environment.ProcessorCount} cores)");
         Console.WriteLine($"{"scenario",-16} {"p50 ms",8} {"p99 ms",8} {"max ms",8} {"hangs",6}");
         int hangsTotal = 0;
         foreach (string scenario in new[] { "idle", "rpc", "blocked-senders", "oversize", "mixed" })
         {
-            hangsTotal += RunScenario(scenario, cycles);
+            hangsTotal += RunScenario(scenario, cycles, threads);
         }
         return hangsTotal == 0 ? 0 : 1;
     }
 
-    private static int RunScenario(string scenario, int cycles)
+    private static int RunScenario(string scenario, int cycles, int threads)
     {
         bool rpc = scenario is "rpc" or "mixed";
         bool blocked = scenario is "blocked-senders" or "mixed";
@@ -58,7 +60,7 @@ internal static unsafe class StopStress
         MachServer server;
         using (serverTask.Enter())
         {
-            server = MachServer.CheckIn(name, new BenchServer(), new MachServerOptions { Name = "stress-" + scenario, MaxMessageSize = 1024 });
+            server = MachServer.CheckIn(name, new BenchServer(), new MachServerOptions { Name = "stress-" + scenario, MaxMessageSize = 1024, ReceiveThreads = threads });
             if (blocked)
             {
                 int limit = 1;
@@ -154,7 +156,7 @@ internal static unsafe class StopStress
         {
             var request = new BenchRequest { Value = 1 };
             request.Prepare(0, 0);
-            var result = client.Call<BenchRequest, BenchReply>(request, out _, out _, timeoutMs);
+            client.TryCall<BenchRequest, BenchReply>(request, out _, out _, out var result, TimeSpan.FromMilliseconds(timeoutMs), TimeSpan.FromMilliseconds(timeoutMs));
             if (result.Status == MachRpcStatus.SendFailed && result.Code == (int)MachMsgReturn.SendInvalidDest)
             {
                 return; // the server is gone
@@ -193,16 +195,10 @@ internal static unsafe class StopStress
         return mr;
     }
 
-    /// <summary>Recovers from a hung Stop by sending the loop the wake it lost (the port found by reflection, so the
-    /// same harness runs against older builds).</summary>
+    /// <summary>Recovers from a hung Stop by sending the loops a wake (to the server's internal wake port).</summary>
     private static void WakeByHand(MachServer server)
     {
-        var wake = (ReceiveRight?)typeof(MachServer).GetField("_wake", BindingFlags.NonPublic | BindingFlags.Instance)?.GetValue(server);
-        if (wake is null)
-        {
-            return;
-        }
-        var header = new MachMsgHeader { Bits = MachMsgBits.Make(MachMsgType.MakeSend, MachMsgType.None), Size = MachMsgHeader.SizeOf, RemotePort = wake.Name };
+        var header = new MachMsgHeader { Bits = MachMsgBits.Make(MachMsgType.MakeSend, MachMsgType.None), Size = MachMsgHeader.SizeOf, RemotePort = server.WakePort };
         Mach.Msg(&header, MachMsgOption.SendMsg | MachMsgOption.SendTimeout, MachMsgHeader.SizeOf, 0, 0, 100, 0);
     }
 

@@ -96,6 +96,14 @@ public sealed class CiTests
     }
 
     [Fact]
+    public void Script_RunsTheHostedSampleWithTheOtherSamples_OnBothLinuxBackends()
+    {
+        string script = File.ReadAllText(Path.Combine(RepoRoot, ".ci", "run"));
+        Assert.Contains("for sample in EchoService ConnectionPatterns LaunchdAgent HostedService; do", script, StringComparison.Ordinal);
+        Assert.Contains("MACHIPC_KERNEL=darwin run_sample dotnet run --project \"samples/$sample\" -c Release", script, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Script_RunsEachFuzzTargetForAMinuteOnLinux()
     {
         string script = File.ReadAllText(Path.Combine(RepoRoot, ".ci", "run"));

@@ -91,7 +91,7 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
             using var client = new MachRpcClient(BootstrapServer.LookUp(service));
             var request = new Ping { Value = 21 };
             request.Prepare(0, 0);
-            result = client.Call<Ping, Pong>(request, out reply, out _);
+            client.TryCall<Ping, Pong>(request, out reply, out _, out result);
         }
         using (serverTask.Enter())
         {
@@ -121,7 +121,7 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
             using var client = new MachRpcClient(BootstrapServer.LookUp(service));
             var request = new Ping { Value = 21 };
             request.Prepare(0, 0);
-            result = client.Call<Ping, Pong>(request, out reply, out _);
+            client.TryCall<Ping, Pong>(request, out reply, out _, out result);
         }
         Console.WriteLine($"consumer: backend={Mach.Backend} success={result.IsSuccess} reply={reply.Value} pings={handlers.Pings}");
         return result.IsSuccess && reply.Value == 42 && handlers.Pings == 1 ? 0 : 1;

@@ -600,7 +600,8 @@ internal static unsafe class Modes
             ping.Prepare(MachPortName.Null, MachPortName.Null);
             try
             {
-                call = client.Call<ComputeRequest, ComputeReply>(ping, out _, out _, timeoutMs: 60_000).Status.ToString();
+                client.TryCall<ComputeRequest, ComputeReply>(ping, out _, out _, out var r, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60));
+                call = r.Status.ToString();
             }
             catch (Exception ex)
             {
@@ -620,7 +621,7 @@ internal static unsafe class Modes
         {
             var ping = new ComputeRequest();
             ping.Prepare(MachPortName.Null, MachPortName.Null);
-            var result = client.Call<ComputeRequest, ComputeReply>(ping, out _, out _);
+            client.TryCall<ComputeRequest, ComputeReply>(ping, out _, out _, out var result);
             call2 = $"{result.Status}:{result.Code}";
         }
         catch (Exception ex)

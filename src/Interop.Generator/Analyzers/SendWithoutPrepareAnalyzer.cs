@@ -75,7 +75,7 @@ public sealed class SendWithoutPrepareAnalyzer : DiagnosticAnalyzer
         {
             return invocation.Instance;
         }
-        if (client is not null && method.Name == "Call" && SymbolEqualityComparer.Default.Equals(method.ContainingType, client)
+        if (client is not null && method.Name is "Call" or "TryCall" or "CallAsync" && SymbolEqualityComparer.Default.Equals(method.ContainingType, client)
             && invocation.Arguments.Length > 0)
         {
             return invocation.Arguments[0].Value;
@@ -156,7 +156,7 @@ public sealed class SendWithoutPrepareAnalyzer : DiagnosticAnalyzer
         {
             // Copies cannot prepare it; `in` to MachRpcClient.Call is the send itself, any other reference may.
             return argument.Parameter?.RefKind == RefKind.None
-                || (argument.Parent is IInvocationOperation call && call.TargetMethod.Name == "Call" && argument.Parameter?.RefKind == RefKind.In);
+                || (argument.Parent is IInvocationOperation call && call.TargetMethod.Name is "Call" or "TryCall" && argument.Parameter?.RefKind == RefKind.In);
         }
         if (parent is IInvocationOperation invocation && invocation.Instance == reference)
         {

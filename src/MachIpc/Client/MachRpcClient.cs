@@ -1,7 +1,11 @@
 using System;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Threading;
+using System.Threading.Tasks;
 using MachIpc.Abi;
+using MachIpc.Diagnostics;
 using MachIpc.Kernel;
 using MachIpc.Messages;
 using MachIpc.Ports;
@@ -11,24 +15,45 @@ namespace MachIpc.Client;
 
 /// <summary>
 /// Request/reply calls to a server in one combined <c>mach_msg</c> (send + receive, as MIG clients do), with a
-/// <c>MAKE_SEND_ONCE</c> reply port (<see cref="ReceiveRight.AllocateReplyPort"/>) and a timeout. A reply port that
-/// might still receive something from a failed call (a late reply, or the send-once notification of a reply right
-/// the kernel destroyed) is destroyed and replaced, never reused, by MIG's rule. Every outcome is a
-/// <see cref="MachRpcResult"/>, kernel failures included. Not thread-safe: use one client per thread.
+/// <c>MAKE_SEND_ONCE</c> reply port (<see cref="ReceiveRight.AllocateReplyPort"/>) and separate send and receive
+/// timeouts. A reply port that might still receive something from a failed or cancelled call (a late reply, or the
+/// send-once notification of a reply right the kernel destroyed) is destroyed and replaced, never reused, by MIG's rule.
 /// </summary>
+/// <remarks>
+/// Errors follow the SDK's one model: <see cref="TryCall{TRequest, TReply}"/> reports a failure the caller can act on
+/// (no reply, the server's error, an invalid reply) as <c>false</c> and a <see cref="MachRpcResult"/>;
+/// <see cref="Call{TRequest, TReply}"/> and <see cref="CallAsync{TRequest, TReply}"/> throw a
+/// <see cref="MachException"/> carrying the same code; a request that is not prepared, a disposed client or a second
+/// call while one is running throw <see cref="ArgumentException"/>, <see cref="ObjectDisposedException"/> and
+/// <see cref="InvalidOperationException"/>. One call at a time: use one client per concurrent caller.
+/// </remarks>
 public sealed unsafe class MachRpcClient : IDisposable
 {
+    /// <summary>The send timeout when none is given: 100 ms, Ladybird's (a server's queue stays full no longer unless it is stuck).</summary>
+    public static readonly TimeSpan DefaultSendTimeout = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The receive timeout when none is given: 5 s, Ladybird's.</summary>
+    public static readonly TimeSpan DefaultReceiveTimeout = TimeSpan.FromSeconds(5);
+
     private readonly SendRight _server;
+    private readonly CurrentTaskContext _owner;
     private ReceiveRight? _replyPort;
+    // For CallAsync: the reply port and a wake port in one set, so that a cancellation ends the receive (made on first use).
+    private PortSet? _waitSet;
+    private WakePort? _cancelWake;
+    private bool _replyPortInSet;
     private byte* _buffer;
     private int _bufferSize;
+    private int _busy;
+    private bool _disposed;
 
     /// <summary>Creates a client for <paramref name="server"/>; the client takes ownership of the right.</summary>
     public MachRpcClient(SendRight server)
     {
         ArgumentNullException.ThrowIfNull(server);
         _server = server;
-        ReceiveRight.TryAllocateReplyPort(out _replyPort); // a failure is reported by the first Call
+        _owner = CurrentTaskContext.Capture();
+        ReceiveRight.TryAllocateReplyPort(out _replyPort); // a failure is reported by the first call
     }
 
     /// <summary>The server's send right.</summary>
@@ -39,21 +64,198 @@ public sealed unsafe class MachRpcClient : IDisposable
 
     /// <summary>
     /// Sends <paramref name="request"/> (prepared with its generated <c>Prepare</c>, which must declare
-    /// <c>Local = MakeSendOnce</c>; the client fills in the destination and reply ports) and waits up to
-    /// <paramref name="timeoutMs"/> for a <typeparamref name="TReply"/>. On success the caller owns the
-    /// rights and out-of-line memory in <paramref name="reply"/>; otherwise anything that arrived was destroyed.
+    /// <c>Local = MakeSendOnce</c>; the client fills in the destination and reply ports) and waits for a
+    /// <typeparamref name="TReply"/>. On success the caller owns the rights and out-of-line memory in
+    /// <paramref name="reply"/>; otherwise anything that arrived was destroyed and <paramref name="reason"/> says why.
     /// The rights the request carried go as after any <c>mach_msg</c> send: with the message, or, after a send that
     /// timed out (pseudo-received), destroyed here.
     /// </summary>
-    public MachRpcResult Call<TRequest, TReply>(in TRequest request, out TReply reply, out AuditToken sender, uint timeoutMs = 5000)
+    /// <param name="request">The prepared request.</param>
+    /// <param name="reply">The reply, when the call succeeded.</param>
+    /// <param name="sender">The replier's audit token (from the kernel's trailer), when the call succeeded.</param>
+    /// <param name="reason">Why the call failed; <see cref="MachRpcStatus.Success"/> when it did not.</param>
+    /// <param name="sendTimeout">How long the send may wait for room in the server's queue (<see cref="DefaultSendTimeout"/> when null;
+    /// <see cref="Timeout.InfiniteTimeSpan"/> waits forever, <see cref="TimeSpan.Zero"/> not at all; rounded up to whole milliseconds).</param>
+    /// <param name="receiveTimeout">How long to wait for the reply (<see cref="DefaultReceiveTimeout"/> when null; same rules).</param>
+    /// <exception cref="ArgumentException">The request is not prepared, or not prepared for a reply port.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A timeout is negative (other than infinite) or longer than <c>mach_msg</c> can wait.</exception>
+    /// <exception cref="InvalidOperationException">Another call on this client is running.</exception>
+    /// <exception cref="ObjectDisposedException">The client is disposed.</exception>
+    public bool TryCall<TRequest, TReply>(in TRequest request, out TReply reply, out AuditToken sender, out MachRpcResult reason,
+                                          TimeSpan? sendTimeout = null, TimeSpan? receiveTimeout = null)
         where TRequest : unmanaged, IMachMessage<TRequest>
         where TReply : unmanaged, IMachMessage<TReply>
     {
-        reply = default;
-        sender = default;
+        var timeouts = new CallTimeouts(sendTimeout, receiveTimeout);
+        BeginCall();
+        try
+        {
+            uint sendSize = Stage<TRequest, TReply>(in request);
+            reason = Invoke<TRequest, TReply>(sendSize, timeouts, cancellable: false, out reply, out sender);
+        }
+        finally
+        {
+            EndCall();
+        }
+        return reason.IsSuccess;
+    }
+
+    /// <summary>
+    /// <see cref="TryCall{TRequest, TReply}"/> that throws when no valid reply arrives.
+    /// </summary>
+    /// <exception cref="MachException">No valid reply: <see cref="MachException.Error"/> is the <see cref="MachRpcResult.Code"/>
+    /// <see cref="TryCall{TRequest, TReply}"/> would have reported.</exception>
+    /// <exception cref="ArgumentException">The request is not prepared, or not prepared for a reply port.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A timeout is negative (other than infinite) or too long.</exception>
+    /// <exception cref="InvalidOperationException">Another call on this client is running.</exception>
+    /// <exception cref="ObjectDisposedException">The client is disposed.</exception>
+    public MachRpcReply<TReply> Call<TRequest, TReply>(in TRequest request, TimeSpan? sendTimeout = null, TimeSpan? receiveTimeout = null)
+        where TRequest : unmanaged, IMachMessage<TRequest>
+        where TReply : unmanaged, IMachMessage<TReply>
+    {
+        if (!TryCall(in request, out TReply reply, out AuditToken sender, out MachRpcResult reason, sendTimeout, receiveTimeout))
+        {
+            throw Failure<TRequest, TReply>(reason);
+        }
+        return new MachRpcReply<TReply>(reply, sender);
+    }
+
+    /// <summary>
+    /// <see cref="Call{TRequest, TReply}"/> without blocking the caller. Cancelling <paramref name="cancellationToken"/>
+    /// ends the wait for the reply: the reply port is destroyed and replaced (a reply that comes later is destroyed
+    /// with it, never taken for the next call's), and the task is cancelled. A token already cancelled when the call
+    /// starts sends nothing.
+    /// </summary>
+    /// <remarks>
+    /// The wait blocks a dedicated thread in <c>mach_msg</c>: the kernel seam has no readiness notification yet
+    /// (kqueue <c>EVFILT_MACHPORT</c> on macOS) to wait without one.
+    /// </remarks>
+    /// <exception cref="MachException">(From the task.) No valid reply, as for <see cref="Call{TRequest, TReply}"/>.</exception>
+    /// <exception cref="OperationCanceledException">(From the task.) <paramref name="cancellationToken"/> was cancelled first.</exception>
+    /// <exception cref="ArgumentException">The request is not prepared, or not prepared for a reply port.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A timeout is negative (other than infinite) or too long.</exception>
+    /// <exception cref="InvalidOperationException">Another call on this client is running.</exception>
+    /// <exception cref="ObjectDisposedException">The client is disposed.</exception>
+    public Task<MachRpcReply<TReply>> CallAsync<TRequest, TReply>(TRequest request, TimeSpan? sendTimeout = null, TimeSpan? receiveTimeout = null,
+                                                                  CancellationToken cancellationToken = default)
+        where TRequest : unmanaged, IMachMessage<TRequest>
+        where TReply : unmanaged, IMachMessage<TReply>
+    {
+        var timeouts = new CallTimeouts(sendTimeout, receiveTimeout);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<MachRpcReply<TReply>>(cancellationToken);
+        }
+        BeginCall();
+        uint sendSize;
+        try
+        {
+            sendSize = Stage<TRequest, TReply>(in request);
+        }
+        catch
+        {
+            EndCall();
+            throw;
+        }
+        return Task.Factory.StartNew(() =>
+        {
+            using var _ = _owner.Enter(); // the client's names are in the task that made it
+
+            try
+            {
+                return WaitCancellable<TRequest, TReply>(sendSize, timeouts, cancellationToken);
+            }
+            finally
+            {
+                EndCall();
+            }
+        }, CancellationToken.None, TaskCreationOptions.LongRunning | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
+    }
+
+    private MachRpcReply<TReply> WaitCancellable<TRequest, TReply>(uint sendSize, CallTimeouts timeouts, CancellationToken cancellationToken)
+        where TRequest : unmanaged, IMachMessage<TRequest>
+        where TReply : unmanaged, IMachMessage<TReply>
+    {
+        cancellationToken.ThrowIfCancellationRequested(); // cancelled before the request went out: nothing was sent
+        MachRpcResult reason;
+        TReply reply;
+        AuditToken sender;
+        if (!TryJoinWaitSet(out reason))
+        {
+            throw Failure<TRequest, TReply>(reason);
+        }
+        bool woken = false;
+        using (cancellationToken.Register(() =>
+        {
+            Volatile.Write(ref woken, true);
+            _cancelWake!.Send();
+        }))
+        {
+            reason = Invoke<TRequest, TReply>(sendSize, timeouts, cancellable: true, out reply, out sender);
+        } // Dispose waits for a callback that is running: after this, no wake is on its way
+        if (Volatile.Read(ref woken))
+        {
+            _cancelWake!.Drain(); // a wake that lost the race to the reply must not end the next call
+        }
+        if (reason.Status == MachRpcStatus.ReceiveFailed && reason.Code == (int)MachMsgReturn.RcvInterrupted && woken)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+        if (!reason.IsSuccess)
+        {
+            throw Failure<TRequest, TReply>(reason);
+        }
+        return new MachRpcReply<TReply>(reply, sender);
+    }
+
+    /// <summary>Puts the reply port and the cancellation wake port in one set, for a receive that a cancellation can end.</summary>
+    private bool TryJoinWaitSet(out MachRpcResult reason)
+    {
+        reason = default;
+        if (_replyPort is null && !TryReplaceReplyPort(out reason))
+        {
+            return false;
+        }
+        try
+        {
+            if (_waitSet is null)
+            {
+                _cancelWake = new WakePort();
+                _waitSet = PortSet.Allocate();
+                _waitSet.Add(_cancelWake.Right);
+            }
+            if (!_replyPortInSet)
+            {
+                _waitSet.Add(_replyPort!);
+                _replyPortInSet = true;
+            }
+            return true;
+        }
+        catch (MachException ex)
+        {
+            reason = new MachRpcResult(MachRpcStatus.SendFailed, ex.Error.Code);
+            return false;
+        }
+    }
+
+    private void BeginCall()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Interlocked.Exchange(ref _busy, 1) != 0)
+        {
+            throw new InvalidOperationException("a call on this MachRpcClient is already running: use one client per concurrent caller");
+        }
+    }
+
+    private void EndCall() => Volatile.Write(ref _busy, 0);
+
+    /// <summary>Copies the request into the buffer and checks it; returns the size to send.</summary>
+    private uint Stage<TRequest, TReply>(in TRequest request)
+        where TRequest : unmanaged, IMachMessage<TRequest>
+        where TReply : unmanaged, IMachMessage<TReply>
+    {
         int size = Math.Max(Math.Max(TRequest.SendSize, TReply.ReceiveBufferSize), MigReplyError.SizeOf + MachTrailerRequest.MaxSize);
         EnsureBuffer(size);
-
         Unsafe.WriteUnaligned(_buffer, request);
         var header = (MachMsgHeader*)_buffer;
         if (header->LocalDisposition != MachMsgType.MakeSendOnce)
@@ -66,22 +268,50 @@ public sealed unsafe class MachRpcClient : IDisposable
         {
             throw new ArgumentException($"msgh_size {sendSize} is not a size of {typeof(TRequest).Name}.", nameof(request));
         }
-        if (_replyPort is null)
+        return sendSize;
+    }
+
+    private MachRpcResult Invoke<TRequest, TReply>(uint sendSize, CallTimeouts timeouts, bool cancellable, out TReply reply, out AuditToken sender)
+        where TRequest : unmanaged, IMachMessage<TRequest>
+        where TReply : unmanaged, IMachMessage<TReply>
+    {
+        reply = default;
+        sender = default;
+        using Activity? activity = MachTelemetry.Source.HasListeners() ? MachTelemetry.Source.StartActivity("machipc.call", ActivityKind.Client) : null;
+        activity?.SetTag(MachTelemetry.MsghIdTag, TRequest.MsgId);
+        MachRpcResult result = Exchange<TRequest, TReply>(sendSize, timeouts, cancellable, ref reply, ref sender);
+        if (activity is not null)
         {
-            KernReturn kr = ReceiveRight.TryAllocateReplyPort(out _replyPort);
-            if (kr != KernReturn.Success)
+            if (result.IsSuccess)
             {
-                return new MachRpcResult(MachRpcStatus.SendFailed, (int)kr);
+                activity.SetTag(MachTelemetry.SenderPidTag, sender.Pid);
+            }
+            else
+            {
+                activity.SetTag(MachTelemetry.ReasonTag, result.Status == MachRpcStatus.InvalidReply ? MachValidation.Describe(result.ValidationError) : result.Error.Name);
+                activity.SetStatus(ActivityStatusCode.Error, result.ToString());
             }
         }
+        return result;
+    }
+
+    private MachRpcResult Exchange<TRequest, TReply>(uint sendSize, CallTimeouts timeouts, bool cancellable, ref TReply reply, ref AuditToken sender)
+        where TRequest : unmanaged, IMachMessage<TRequest>
+        where TReply : unmanaged, IMachMessage<TReply>
+    {
+        if (_replyPort is null && !TryReplaceReplyPort(out MachRpcResult noPort))
+        {
+            return noPort;
+        }
+        var header = (MachMsgHeader*)_buffer;
         header->RemotePort = _server.Name;
         header->LocalPort = _replyPort!.Name;
+        uint receiveName = cancellable ? _waitSet!.Name : _replyPort.Name;
 
         // Ask for the audit trailer at least, so the caller learns who answered.
         var elements = TReply.TrailerElements < MachTrailerElements.Audit ? MachTrailerElements.Audit : TReply.TrailerElements;
-        var options = MachMsgOption.SendMsg | MachMsgOption.RcvMsg | MachMsgOption.SendTimeout | MachMsgOption.RcvTimeout
-                      | MachTrailerRequest.Option(elements);
-        var mr = Mach.Msg(header, options, sendSize, (uint)_bufferSize, _replyPort.Name, timeoutMs, MachPortName.Null);
+        var receiveOptions = MachMsgOption.RcvMsg | MachTrailerRequest.Option(elements);
+        var mr = timeouts.Exchange(header, sendSize, (uint)_bufferSize, receiveName, receiveOptions);
         if (mr != MachMsgReturn.Success)
         {
             MachMsgReturn code = mr.WithoutResourceBits();
@@ -99,13 +329,20 @@ public sealed unsafe class MachRpcClient : IDisposable
                 // the port (kernel-semantics A31, I3), so the port is replaced (mig_dealloc_reply_port).
                 if (code is not (MachMsgReturn.SendInvalidData or MachMsgReturn.SendInvalidDest or MachMsgReturn.SendInvalidHeader))
                 {
-                    ReplaceReplyPort();
+                    TryReplaceReplyPort(out _);
                 }
                 return new MachRpcResult(MachRpcStatus.SendFailed, (int)mr);
             }
             // The request went out; a late reply may still arrive on this port. Never reuse it.
-            ReplaceReplyPort();
+            TryReplaceReplyPort(out _);
             return new MachRpcResult(MachRpcStatus.ReceiveFailed, (int)mr);
+        }
+        if (cancellable && _cancelWake!.IsWake(header))
+        {
+            // Cancelled while the request was out: as after a timeout, the reply may come later, so the port goes
+            // (MIG's rule). The wake carried no right (the receive consumed the one its send made).
+            TryReplaceReplyPort(out _);
+            return new MachRpcResult(MachRpcStatus.ReceiveFailed, (int)MachMsgReturn.RcvInterrupted);
         }
 
         var received = new ReadOnlySpan<byte>(_buffer, _bufferSize);
@@ -132,6 +369,9 @@ public sealed unsafe class MachRpcClient : IDisposable
         return new MachRpcResult(MachRpcStatus.Success, 0);
     }
 
+    private static MachException Failure<TRequest, TReply>(MachRpcResult reason) =>
+        new($"{typeof(TRequest).Name} → {typeof(TReply).Name} call ({(reason.Status == MachRpcStatus.InvalidReply ? reason.ToString() : reason.Status.ToString())})", reason.Error);
+
     private void EnsureBuffer(int size)
     {
         if (_bufferSize >= size)
@@ -143,23 +383,98 @@ public sealed unsafe class MachRpcClient : IDisposable
         _bufferSize = size;
     }
 
-    private void ReplaceReplyPort()
+    private bool TryReplaceReplyPort(out MachRpcResult reason)
     {
-        // Destroying the old port destroys whatever is queued on it. If no new one can be made (the kernel host of a
-        // joined process is gone), the next Call says so in its result.
+        // Destroying the old port destroys whatever is queued on it (and takes it out of the wait set). If no new one
+        // can be made (the kernel host of a joined process is gone), the call says so in its result.
         ReceiveRight? old = _replyPort;
-        ReceiveRight.TryAllocateReplyPort(out _replyPort);
+        KernReturn kr = ReceiveRight.TryAllocateReplyPort(out _replyPort);
+        _replyPortInSet = false;
         old?.Dispose();
+        reason = new MachRpcResult(MachRpcStatus.SendFailed, (int)kr);
+        return kr == KernReturn.Success;
     }
 
-    /// <summary>Releases the reply port, the server right and the buffer.</summary>
+    /// <summary>Releases the reply port, the server right and the buffer. Not while a call is running.</summary>
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+        if (Volatile.Read(ref _busy) != 0)
+        {
+            throw new InvalidOperationException("a call on this MachRpcClient is still running: cancel it and wait for it first");
+        }
+        _disposed = true;
+        using var _ = _owner.Enter();
+        _waitSet?.Dispose();
+        _cancelWake?.Dispose();
         _replyPort?.Dispose();
         _replyPort = null;
         _server.Dispose();
         NativeMemory.AlignedFree(_buffer);
         _buffer = null;
         _bufferSize = 0;
+    }
+
+    /// <summary>A timeout as <c>mach_msg</c> takes it: milliseconds, and whether the *_TIMEOUT option bounds the wait.</summary>
+    internal static (uint Milliseconds, bool Bounded) ToMachTimeout(TimeSpan timeout, string parameter)
+    {
+        if (timeout == Timeout.InfiniteTimeSpan)
+        {
+            return (MachMsgTimeout.None, false); // MACH_MSG_TIMEOUT_NONE without the *_TIMEOUT option: wait forever
+        }
+        if (timeout < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(parameter, timeout, "A timeout is zero or more, or Timeout.InfiniteTimeSpan.");
+        }
+        // Round up: a sub-millisecond timeout must wait, not become 0 (which means "do not wait at all").
+        long ms = (timeout.Ticks + TimeSpan.TicksPerMillisecond - 1) / TimeSpan.TicksPerMillisecond;
+        if (ms > uint.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(parameter, timeout, "mach_msg waits at most 2^32 - 1 ms.");
+        }
+        return ((uint)ms, true);
+    }
+
+    /// <summary>
+    /// A call's send and receive timeouts as <c>mach_msg</c> takes them. One <c>mach_msg</c> has one timeout for both
+    /// halves (osfmk/ipc/mach_msg.c mach_msg_trap), each bounded only when its *_TIMEOUT option is set; so the common
+    /// case, a send timeout no longer than the receive timeout, is one combined call bounded by the send timeout, whose
+    /// receive, if it times out, continues for the rest of the receive timeout.
+    /// </summary>
+    private readonly struct CallTimeouts
+    {
+        private readonly uint _send;
+        private readonly uint _receive;
+        private readonly bool _sendBounded;
+        private readonly bool _receiveBounded;
+
+        public CallTimeouts(TimeSpan? send, TimeSpan? receive)
+        {
+            (_send, _sendBounded) = ToMachTimeout(send ?? DefaultSendTimeout, "sendTimeout");
+            (_receive, _receiveBounded) = ToMachTimeout(receive ?? DefaultReceiveTimeout, "receiveTimeout");
+        }
+
+        public MachMsgReturn Exchange(MachMsgHeader* header, uint sendSize, uint bufferSize, uint receiveName, MachMsgOption receiveOptions)
+        {
+            if (_sendBounded && _receiveBounded && _send > _receive)
+            {
+                // The rare longer send timeout: the send and the receive as two calls, each with its own timeout.
+                var sent = Mach.Msg(header, MachMsgOption.SendMsg | MachMsgOption.SendTimeout, sendSize, 0, MachPortName.Null, _send, MachPortName.Null);
+                return sent != MachMsgReturn.Success ? sent
+                     : Mach.Msg(header, receiveOptions | MachMsgOption.RcvTimeout, 0, bufferSize, receiveName, _receive, MachPortName.Null);
+            }
+            var options = MachMsgOption.SendMsg | receiveOptions
+                          | (_sendBounded ? MachMsgOption.SendTimeout : 0) | (_receiveBounded ? MachMsgOption.RcvTimeout : 0);
+            uint timeout = _sendBounded ? _send : _receive;
+            var mr = Mach.Msg(header, options, sendSize, bufferSize, receiveName, timeout, MachPortName.Null);
+            if (mr == MachMsgReturn.RcvTimedOut && _sendBounded && _receiveBounded && _receive > _send)
+            {
+                mr = Mach.Msg(header, receiveOptions | MachMsgOption.RcvTimeout, 0, bufferSize, receiveName, _receive - _send, MachPortName.Null);
+            }
+            return mr;
+        }
     }
 }

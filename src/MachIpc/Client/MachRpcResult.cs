@@ -10,10 +10,13 @@ public enum MachRpcStatus
     Success = 0,
     /// <summary>
     /// The request could not be sent (<see cref="MachRpcResult.Code"/> is the <c>mach_msg_return_t</c>, or the
-    /// <c>kern_return_t</c> of making a reply port when none could be made).
+    /// <c>kern_return_t</c> of making a reply port when none could be made). The server never saw it.
     /// </summary>
     SendFailed,
-    /// <summary>No reply arrived (timeout, or the reply port failed; <see cref="MachRpcResult.Code"/> is the <c>mach_msg_return_t</c>).</summary>
+    /// <summary>
+    /// The request went out but no reply arrived (timeout, or the reply port failed; <see cref="MachRpcResult.Code"/>
+    /// is the <c>mach_msg_return_t</c>). The server may have acted on it.
+    /// </summary>
     ReceiveFailed,
     /// <summary>
     /// The server answered with a <c>mig_reply_error_t</c> (<see cref="MachRpcResult.Code"/> is its RetCode), or
@@ -25,7 +28,11 @@ public enum MachRpcStatus
     InvalidReply,
 }
 
-/// <summary>The outcome of <see cref="MachRpcClient.Call{TRequest, TReply}"/>; allocation-free.</summary>
+/// <summary>
+/// Why a call to <see cref="MachRpcClient.TryCall{TRequest, TReply}"/> failed: the phase it failed in (which tells
+/// whether the server can have seen the request) and the code; allocation-free. <see cref="MachRpcClient.Call{TRequest, TReply}"/>
+/// throws a <see cref="MachException"/> carrying the same <see cref="Error"/>.
+/// </summary>
 public readonly struct MachRpcResult
 {
     internal MachRpcResult(MachRpcStatus status, int code, MachValidationError validationError = MachValidationError.None)
@@ -38,8 +45,14 @@ public readonly struct MachRpcResult
     /// <summary>What happened.</summary>
     public MachRpcStatus Status { get; }
 
-    /// <summary>The <c>mach_msg</c> result, or the server's MIG/kernel error code for <see cref="MachRpcStatus.RemoteError"/>.</summary>
+    /// <summary>
+    /// The <c>mach_msg</c> result, the server's MIG/kernel error code for <see cref="MachRpcStatus.RemoteError"/>, or
+    /// <c>MIG_REPLY_MISMATCH</c> for <see cref="MachRpcStatus.InvalidReply"/>.
+    /// </summary>
     public int Code { get; }
+
+    /// <summary><see cref="Code"/> with its C name and description.</summary>
+    public MachError Error => new(Code);
 
     /// <summary>Why the reply was invalid, for <see cref="MachRpcStatus.InvalidReply"/>.</summary>
     public MachValidationError ValidationError { get; }
@@ -52,6 +65,24 @@ public readonly struct MachRpcResult
     {
         MachRpcStatus.Success => "success",
         MachRpcStatus.InvalidReply => $"invalid reply: {MachValidation.Describe(ValidationError)}",
-        _ => $"{Status}: {new MachError(Code)}",
+        _ => $"{Status}: {Error}",
     };
+}
+
+/// <summary>A reply and who sent it, from the kernel's audit trailer.</summary>
+/// <typeparam name="TReply">The reply message; the caller owns the rights and out-of-line memory it carries.</typeparam>
+public readonly struct MachRpcReply<TReply>
+    where TReply : unmanaged
+{
+    internal MachRpcReply(TReply message, AuditToken sender)
+    {
+        Message = message;
+        Sender = sender;
+    }
+
+    /// <summary>The reply.</summary>
+    public TReply Message { get; }
+
+    /// <summary>The audit token of the task that sent the reply (its pid is <see cref="AuditToken.Pid"/>).</summary>
+    public AuditToken Sender { get; }
 }

@@ -171,14 +171,13 @@ public sealed class HelperRendezvous : IDisposable
     {
         options ??= new HelperConnectOptions();
         int parentPid = options.ParentPid ?? Posix.ParentPid;
-        uint timeoutMs = (uint)Math.Clamp(options.Timeout.TotalMilliseconds, 0, uint.MaxValue - 1);
+        TimeSpan timeout = options.Timeout;
         using var client = new MachRpcClient(BootstrapServer.LookUp(serviceName));
         var request = new HelperCheckInRequest { Options = options.SendTaskPort ? HelperCheckInRequest.TaskPortFollows : 0 };
         request.Prepare(MachPortName.Null, MachPortName.Null);
-        var result = client.Call<HelperCheckInRequest, HelperCheckInReply>(request, out var reply, out var parent, timeoutMs);
-        if (!result.IsSuccess)
+        if (!client.TryCall(request, out HelperCheckInReply reply, out AuditToken parent, out MachRpcResult result, timeout, timeout))
         {
-            throw new MachException($"helper check-in with \"{serviceName}\" failed: {result}");
+            throw new MachException($"helper check-in with \"{serviceName}\" ({result.Status})", result.Error);
         }
         // From here the reply's rights are ours. Either end may arrive as no right at all: MACH_PORT_DEAD when its port
         // died in transit, as it will when whoever answered destroyed it after sending (osfmk/ipc/ipc_kmsg.c
@@ -205,7 +204,7 @@ public sealed class HelperRendezvous : IDisposable
         {
             if (options.SendTaskPort)
             {
-                SendTaskPort(client, parent, timeoutMs);
+                SendTaskPort(client, parent, timeout);
             }
             return channel;
         }
@@ -216,16 +215,15 @@ public sealed class HelperRendezvous : IDisposable
         }
     }
 
-    private static void SendTaskPort(MachRpcClient client, AuditToken parent, uint timeoutMs)
+    private static void SendTaskPort(MachRpcClient client, AuditToken parent, TimeSpan timeout)
     {
         // The same service port the verified parent answered from: its receive right is the parent's.
         var request = new HelperTaskPortRequest();
         request.Prepare(MachPortName.Null, MachPortName.Null);
         request.TaskPort.Name = Mach.TaskSelf;
-        var result = client.Call<HelperTaskPortRequest, HelperTaskPortReply>(request, out _, out var replier, timeoutMs);
-        if (!result.IsSuccess)
+        if (!client.TryCall(request, out HelperTaskPortReply _, out AuditToken replier, out MachRpcResult result, timeout, timeout))
         {
-            throw new MachException($"the parent did not accept this task's task port: {result}");
+            throw new MachException($"the parent's acceptance of this task's task port ({result.Status})", result.Error);
         }
         if (!replier.Equals(parent))
         {

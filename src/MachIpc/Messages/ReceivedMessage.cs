@@ -192,13 +192,28 @@ public static unsafe class ReceivedMessage
         {
             return false;
         }
+        return TryGetAuditToken(message, length, out AuditToken sender) && sender.IsKernel;
+    }
+
+    /// <summary>The sender's pid from the audit trailer, or -1 when the message has none (for logs and traces).</summary>
+    internal static int SenderPid(MachMsgHeader* message, int length) =>
+        message is not null && length >= MachMsgHeader.SizeOf && TryGetAuditToken(message, length, out AuditToken sender) ? sender.Pid : -1;
+
+    private static bool TryGetAuditToken(MachMsgHeader* message, int length, out AuditToken sender)
+    {
+        sender = default;
         uint offset = MachTrailerRequest.RoundMsg(message->Size);
         if (offset > (uint)length || (uint)length - offset < MachMsgAuditTrailer.SizeOf)
         {
             return false;
         }
         var trailer = (MachMsgAuditTrailer*)((byte*)message + offset);
-        return trailer->Size >= MachMsgAuditTrailer.SizeOf && trailer->Audit.IsKernel;
+        if (trailer->Size < MachMsgAuditTrailer.SizeOf)
+        {
+            return false;
+        }
+        sender = trailer->Audit;
+        return true;
     }
 
     /// <summary>Releases the right a received name holds by its received type, and clears the name.</summary>

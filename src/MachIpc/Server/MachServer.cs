@@ -1,8 +1,11 @@
 using System;
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Threading;
+using System.Threading.Tasks;
 using MachIpc.Abi;
 using MachIpc.Bootstrap;
+using MachIpc.Diagnostics;
 using MachIpc.Kernel;
 using MachIpc.Messages;
 using MachIpc.Ports;
@@ -14,8 +17,8 @@ namespace MachIpc.Server;
 /// A receive loop on one service port, dispatching by <c>msgh_id</c> through a generated
 /// <see cref="IMachDispatcher"/>. Unlike Ladybird's <c>MachPortServer</c>, nothing a peer sends can stop it:
 /// unknown, malformed, too-large and partially delivered messages are destroyed (their rights released, their
-/// regions freed) and counted, and <see cref="Stop"/> wakes the blocked receive through a private port and joins
-/// the thread.
+/// regions freed) and counted, and <see cref="Stop"/> wakes the blocked receives through a private port and joins
+/// the threads. <see cref="MachServerOptions.ReceiveThreads"/> threads receive on one port set, as a MIG server's do.
 /// </summary>
 /// <remarks>
 /// Ownership is explicit (<see cref="MachReceived{T}"/>): a handler owns what it takes out of its message, and
@@ -37,22 +40,27 @@ public sealed unsafe class MachServer : IDisposable
     // A receive that keeps failing (a body error while this task is out of names, say) is retried after a pause
     // that doubles up to this, spent waiting on the wake port so that Stop still ends it at once.
     private const int MaxBackoffMs = 50;
+    // MIG servers run a handful of threads; more than this on one port set is a mistake.
+    private const int MaxReceiveThreads = 256;
 
     private readonly IMachDispatcher _dispatcher;
     private readonly MachServerOptions _options;
+    private readonly string _name;
+    private readonly int _threadCount;
+    private readonly int _initialBufferSize;
     private readonly ReceiveRight _service;
-    private readonly ReceiveRight _wake;
+    private readonly WakePort _wake;
     private readonly PortSet _portSet;
     private readonly object _gate = new();
     private readonly CurrentTaskContext _owner;
-    private readonly NotificationScope _notification = new();
-    private Thread? _thread;
+    // The running generation of receive threads (null while stopped), how many of them are still in their loop, and
+    // the task that completes when the last one has left it.
+    private Thread[]? _threads;
+    private int _live;
+    private TaskCompletionSource? _ended;
     private volatile bool _stopping;
     private volatile bool _disposed;
     private int _released;
-    private byte* _buffer;
-    private int _bufferSize;
-    private int _backoffMs;
 
     /// <summary>
     /// The receive calls go through here, so that tests can inject results the simulated kernel cannot produce
@@ -64,10 +72,11 @@ public sealed unsafe class MachServer : IDisposable
     /// Creates a server on <paramref name="service"/> (ownership moves to the server, and if the constructor throws
     /// the right is released); call <see cref="Start"/>.
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">The dispatcher's <see cref="IMachDispatcher.MaxRequestSize"/> is not a message size.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The dispatcher's <see cref="IMachDispatcher.MaxRequestSize"/> is not a
+    /// message size, or <see cref="MachServerOptions.ReceiveThreads"/> is not 1 to 256.</exception>
     public MachServer(IMachDispatcher dispatcher, ReceiveRight service, MachServerOptions? options = null)
     {
-        ReceiveRight? wake = null;
+        WakePort? wake = null;
         PortSet? portSet = null;
         try
         {
@@ -80,15 +89,20 @@ public sealed unsafe class MachServer : IDisposable
             }
             _dispatcher = dispatcher;
             _options = options ?? new MachServerOptions();
+            _threadCount = _options.ReceiveThreads;
+            if (_threadCount is < 1 or > MaxReceiveThreads)
+            {
+                throw new ArgumentOutOfRangeException(nameof(options), _threadCount, "ReceiveThreads must be 1 to 256");
+            }
+            _name = _options.Name;
             _service = service;
             _owner = CurrentTaskContext.Capture();
-            Metrics = new MachServerMetrics(_options.Name);
-            wake = ReceiveRight.Allocate();
+            wake = new WakePort();
             portSet = PortSet.Allocate();
             portSet.Add(service);
-            portSet.Add(wake);
-            _bufferSize = Math.Max(maxRequest, MinBufferSize) + TrailerSize;
-            _buffer = (byte*)NativeMemory.AlignedAlloc((nuint)_bufferSize, 8);
+            portSet.Add(wake.Right);
+            _initialBufferSize = Math.Max(maxRequest, MinBufferSize) + TrailerSize;
+            Metrics = new MachServerMetrics(_name, _options.MeterFactory);
             _wake = wake;
             _portSet = portSet;
         }
@@ -111,7 +125,7 @@ public sealed unsafe class MachServer : IDisposable
         return new MachServer(dispatcher, BootstrapServer.CheckIn(serviceName), options);
     }
 
-    /// <summary>The private port <see cref="Stop"/> wakes the loop through (for tests).</summary>
+    /// <summary>The private port <see cref="Stop"/> wakes the loops through (for tests).</summary>
     internal uint WakePort => _wake.Name;
 
     /// <summary>The server's name for its service port.</summary>
@@ -120,14 +134,14 @@ public sealed unsafe class MachServer : IDisposable
     /// <summary>Counters for received, dispatched and rejected messages.</summary>
     public MachServerMetrics Metrics { get; }
 
-    /// <summary>Whether the receive thread is running.</summary>
+    /// <summary>Whether receive threads are running.</summary>
     public bool IsRunning
     {
         get
         {
             lock (_gate)
             {
-                return _thread is not null;
+                return _threads is not null;
             }
         }
     }
@@ -138,68 +152,142 @@ public sealed unsafe class MachServer : IDisposable
     /// <summary>Makes a send right to the service port (for clients in the same task, or to hand out in a message).</summary>
     public SendRight MakeSend() => _service.MakeSend();
 
-    /// <summary>Starts the receive thread. Idempotent; after a <see cref="Stop"/> it starts a new one.</summary>
-    /// <exception cref="InvalidOperationException">Called from the server's own thread (a handler).</exception>
+    /// <summary>
+    /// Starts the receive threads (<see cref="MachServerOptions.ReceiveThreads"/>). Idempotent; after a
+    /// <see cref="Stop"/> it starts new ones.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Called from one of the server's own threads (a handler).</exception>
+    /// <exception cref="ObjectDisposedException">The server is disposed.</exception>
     public void Start()
     {
-        Thread? stopping;
+        Thread[]? stopping;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_thread == Thread.CurrentThread)
+            if (IsServerThread(_threads))
             {
                 throw new InvalidOperationException("a handler cannot restart its own server");
             }
-            if (_thread is not null && !_stopping)
+            if (_threads is not null && !_stopping)
             {
                 return;
             }
-            stopping = _thread;
+            stopping = _threads;
         }
-        stopping?.Join(); // a Stop from a handler left its loop finishing: let it finish first
+        Join(stopping); // a Stop from a handler left its loops finishing: let them finish first
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_thread is not null)
+            if (_threads is not null)
             {
                 return;
             }
             _stopping = false;
             Fault = null;
-            _thread = new Thread(Run) { IsBackground = true, Name = _options.Name };
-            _thread.Start();
+            // Buffers are made here, so that running out of memory is this caller's exception, not a thread's crash.
+            var loops = new ReceiveLoop[_threadCount];
+            try
+            {
+                for (int i = 0; i < loops.Length; i++)
+                {
+                    loops[i] = new ReceiveLoop(_initialBufferSize);
+                }
+            }
+            catch
+            {
+                foreach (var loop in loops)
+                {
+                    loop?.Free();
+                }
+                throw;
+            }
+            var threads = new Thread[_threadCount];
+            for (int i = 0; i < threads.Length; i++)
+            {
+                var loop = loops[i];
+                threads[i] = new Thread(() => Run(loop)) { IsBackground = true, Name = _threadCount == 1 ? _name : $"{_name} {i + 1}" };
+            }
+            _threads = threads;
+            _live = threads.Length;
+            _ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            foreach (var thread in threads)
+            {
+                thread.Start();
+            }
+        }
+        if (_options.Logger is { } logger)
+        {
+            MachServerLog.Started(logger, _name, _service.Name, _threadCount);
+        }
+    }
+
+    /// <summary><see cref="Start"/> for a host: the server runs on its own threads, and the task is complete once they are started.</summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the server started.</exception>
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Start();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Stops the server: wakes the blocked receives and joins the threads, so no handler runs after this returns.
+    /// Called from a handler, it cannot wait for itself: the loops end when the handlers running now return. Idempotent.
+    /// </summary>
+    public void Stop()
+    {
+        Thread[]? threads = BeginStop(out _);
+        if (!IsServerThread(threads))
+        {
+            Join(threads);
         }
     }
 
     /// <summary>
-    /// Stops the server: wakes the blocked receive and joins the thread, so no handler runs after this returns.
-    /// Called from a handler, it cannot wait for itself: the loop ends when that handler returns. Idempotent.
+    /// Stops the server without blocking: the task completes when every receive loop has ended (no handler runs after
+    /// that). Cancelling <paramref name="cancellationToken"/> stops the waiting, not the shutdown, which goes on.
     /// </summary>
-    public void Stop()
+    /// <exception cref="OperationCanceledException">(From the task.) <paramref name="cancellationToken"/> was cancelled before the loops ended.</exception>
+    public Task StopAsync(CancellationToken cancellationToken = default)
     {
-        Thread? thread;
+        BeginStop(out Task? ended);
+        return ended?.WaitAsync(cancellationToken) ?? Task.CompletedTask;
+    }
+
+    private Thread[]? BeginStop(out Task? ended)
+    {
         lock (_gate)
         {
-            thread = _thread;
-            if (thread is null)
+            ended = _ended?.Task;
+            if (_threads is null)
             {
-                return;
+                return null;
             }
             if (!_stopping)
             {
                 _stopping = true;
-                Wake();
+                Wake(); // one wake; each loop that takes one passes it on (Run)
             }
+            return _threads;
         }
-        if (thread != Thread.CurrentThread)
+    }
+
+    private static bool IsServerThread(Thread[]? threads) => threads is not null && Array.IndexOf(threads, Thread.CurrentThread) >= 0;
+
+    private static void Join(Thread[]? threads)
+    {
+        if (threads is not null)
         {
-            thread.Join();
+            foreach (var thread in threads)
+            {
+                thread.Join();
+            }
         }
     }
 
     /// <summary>
-    /// Stops the server and releases its ports and buffer. Called from a handler, the release waits until that
-    /// handler has returned (its message lives in the buffer).
+    /// Stops the server and releases its ports and meter. Called from a handler, the release waits until the loops
+    /// have ended (a handler's message lives in its loop's buffer).
     /// </summary>
     public void Dispose()
     {
@@ -212,12 +300,12 @@ public sealed unsafe class MachServer : IDisposable
             _disposed = true;
         }
         Stop();
-        bool loopGone;
+        bool loopsGone;
         lock (_gate)
         {
-            loopGone = _thread is null;
+            loopsGone = _threads is null;
         }
-        if (loopGone)
+        if (loopsGone)
         {
             Release();
         }
@@ -232,81 +320,87 @@ public sealed unsafe class MachServer : IDisposable
         _portSet.Dispose();
         _wake.Dispose();
         _service.Dispose();
-        NativeMemory.AlignedFree(_buffer);
-        _buffer = null;
-        _bufferSize = 0;
+        Metrics.Dispose();
     }
 
     private void Wake()
     {
-        // An empty message to the wake port, whose send right MAKE_SEND creates in the send. Timeout 0: if the wake
-        // port's queue is full the loop is already being woken. A send that timed out came back pseudo-received
-        // with that send right in it (kernel-semantics I2): release it, or every such wake leaks a uref.
-        using var _ = _owner.Enter();
-        MachMsgHeader wake = default;
-        wake.Bits = MachMsgBits.Make(MachMsgType.MakeSend, MachMsgType.None);
-        wake.Size = MachMsgHeader.SizeOf;
-        wake.RemotePort = _wake.Name;
-        var mr = Mach.Msg(&wake, MachMsgOption.SendMsg | MachMsgOption.SendTimeout, MachMsgHeader.SizeOf, 0, MachPortName.Null, 0, MachPortName.Null);
-        if (mr.IsPseudoReceived())
+        var mr = _wake.Send();
+        if (mr != MachMsgReturn.Success && !mr.IsPseudoReceived() && _options.Logger is { } logger)
         {
-            ReceivedMessage.DestroyUnsent(&wake);
-        }
-        else if (mr != MachMsgReturn.Success && IsLogging(LogLevel.Warning))
-        {
-            Log(LogLevel.Warning, "could not wake the receive loop: {0}", new MachError((int)mr));
+            MachServerLog.WakeFailed(logger, _name, new MachError((int)mr).ToString());
         }
     }
 
-    private void Run()
+    private void Run(ReceiveLoop loop)
     {
         // The loop acts in the task that created the server, whose names it uses.
         using var _ = _owner.Enter();
         try
         {
-            _backoffMs = 0;
             while (!_stopping)
             {
-                var header = (MachMsgHeader*)_buffer;
-                var mr = ReceiveCall(header, ReceiveOptions, 0, (uint)_bufferSize, _portSet.Name, MachMsgTimeout.None, MachPortName.Null);
-                if (!OnReceived(header, mr, ReceiveOptions))
+                var mr = ReceiveCall(loop.Header, ReceiveOptions, 0, (uint)loop.Size, _portSet.Name, MachMsgTimeout.None, MachPortName.Null);
+                if (!OnReceived(loop, mr, ReceiveOptions))
                 {
-                    return;
+                    break;
                 }
             }
         }
         finally
         {
-            DrainWakes();
-            bool release;
+            loop.Free();
+            // One wake ended one blocked receive: pass it on while other loops may still be blocked, before leaving
+            // (so that no wake is sent after the last loop has drained them).
+            if (_stopping && Volatile.Read(ref _live) > 1)
+            {
+                Wake();
+            }
+            bool last, release = false;
+            TaskCompletionSource? ended = null;
             lock (_gate)
             {
-                _thread = null;
-                release = _disposed;
+                last = --_live == 0;
+                if (last)
+                {
+                    _wake.Drain(); // none is left for the next Start
+                    _threads = null;
+                    ended = _ended;
+                    release = _disposed;
+                }
             }
-            if (release)
+            if (last)
             {
-                Release(); // Dispose was called from a handler: it left the release to us
+                if (_options.Logger is { } logger)
+                {
+                    MachServerLog.Stopped(logger, _name);
+                }
+                ended!.TrySetResult();
+                if (release)
+                {
+                    Release(); // Dispose was called from a handler: it left the release to the last loop
+                }
             }
         }
     }
 
     /// <summary>Acts on what one receive returned; false ends the loop.</summary>
-    private bool OnReceived(MachMsgHeader* header, MachMsgReturn mr, MachMsgOption options)
+    private bool OnReceived(ReceiveLoop loop, MachMsgReturn mr, MachMsgOption options)
     {
+        var header = loop.Header;
         switch (mr.WithoutResourceBits())
         {
             case MachMsgReturn.Success:
-                _backoffMs = 0;
-                if (header->LocalPort == _wake.Name)
+                loop.BackoffMs = 0;
+                if (_wake.IsWake(header))
                 {
                     return !_stopping; // a wake carries no right (the receive consumed the one its send made); a stale one is dropped
                 }
                 Metrics.OnReceived();
-                Handle(header);
+                Handle(loop);
                 return !_stopping;
             case MachMsgReturn.RcvTooLarge when (options & MachMsgOption.RcvLarge) != 0:
-                return OnTooLarge(header);
+                return OnTooLarge(loop);
             case MachMsgReturn.RcvTooLarge:
                 // Received without MACH_RCV_LARGE: the kernel dequeued and destroyed it, every right and region with
                 // it, and left a bare header that holds nothing (B9).
@@ -321,7 +415,7 @@ public sealed unsafe class MachServer : IDisposable
                 Metrics.OnReceived();
                 ReceivedMessage.Destroy(header);
                 Reject("message partly received", mr);
-                return BackOff();
+                return BackOff(loop);
             case MachMsgReturn.RcvTimedOut:
             case MachMsgReturn.RcvInterrupted:
                 return !_stopping;
@@ -331,108 +425,106 @@ public sealed unsafe class MachServer : IDisposable
                 {
                     // The port set is gone: nothing more can arrive.
                     Fault = mr;
-                    if (IsLogging(LogLevel.Error)) Log(LogLevel.Error, "receive failed, server loop ends: {0}", new MachError((int)mr));
+                    if (_options.Logger is { } logger)
+                    {
+                        MachServerLog.LoopFaulted(logger, _name, new MachError((int)mr).ToString());
+                    }
                 }
                 return false;
             default:
-                if (IsLogging(LogLevel.Warning)) Log(LogLevel.Warning, "receive failed: {0}", new MachError((int)mr));
-                return BackOff();
+                if (_options.Logger is { } log)
+                {
+                    MachServerLog.ReceiveFailed(log, _name, new MachError((int)mr).ToString());
+                }
+                return BackOff(loop);
         }
     }
 
-    private bool OnTooLarge(MachMsgHeader* header)
+    private bool OnTooLarge(ReceiveLoop loop)
     {
         // B8 with MACH_RCV_LARGE_IDENTITY: the message stays queued, msgh_size says how big it is and msgh_local_port
         // which member holds it.
-        uint size = header->Size;
-        uint member = header->LocalPort;
+        uint size = loop.Header->Size;
+        uint member = loop.Header->LocalPort;
         if (size <= (uint)_options.MaxMessageSize)
         {
-            long needed = (long)MachTrailerRequest.RoundMsg(size) + TrailerSize;
-            if (needed > _bufferSize)
-            {
-                NativeMemory.AlignedFree(_buffer);
-                _buffer = (byte*)NativeMemory.AlignedAlloc((nuint)needed, 8);
-                _bufferSize = (int)needed;
-            }
-            return !_stopping; // the set comes back round to it
+            loop.Grow((long)MachTrailerRequest.RoundMsg(size) + TrailerSize);
+            return !_stopping; // the set comes back round to it (or another loop takes it)
         }
         // Too large to accept: receive it on its own member without MACH_RCV_LARGE, so that the kernel dequeues and
-        // destroys it with every right it carries (B9). Timeout 0: nothing else receives on our ports, but never block
-        // here. Whatever that receive returns is acted on like any other, so nothing that arrives is lost.
-        var mr = ReceiveCall(header, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout | MachMsgOption.RcvTrailerAudit, 0, (uint)_bufferSize, member, 0, MachPortName.Null);
-        return OnReceived(header, mr, MachMsgOption.RcvMsg);
+        // destroys it with every right it carries (B9). Timeout 0: another loop may have taken it meanwhile, and this
+        // one never blocks here. Whatever that receive returns is acted on like any other, so nothing that arrives is lost.
+        var mr = ReceiveCall(loop.Header, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout | MachMsgOption.RcvTrailerAudit, 0, (uint)loop.Size, member, 0, MachPortName.Null);
+        return OnReceived(loop, mr, MachMsgOption.RcvMsg);
     }
 
     /// <summary>Pauses before the next receive, on the wake port so that a Stop ends the pause at once.</summary>
-    private bool BackOff()
+    private bool BackOff(ReceiveLoop loop)
     {
-        _backoffMs = Math.Clamp(_backoffMs * 2, 1, MaxBackoffMs);
-        var header = (MachMsgHeader*)_buffer;
-        var mr = ReceiveCall(header, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout, 0, (uint)_bufferSize, _wake.Name, (uint)_backoffMs, MachPortName.Null);
+        loop.BackoffMs = Math.Clamp(loop.BackoffMs * 2, 1, MaxBackoffMs);
+        var mr = ReceiveCall(loop.Header, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout, 0, (uint)loop.Size, _wake.Name, (uint)loop.BackoffMs, MachPortName.Null);
         if (mr is not (MachMsgReturn.Success or MachMsgReturn.RcvTimedOut))
         {
-            Thread.Sleep(_backoffMs); // the kernel itself is failing (a lost kernel host): still don't spin
+            Thread.Sleep(loop.BackoffMs); // the kernel itself is failing (a lost kernel host): still don't spin
         }
         return !_stopping;
     }
 
-    /// <summary>Receives whatever wakes are queued, so that none is left for the next <see cref="Start"/>.</summary>
-    private void DrainWakes()
+    private void Handle(ReceiveLoop loop)
     {
-        if (_buffer is null)
-        {
-            return;
-        }
-        var header = (MachMsgHeader*)_buffer;
-        while (Mach.Msg(header, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout, 0, (uint)_bufferSize, _wake.Name, 0, MachPortName.Null) == MachMsgReturn.Success)
-        {
-        }
-    }
-
-    private void Handle(MachMsgHeader* header)
-    {
+        var header = loop.Header;
         // Whatever nobody took out of the message is destroyed when this returns, whichever way it returns.
         using var destroy = new ScopedMachMsgDestroy(header);
         if (MachNotify.IsReserved(header->Id))
         {
-            HandleNotification(header);
+            HandleNotification(loop);
             return;
         }
+        int id = header->Id;
+        using Activity? activity = MachTelemetry.Source.HasListeners() ? MachTelemetry.Source.StartActivity("machipc.dispatch", ActivityKind.Server) : null;
+        if (activity is not null)
+        {
+            activity.SetTag(MachTelemetry.MsghIdTag, id);
+            activity.SetTag(MachTelemetry.SenderPidTag, ReceivedMessage.SenderPid(header, loop.Size));
+        }
+        long started = Metrics.MeasuresDuration ? Stopwatch.GetTimestamp() : 0;
         MachDispatchResult result;
         try
         {
             // The whole buffer: a short variable-length request is read in place, past its msgh_size.
-            result = _dispatcher.Dispatch(header, _bufferSize);
+            result = _dispatcher.Dispatch(header, loop.Size);
         }
         catch (Exception ex)
         {
             result = MachDispatchResult.HandlerFailed(ex); // a hand-written dispatcher that broke its contract
+        }
+        if (started != 0)
+        {
+            Metrics.OnDispatchDuration(Stopwatch.GetElapsedTime(started));
         }
         if (result.Status == MachDispatchStatus.Handled)
         {
             Metrics.OnDispatched();
             return;
         }
+        activity?.SetTag(MachTelemetry.ReasonTag, result.Reason);
+        activity?.SetStatus(ActivityStatusCode.Error, result.Reason);
         MigReturn code = result.Status switch
         {
             MachDispatchStatus.UnknownId => MigReturn.BadId,
             MachDispatchStatus.Rejected => MigReturn.BadArguments,
             _ => MigReturn.RemoteError,
         };
-        Reject(header, result.Reason, code, result.Status == MachDispatchStatus.HandlerFailed);
-        if (result.Exception is not null && IsLogging(LogLevel.Error))
-        {
-            Log(LogLevel.Error, "handler for msgh_id {0} threw: {1}", header->Id, result.Exception);
-        }
+        Reject(loop, result.Reason, code, result.Status == MachDispatchStatus.HandlerFailed, result.Exception);
     }
 
-    private void HandleNotification(MachMsgHeader* header)
+    private void HandleNotification(ReceiveLoop loop)
     {
+        var header = loop.Header;
         // Only the kernel may send ids 64..72; a peer can send the same id, but not the kernel's audit token.
-        if (!ReceivedMessage.IsFromKernel(header, _bufferSize))
+        if (!ReceivedMessage.IsFromKernel(header, loop.Size))
         {
-            Reject(header, "forged kernel notification", MigReturn.BadId, handlerFailed: false);
+            Reject(loop, "forged kernel notification", MigReturn.BadId, handlerFailed: false, exception: null);
             return;
         }
         Metrics.OnNotification();
@@ -452,18 +544,21 @@ public sealed unsafe class MachServer : IDisposable
                 notPort = ((MachPortNameNotification*)header)->NotPort;
                 break;
         }
-        int generation = _notification.Begin(header);
+        int generation = loop.Notification.Begin(header);
         try
         {
-            _options.OnNotification?.Invoke(new MachNotification(header->Id, header->LocalPort, notPort, notCount, carriesRight ? _notification : null, generation));
+            _options.OnNotification?.Invoke(new MachNotification(header->Id, header->LocalPort, notPort, notCount, carriesRight ? loop.Notification : null, generation));
         }
         catch (Exception ex)
         {
-            if (IsLogging(LogLevel.Error)) Log(LogLevel.Error, "notification handler threw: {0}", ex);
+            if (_options.Logger is { } logger)
+            {
+                MachServerLog.NotificationHandlerFailed(logger, ex, _name, header->Id);
+            }
         }
         finally
         {
-            _notification.End();
+            loop.Notification.End();
         }
         // A port-destroyed notification's receive right that the handler did not take is destroyed with the message.
     }
@@ -475,10 +570,22 @@ public sealed unsafe class MachServer : IDisposable
                && n->NotPort.Type == MachMsgDescriptorType.Port && n->NotPort.Disposition == MachMsgType.PortReceive;
     }
 
-    private void Reject(MachMsgHeader* header, string reason, MigReturn code, bool handlerFailed)
+    private void Reject(ReceiveLoop loop, string reason, MigReturn code, bool handlerFailed, Exception? exception)
     {
+        var header = loop.Header;
         Metrics.OnRejected(reason, handlerFailed);
-        if (IsLogging(LogLevel.Warning)) Log(LogLevel.Warning, "rejected msgh_id {0}: {1}", header->Id, reason);
+        if (_options.Logger is { } logger)
+        {
+            int pid = ReceivedMessage.SenderPid(header, loop.Size);
+            if (exception is not null)
+            {
+                MachServerLog.HandlerFailed(logger, exception, _name, header->Id, pid);
+            }
+            else
+            {
+                MachServerLog.MessageRejected(logger, _name, header->Id, pid, reason);
+            }
+        }
         if (_options.ReplyWithMigErrors)
         {
             MigReply.TrySendError(header, (int)code); // consumes the reply right, if the message still has one
@@ -488,20 +595,47 @@ public sealed unsafe class MachServer : IDisposable
     private void Reject(string reason, MachMsgReturn mr)
     {
         Metrics.OnRejected(reason, handlerFailed: false);
-        if (IsLogging(LogLevel.Warning)) Log(LogLevel.Warning, "destroyed a message: {0} ({1})", reason, new MachError((int)mr));
+        if (_options.Logger is { } logger)
+        {
+            MachServerLog.MessageDestroyed(logger, _name, reason, new MachError((int)mr).ToString());
+        }
     }
 
-    private bool IsLogging(LogLevel level) => _options.Logger?.IsEnabled(level) == true;
-
-    // Callers check IsLogging first, so a disabled logger costs no argument array or boxing.
-    private void Log(LogLevel level, string format, params object?[] args)
+    /// <summary>One receive thread's own state: its buffer (grown for larger messages) and back-off.</summary>
+    private sealed class ReceiveLoop
     {
-        var logger = _options.Logger;
-        if (logger is not null)
+        public ReceiveLoop(int size)
         {
-#pragma warning disable CA1848, CA2254 // logging is off the hot path: only rejected messages and failures get here
-            logger.Log(level, "[{Server}] " + string.Format(System.Globalization.CultureInfo.InvariantCulture, format, args), _options.Name);
-#pragma warning restore CA1848, CA2254
+            Buffer = (byte*)NativeMemory.AlignedAlloc((nuint)size, 8);
+            Size = size;
+        }
+
+        public byte* Buffer { get; private set; }
+
+        public int Size { get; private set; }
+
+        public MachMsgHeader* Header => (MachMsgHeader*)Buffer;
+
+        public int BackoffMs { get; set; }
+
+        /// <summary>The notification this loop is delivering, for <see cref="MachNotification.TakeReceiveRight"/>.</summary>
+        public NotificationScope Notification { get; } = new();
+
+        public void Grow(long size)
+        {
+            if (size > Size)
+            {
+                NativeMemory.AlignedFree(Buffer);
+                Buffer = (byte*)NativeMemory.AlignedAlloc((nuint)size, 8);
+                Size = (int)size;
+            }
+        }
+
+        public void Free()
+        {
+            NativeMemory.AlignedFree(Buffer);
+            Buffer = null;
+            Size = 0;
         }
     }
 }

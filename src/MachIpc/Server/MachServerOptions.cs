@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics.Metrics;
 using System.Threading;
 using Microsoft.Extensions.Logging;
 
@@ -124,6 +125,21 @@ public sealed class MachServerOptions
     /// <summary>Receives genuine kernel notifications (dead-name, no-senders, send-once, …).</summary>
     public MachNotificationHandler? OnNotification { get; set; }
 
-    /// <summary>Optional logger for rejected messages and receive errors.</summary>
+    /// <summary>
+    /// How many threads receive on the server's port set at once, each with its own buffer, as a MIG server or
+    /// <c>dispatch_mig_server</c> runs several: handlers then run concurrently and must be thread-safe. Default 1.
+    /// </summary>
+    public int ReceiveThreads { get; set; } = 1;
+
+    /// <summary>
+    /// Optional logger: start and stop, rejected messages (with <c>msgh_id</c>, sender pid and reason), failed
+    /// handlers and receive errors, under fixed event ids.
+    /// </summary>
     public ILogger? Logger { get; set; }
+
+    /// <summary>
+    /// Where the server's meter comes from (an application's DI-provided <see cref="IMeterFactory"/>); without one the
+    /// server creates its own <see cref="Meter"/> named <see cref="MachServerMetrics.MeterName"/>.
+    /// </summary>
+    public IMeterFactory? MeterFactory { get; set; }
 }

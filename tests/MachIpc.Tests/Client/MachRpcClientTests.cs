@@ -11,20 +11,21 @@ using Xunit;
 namespace MachIpc.Tests.Client;
 
 /// <summary>What MachRpcClient does with its reply port and the request's rights when a call fails (MIG's rules).</summary>
-public sealed unsafe class MachRpcClientTests : IDisposable
+public sealed class MachRpcClientTests : IDisposable
 {
     private readonly SimulatedTask _serverTask = SimulatedMach.CreateTask("rpc-server");
     private readonly SimulatedTask _clientTask = SimulatedMach.CreateTask("rpc-client");
     private readonly string _service = "org.machipc.tests.rpc." + Guid.NewGuid().ToString("N");
     private readonly IReadOnlyList<PortRightInfo> _clientBaseline;
     private readonly MachServer _server;
+    private readonly TestDispatcher _dispatcher = new();
 
     public MachRpcClientTests()
     {
         _clientBaseline = _clientTask.Rights();
         using (_serverTask.Enter())
         {
-            _server = MachServer.CheckIn(_service, new TestDispatcher());
+            _server = MachServer.CheckIn(_service, _dispatcher);
             _server.Start();
         }
     }
@@ -51,7 +52,8 @@ public sealed unsafe class MachRpcClientTests : IDisposable
     {
         var request = new EchoRequest { Value = value };
         request.Prepare(0, 0);
-        return client.Call<EchoRequest, EchoReply>(request, out reply, out _, timeoutMs);
+        client.TryCall<EchoRequest, EchoReply>(request, out reply, out _, out var r, TimeSpan.FromMilliseconds(timeoutMs), TimeSpan.FromMilliseconds(timeoutMs));
+        return r;
     }
 
     [Fact]
@@ -66,7 +68,7 @@ public sealed unsafe class MachRpcClientTests : IDisposable
             var bad = new CarriesPort();
             bad.Prepare(0, 0);
             bad.Port.Name = 0x7777_0003; // not a name in this space
-            var failed = client.Call<CarriesPort, EchoReply>(bad, out _, out _);
+            client.TryCall<CarriesPort, EchoReply>(bad, out _, out _, out var failed);
             Assert.Equal(MachRpcStatus.SendFailed, failed.Status);
             Assert.Equal((int)MachMsgReturn.SendInvalidRight, failed.Code);
 
@@ -137,7 +139,8 @@ public sealed unsafe class MachRpcClientTests : IDisposable
             uint before = silentClient.ReplyPort;
             var request = new EchoRequest();
             request.Prepare(0, 0);
-            Assert.Equal(MachRpcStatus.ReceiveFailed, silentClient.Call<EchoRequest, EchoReply>(request, out _, out _, timeoutMs: 10).Status);
+            Assert.False(silentClient.TryCall<EchoRequest, EchoReply>(request, out _, out _, out var r, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(10)));
+            Assert.Equal(MachRpcStatus.ReceiveFailed, r.Status);
             Assert.NotEqual(before, silentClient.ReplyPort);
             Assert.True(_clientTask.IsProvisionalReplyPort(silentClient.ReplyPort));
             using var own = ReceiveRight.AllocateReplyPort();
@@ -145,4 +148,243 @@ public sealed unsafe class MachRpcClientTests : IDisposable
             Assert.True(Echo(client, 1, out _).IsSuccess);
         }
     }
+
+    private static EchoRequest Request(int value)
+    {
+        var request = new EchoRequest { Value = value };
+        request.Prepare(0, 0);
+        return request;
+    }
+
+    [Theory]
+    [InlineData(0L, 0u, true)]             // TimeSpan.Zero: bounded, do not wait at all
+    [InlineData(1L, 1u, true)]             // one tick rounds up to 1 ms, never to "do not wait"
+    [InlineData(15_000L, 2u, true)]        // 1.5 ms -> 2 ms
+    [InlineData(50_000_000L, 5000u, true)] // exact milliseconds stay
+    public void Timeouts_AreWholeMillisecondsRoundedUp(long ticks, uint expectedMs, bool bounded)
+    {
+        Assert.Equal((expectedMs, bounded), MachRpcClient.ToMachTimeout(TimeSpan.FromTicks(ticks), "t"));
+    }
+
+    [Fact]
+    public void AnInfiniteTimeout_IsMachMsgTimeoutNone_WithoutTheTimeoutOption()
+    {
+        Assert.Equal((MachMsgTimeout.None, false), MachRpcClient.ToMachTimeout(Timeout.InfiniteTimeSpan, "t"));
+        Assert.Equal(TimeSpan.FromMilliseconds(100), MachRpcClient.DefaultSendTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(5), MachRpcClient.DefaultReceiveTimeout);
+    }
+
+    [Fact]
+    public void NegativeOrTooLongTimeouts_AreArgumentErrors_AndNothingIsSent()
+    {
+        using (_clientTask.Enter())
+        using (var client = Connect())
+        {
+            var request = Request(1);
+            var send = Assert.Throws<ArgumentOutOfRangeException>(() => client.TryCall<EchoRequest, EchoReply>(request, out _, out _, out _, sendTimeout: TimeSpan.FromMilliseconds(-2)));
+            Assert.Equal("sendTimeout", send.ParamName);
+            var receive = Assert.Throws<ArgumentOutOfRangeException>(() => client.Call<EchoRequest, EchoReply>(request, receiveTimeout: TimeSpan.FromTicks(-1)));
+            Assert.Equal("receiveTimeout", receive.ParamName);
+            Assert.Throws<ArgumentOutOfRangeException>(() => { _ = client.CallAsync<EchoRequest, EchoReply>(request, receiveTimeout: TimeSpan.FromDays(50)); });
+            // Each call still works afterwards: a refused argument left no call running.
+            Assert.Equal(2, client.Call<EchoRequest, EchoReply>(request).Message.Value);
+        }
+        Assert.Equal(1, _server.Metrics.Received);
+    }
+
+    [Fact]
+    public void SendAndReceiveTimeouts_AreSeparate()
+    {
+        using (_clientTask.Enter())
+        {
+            // A full queue and no send timeout to wait: the send fails at once; the receive timeout does not matter.
+            using (var full = ReceiveRight.Allocate())
+            {
+                full.SetQueueLimit(0);
+                using var client = new MachRpcClient(full.MakeSend());
+                Assert.False(client.TryCall<EchoRequest, EchoReply>(Request(1), out _, out _, out var sendFailed, TimeSpan.Zero, Timeout.InfiniteTimeSpan));
+                Assert.Equal(MachRpcStatus.SendFailed, sendFailed.Status);
+                Assert.Equal((int)MachMsgReturn.SendTimedOut, sendFailed.Code);
+            }
+            // A server that never answers: the send goes out however its timeout compares with the receive's, and the
+            // receive times out (send longer than receive: two calls; shorter: one call continued; infinite send).
+            using (var silent = ReceiveRight.Allocate())
+            using (var client = new MachRpcClient(silent.MakeSend()))
+            {
+                foreach (var (send, receive) in new[] { (TimeSpan.FromSeconds(10), TimeSpan.Zero), (TimeSpan.Zero, TimeSpan.FromMilliseconds(1)), (Timeout.InfiniteTimeSpan, TimeSpan.Zero) })
+                {
+                    Assert.False(client.TryCall<EchoRequest, EchoReply>(Request(1), out _, out _, out var timedOut, send, receive));
+                    Assert.Equal(MachRpcStatus.ReceiveFailed, timedOut.Status);
+                    Assert.Equal((int)MachMsgReturn.RcvTimedOut, timedOut.Code);
+                }
+                using (_clientTask.Enter())
+                {
+                    Assert.Equal(3, MachIpc.Tests.Kernel.K.MsgCount(silent.Name)); // every request was sent
+                }
+            }
+        }
+        Assert.Equal(_clientBaseline, _clientTask.Rights());
+    }
+
+    [Fact]
+    public void Call_ReturnsTheReplyAndItsSender_OrThrowsMachExceptionWithTheCode_LikeTryCallReports()
+    {
+        using (_clientTask.Enter())
+        using (var client = Connect())
+        using (var carried = ReceiveRight.Allocate())
+        {
+            MachRpcReply<EchoReply> reply = client.Call<EchoRequest, EchoReply>(Request(41));
+            Assert.Equal(42, reply.Message.Value);
+            Assert.Equal(_serverTask.Pid, reply.Sender.Pid);
+
+            var unknown = new Unknown();
+            unknown.Prepare(0, 0);
+            unknown.Port.Name = carried.Name;
+            Assert.False(client.TryCall<Unknown, EchoReply>(unknown, out _, out _, out var reason));
+            Assert.Equal(MachRpcStatus.RemoteError, reason.Status);
+            var thrown = Assert.Throws<MachException>(() => client.Call<Unknown, EchoReply>(unknown));
+            Assert.Equal(new MachError((int)MigReturn.BadId), thrown.Error);
+            Assert.Equal(reason.Error, thrown.Error);
+            Assert.Contains("MIG_BAD_ID", thrown.Message);
+        }
+        Assert.Equal(_clientBaseline, _clientTask.Rights());
+    }
+
+    [Fact]
+    public void ProgrammerErrors_Throw_TheyAreNeverCodes()
+    {
+        using (_clientTask.Enter())
+        {
+            var client = Connect();
+            var unprepared = new EchoRequest { Value = 1 };
+            Assert.Throws<ArgumentException>(() => client.TryCall<EchoRequest, EchoReply>(unprepared, out _, out _, out _));
+            Assert.Throws<ArgumentException>(() => { _ = client.CallAsync<EchoRequest, EchoReply>(unprepared); });
+            Assert.Throws<ArgumentNullException>(() => new MachRpcClient(null!));
+            client.Dispose();
+            Assert.Throws<ObjectDisposedException>(() => client.TryCall<EchoRequest, EchoReply>(Request(1), out _, out _, out _));
+            Assert.Throws<ObjectDisposedException>(() => { _ = client.CallAsync<EchoRequest, EchoReply>(Request(1)); });
+        }
+        Assert.Equal(_clientBaseline, _clientTask.Rights());
+    }
+
+    [Fact]
+    public async Task CallAsync_ReturnsTheReplyAndTheRepliersAuditToken()
+    {
+        var client = Connect();
+        for (int i = 0; i < 3; i++)
+        {
+            MachRpcReply<EchoReply> reply = await client.CallAsync<EchoRequest, EchoReply>(Request(i));
+            Assert.Equal(i + 1, reply.Message.Value);
+            Assert.Equal(_clientTask.Pid, reply.Message.SenderPid);
+            Assert.Equal(_serverTask.Pid, reply.Sender.Pid);
+        }
+        using (_clientTask.Enter())
+        {
+            client.Dispose();
+        }
+        Assert.Equal(_clientBaseline, _clientTask.Rights());
+    }
+
+    [Fact]
+    public async Task ACancelledCall_ReplacesTheReplyPort_SoTheLateReplyIsNeverTakenForTheNextCallsReply_AndLeavesNoRight()
+    {
+        using var block = new ManualResetEventSlim();
+        _dispatcher.BlockHandler = block;
+        var client = Connect();
+        uint replyPort = client.ReplyPort;
+        using var cancel = new CancellationTokenSource();
+        Task<MachRpcReply<EchoReply>> call = client.CallAsync<EchoRequest, EchoReply>(Request(1), cancellationToken: cancel.Token);
+        _dispatcher.HandlerEntered.Wait(); // the request is out, the reply is not
+        // A second call while one runs is a programmer error, not a code.
+        Assert.Throws<InvalidOperationException>(() => client.TryCall<EchoRequest, EchoReply>(Request(2), out _, out _, out _));
+        cancel.Cancel();
+        var cancelled = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+        Assert.Equal(cancel.Token, cancelled.CancellationToken);
+        Assert.NotEqual(replyPort, client.ReplyPort); // MIG's rule, as after a timeout
+
+        // The handler now answers the cancelled call. Its reply must go nowhere the next call could take it from.
+        _dispatcher.BlockHandler = null;
+        block.Set();
+        Assert.True(SpinWait.SpinUntil(() => _server.Metrics.Dispatched + _server.Metrics.Rejected == 1, 30_000), "the blocked handler never finished");
+        using (_clientTask.Enter())
+        {
+            Assert.Equal(6, client.Call<EchoRequest, EchoReply>(Request(5)).Message.Value); // not the late 2
+        }
+        Assert.Equal(8, (await client.CallAsync<EchoRequest, EchoReply>(Request(7))).Message.Value);
+        using (_clientTask.Enter())
+        {
+            client.Dispose();
+        }
+        Assert.Equal(_clientBaseline, _clientTask.Rights());
+    }
+
+    [Fact]
+    public async Task ACallCancelledBeforeItStarts_SendsNothing()
+    {
+        var client = Connect();
+        Task<MachRpcReply<EchoReply>> call = client.CallAsync<EchoRequest, EchoReply>(Request(1), cancellationToken: new CancellationToken(canceled: true));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+        using (_serverTask.Enter())
+        {
+            _server.Stop(); // joined: anything sent would have been received
+        }
+        Assert.Equal(0, _server.Metrics.Received);
+        using (_clientTask.Enter())
+        {
+            client.Dispose();
+        }
+        Assert.Equal(_clientBaseline, _clientTask.Rights());
+    }
+
+    [Fact]
+    public void CallsAndDispatches_AreActivities_TaggedWithMsghIdAndSenderPid()
+    {
+        var stopped = new System.Collections.Concurrent.ConcurrentQueue<System.Diagnostics.Activity>();
+        // This test's calls run under a parent activity of its own; other tests' calls meanwhile do not.
+        using var testSource = new System.Diagnostics.ActivitySource("MachIpc.Tests.Client");
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name == MachIpc.Diagnostics.MachTelemetry.ActivitySourceName || source == testSource,
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = stopped.Enqueue,
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        System.Diagnostics.ActivityTraceId trace;
+        using (var parent = testSource.StartActivity("test")!)
+        using (_clientTask.Enter())
+        using (var client = Connect())
+        using (var carried = ReceiveRight.Allocate())
+        {
+            Assert.Equal(2, client.Call<EchoRequest, EchoReply>(Request(1)).Message.Value);
+            var unknown = new Unknown();
+            unknown.Prepare(0, 0);
+            unknown.Port.Name = carried.Name;
+            Assert.False(client.TryCall<Unknown, EchoReply>(unknown, out _, out _, out _));
+            trace = parent.TraceId;
+        }
+        using (_serverTask.Enter())
+        {
+            _server.Stop(); // every dispatch activity has ended
+        }
+        // Other tests' servers and clients run meanwhile: calls are this test's by their trace, dispatches by the client's pid.
+        var calls = stopped.Where(a => a.OperationName == "machipc.call" && a.TraceId == trace).ToList();
+        Assert.Equal(2, calls.Count);
+        Assert.All(calls, a => Assert.Equal(System.Diagnostics.ActivityKind.Client, a.Kind));
+        var call = Assert.Single(calls, a => Tag(a, MachIpc.Diagnostics.MachTelemetry.MsghIdTag) is EchoRequest.MsgId);
+        Assert.Equal(_serverTask.Pid, Tag(call, MachIpc.Diagnostics.MachTelemetry.SenderPidTag));
+        var failedCall = Assert.Single(calls, a => Tag(a, MachIpc.Diagnostics.MachTelemetry.MsghIdTag) is Unknown.MsgId);
+        Assert.Equal(System.Diagnostics.ActivityStatusCode.Error, failedCall.Status);
+        Assert.Equal("MIG_BAD_ID", Tag(failedCall, MachIpc.Diagnostics.MachTelemetry.ReasonTag));
+
+        var dispatches = stopped.Where(a => a.OperationName == "machipc.dispatch" && Tag(a, MachIpc.Diagnostics.MachTelemetry.SenderPidTag) is int pid && pid == _clientTask.Pid).ToList();
+        Assert.Equal(2, dispatches.Count);
+        Assert.All(dispatches, a => Assert.Equal(System.Diagnostics.ActivityKind.Server, a.Kind));
+        var handled = Assert.Single(dispatches, a => Tag(a, MachIpc.Diagnostics.MachTelemetry.MsghIdTag) is EchoRequest.MsgId);
+        Assert.Equal(System.Diagnostics.ActivityStatusCode.Unset, handled.Status);
+        var rejected = Assert.Single(dispatches, a => Tag(a, MachIpc.Diagnostics.MachTelemetry.MsghIdTag) is Unknown.MsgId);
+        Assert.Equal("unknown msgh_id", Tag(rejected, MachIpc.Diagnostics.MachTelemetry.ReasonTag));
+        Assert.Equal(System.Diagnostics.ActivityStatusCode.Error, rejected.Status);
+    }
+
+    private static object? Tag(System.Diagnostics.Activity activity, string name) => activity.GetTagItem(name);
 }

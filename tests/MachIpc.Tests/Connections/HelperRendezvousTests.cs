@@ -276,7 +276,7 @@ public sealed unsafe class HelperRendezvousTests : InProcessTaskTests
         var client = new MachRpcClient(BootstrapServer.LookUp(service));
         var request = new HelperCheckInRequest { Options = HelperCheckInRequest.TaskPortFollows };
         request.Prepare(MachPortName.Null, MachPortName.Null);
-        Assert.True(client.Call<HelperCheckInRequest, HelperCheckInReply>(request, out var reply, out _).IsSuccess);
+        Assert.True(client.TryCall<HelperCheckInRequest, HelperCheckInReply>(request, out var reply, out _, out _));
         return (client, new MachChannel(ReceiveRight.Adopt(reply.ChannelReceive.Name), SendRight.Adopt(reply.ChannelSend.Name)));
     }
 
@@ -285,7 +285,8 @@ public sealed unsafe class HelperRendezvousTests : InProcessTaskTests
         var request = new HelperTaskPortRequest();
         request.Prepare(MachPortName.Null, MachPortName.Null);
         request.TaskPort.Name = port;
-        return client.Call<HelperTaskPortRequest, HelperTaskPortReply>(request, out _, out _);
+        client.TryCall<HelperTaskPortRequest, HelperTaskPortReply>(request, out _, out _, out var r);
+        return r;
     }
 
     public enum Forgery { AnotherTasksTaskPort, APlainPort, NoPort }

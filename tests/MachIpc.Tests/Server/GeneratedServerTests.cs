@@ -74,13 +74,13 @@ public sealed unsafe class GeneratedServerTests : IDisposable
             using var client = new MachRpcClient(BootstrapServer.LookUp(_service));
             var request = new EchoRequest { Value = 9 };
             request.Prepare(0, 0);
-            var ok = client.Call<EchoRequest, EchoReply>(request, out var reply, out _);
+            client.TryCall<EchoRequest, EchoReply>(request, out var reply, out _, out var ok);
             Assert.True(ok.IsSuccess, ok.ToString());
             Assert.Equal(10, reply.Value);
             Assert.Equal(_clientTask.Pid, reply.SenderPid);
 
             request.Value = -1;
-            var failed = client.Call<EchoRequest, EchoReply>(request, out _, out _);
+            client.TryCall<EchoRequest, EchoReply>(request, out _, out _, out var failed);
             Assert.Equal(MachRpcStatus.RemoteError, failed.Status);
             Assert.Equal((int)MigReturn.RemoteError, failed.Code);
 
@@ -89,19 +89,20 @@ public sealed unsafe class GeneratedServerTests : IDisposable
             bad.Prepare(0, 0);
             bad.Port.Name = carried.Name;
             bad.Port.Disposition = MachMsgType.MakeSendOnce; // a right other than the declared one
-            var rejected = client.Call<CarriesPort, EchoReply>(bad, out _, out _);
+            client.TryCall<CarriesPort, EchoReply>(bad, out _, out _, out var rejected);
             Assert.Equal(MachRpcStatus.RemoteError, rejected.Status);
             Assert.Equal((int)MigReturn.BadArguments, rejected.Code);
 
             var unknown = new Unknown();
             unknown.Prepare(0, 0);
             unknown.Port.Name = carried.Name;
-            Assert.Equal((int)MigReturn.BadId, client.Call<Unknown, EchoReply>(unknown, out _, out _).Code);
+            Assert.False(client.TryCall<Unknown, EchoReply>(unknown, out _, out _, out var r));
+            Assert.Equal((int)MigReturn.BadId, r.Code);
 
             var good = new CarriesPort();
             good.Prepare(0, 0);
             good.Port.Name = carried.Name;
-            var portResult = client.Call<CarriesPort, EchoReply>(good, out _, out _);
+            client.TryCall<CarriesPort, EchoReply>(good, out _, out _, out var portResult);
             // The server destroys the reply right unanswered; the kernel's send-once notification tells the client.
             Assert.Equal(MachRpcStatus.RemoteError, portResult.Status);
             Assert.Equal((int)MigReturn.ServerDied, portResult.Code);

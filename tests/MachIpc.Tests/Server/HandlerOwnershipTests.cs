@@ -105,7 +105,7 @@ public sealed unsafe class HandlerOwnershipTests : IDisposable
             var request = new CarriesSend();
             request.Prepare(0, 0);
             request.Port.Name = toQ.Name;
-            var result = client.Call<CarriesSend, EchoReply>(request, out _, out _);
+            client.TryCall<CarriesSend, EchoReply>(request, out _, out _, out var result);
             Assert.Equal(MachRpcStatus.RemoteError, result.Status);
             Assert.Equal((int)MigReturn.RemoteError, result.Code);
         }
@@ -139,7 +139,7 @@ public sealed unsafe class HandlerOwnershipTests : IDisposable
             {
                 var request = new EchoRequest { Value = 41 };
                 request.Prepare(0, 0);
-                result = client.Call<EchoRequest, EchoReply>(request, out reply, out _, timeoutMs: 20_000);
+                client.TryCall<EchoRequest, EchoReply>(request, out reply, out _, out result, TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(20));
             }
         });
         caller.Start();
@@ -179,7 +179,7 @@ public sealed unsafe class HandlerOwnershipTests : IDisposable
         using (var client = Connect())
         using (_clientTask.Enter())
         {
-            var result = client.Call<EchoRequest, EchoReply>(new EchoRequest { Value = 9 }.Prepared(), out var reply, out _);
+            client.TryCall<EchoRequest, EchoReply>(new EchoRequest { Value = 9 }.Prepared(), out var reply, out _, out var result);
             Assert.True(result.IsSuccess, result.ToString());
             Assert.Equal(10, reply.Value);
         }
@@ -219,7 +219,7 @@ public sealed unsafe class HandlerOwnershipTests : IDisposable
             var var = new VarEcho { Length = (uint)textBytes };
             var.Prepare(0, 0);
             var.Header.Size = (uint)(28 + textBytes);
-            var result = client.Call<VarEcho, EchoReply>(var, out var reply, out _);
+            client.TryCall<VarEcho, EchoReply>(var, out var reply, out _, out var result);
             Assert.True(result.IsSuccess, result.ToString());
             Assert.Equal(textBytes, reply.Value);
             Assert.Equal(28 + textBytes, reply.SenderPid);
@@ -228,7 +228,7 @@ public sealed unsafe class HandlerOwnershipTests : IDisposable
             withPort.Prepare(0, 0);
             withPort.Port.Name = carried.Name;
             withPort.Header.Size = (uint)(48 + textBytes);
-            result = client.Call<VarWithPort, EchoReply>(withPort, out reply, out _);
+            client.TryCall<VarWithPort, EchoReply>(withPort, out reply, out _, out result);
             Assert.True(result.IsSuccess, result.ToString());
             Assert.Equal(77, reply.Value);
             Assert.Equal(48 + textBytes, reply.SenderPid);

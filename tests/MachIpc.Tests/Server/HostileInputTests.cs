@@ -82,7 +82,7 @@ public sealed unsafe class HostileInputTests : IDisposable
             using var client = new MachRpcClient(target.Copy());
             var request = new EchoRequest { Value = 1 };
             request.Prepare(0, 0);
-            var result = client.Call<EchoRequest, EchoReply>(request, out var reply, out _);
+            client.TryCall<EchoRequest, EchoReply>(request, out var reply, out _, out var result);
             Assert.True(result.IsSuccess, result.ToString());
             Assert.Equal(2, reply.Value);
             Drain(replies.Name);

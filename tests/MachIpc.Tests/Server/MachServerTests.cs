@@ -13,49 +13,15 @@ namespace MachIpc.Tests.Server;
 
 public sealed unsafe class MachServerTests : IDisposable
 {
-    private readonly SimulatedTask _serverTask = SimulatedMach.CreateTask("server");
-    private readonly SimulatedTask _clientTask = SimulatedMach.CreateTask("client");
-    private readonly string _service = "org.machipc.tests.server." + Guid.NewGuid().ToString("N");
-    private readonly IReadOnlyList<PortRightInfo> _serverBaseline;
-    private readonly IReadOnlyList<PortRightInfo> _clientBaseline;
+    private readonly ServerTestBed _bed = new("server");
 
-    public MachServerTests()
-    {
-        _serverBaseline = _serverTask.Rights();
-        _clientBaseline = _clientTask.Rights();
-    }
+    public void Dispose() => _bed.Dispose();
 
-    public void Dispose()
-    {
-        _serverTask.Dispose();
-        _clientTask.Dispose();
-    }
+    private MachServer StartServer(TestDispatcher dispatcher, MachServerOptions? options = null) => _bed.StartServer(dispatcher, options);
 
-    private MachServer StartServer(TestDispatcher dispatcher, MachServerOptions? options = null)
-    {
-        using (_serverTask.Enter())
-        {
-            var server = MachServer.CheckIn(_service, dispatcher, options);
-            server.Start();
-            return server;
-        }
-    }
+    private MachRpcClient Connect() => _bed.Connect();
 
-    private MachRpcClient Connect()
-    {
-        using (_clientTask.Enter())
-        {
-            return new MachRpcClient(BootstrapServer.LookUp(_service));
-        }
-    }
-
-    private void AssertNoLeaks()
-    {
-        Assert.Equal(_serverBaseline, _serverTask.Rights());
-        Assert.Equal(_clientBaseline, _clientTask.Rights());
-        Assert.Equal(0, _serverTask.OutstandingVmRegions);
-        Assert.Equal(0, _clientTask.OutstandingVmRegions);
-    }
+    private void AssertNoLeaks() => _bed.AssertNoLeaks();
 
     [Fact]
     public void RoundTrip_HandlerSeesSenderPidFromAuditToken()
@@ -63,17 +29,17 @@ public sealed unsafe class MachServerTests : IDisposable
         var dispatcher = new TestDispatcher();
         var server = StartServer(dispatcher);
         using (var client = Connect())
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         {
             for (int i = 0; i < 100; i++)
             {
                 var request = new EchoRequest { Value = i };
                 request.Prepare(0, 0);
-                var result = client.Call<EchoRequest, EchoReply>(request, out var reply, out var sender);
+                client.TryCall<EchoRequest, EchoReply>(request, out var reply, out var sender, out var result);
                 Assert.True(result.IsSuccess, result.ToString());
                 Assert.Equal(i + 1, reply.Value);
-                Assert.Equal(_clientTask.Pid, reply.SenderPid);
-                Assert.Equal(_serverTask.Pid, sender.Pid);
+                Assert.Equal(_bed.ClientTask.Pid, reply.SenderPid);
+                Assert.Equal(_bed.ServerTask.Pid, sender.Pid);
             }
         }
         // A handler counts as dispatched once it returns, after its reply is out: read the counters after the join.
@@ -110,14 +76,14 @@ public sealed unsafe class MachServerTests : IDisposable
         using var stopClients = new CancellationTokenSource();
         var senders = Enumerable.Range(0, 2).Select(i => new Thread(() =>
         {
-            using (_clientTask.Enter())
+            using (_bed.ClientTask.Enter())
             using (var own = new MachRpcClient(client.Server.Copy()))
             {
                 while (!stopClients.IsCancellationRequested)
                 {
                     var request = new EchoRequest { Value = 1 };
                     request.Prepare(0, 0);
-                    own.Call<EchoRequest, EchoReply>(request, out _, out _, timeoutMs: 50);
+                    own.TryCall<EchoRequest, EchoReply>(request, out _, out _, out _, TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(50));
                 }
             }
         })).ToArray();
@@ -132,7 +98,7 @@ public sealed unsafe class MachServerTests : IDisposable
         // are queued, a loop still running would have dequeued and handled them.
         int Queued()
         {
-            using (_serverTask.Enter())
+            using (_bed.ServerTask.Enter())
             {
                 return MachIpc.Tests.Kernel.K.MsgCount(server.ServicePort);
             }
@@ -144,11 +110,11 @@ public sealed unsafe class MachServerTests : IDisposable
         {
             t.Join();
         }
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         {
             client.Dispose();
         }
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
@@ -161,13 +127,13 @@ public sealed unsafe class MachServerTests : IDisposable
         var dispatcher = new TestDispatcher();
         using var server = StartServer(dispatcher);
         using (var client = Connect())
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         using (var carried = ReceiveRight.Allocate())
         {
             var request = new Unknown();
             request.Prepare(0, 0);
             request.Port.Name = carried.Name;
-            var result = client.Call<Unknown, EchoReply>(request, out _, out _);
+            client.TryCall<Unknown, EchoReply>(request, out _, out _, out var result);
             Assert.Equal(MachRpcStatus.RemoteError, result.Status);
             Assert.Equal((int)MigReturn.BadId, result.Code);
             Assert.Equal(1, server.Metrics.RejectedByReason["unknown msgh_id"]);
@@ -181,7 +147,7 @@ public sealed unsafe class MachServerTests : IDisposable
             Assert.Equal(MachMsgReturn.Success, Mach.Msg((MachMsgHeader*)buffer, MachMsgOption.RcvMsg | MachMsgOption.RcvTimeout, 0, 128, notify.Name, 5000, 0));
             Assert.Equal(MachNotify.NoSenders, ((MachMsgHeader*)buffer)->Id);
         }
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
@@ -194,7 +160,7 @@ public sealed unsafe class MachServerTests : IDisposable
         var dispatcher = new TestDispatcher();
         using var server = StartServer(dispatcher);
         using (var client = Connect())
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         using (var carried = ReceiveRight.Allocate())
         {
             // Declared as CarriesPort (id 5001, one MAKE_SEND port) but sent with MAKE_SEND_ONCE in the descriptor.
@@ -202,13 +168,13 @@ public sealed unsafe class MachServerTests : IDisposable
             request.Prepare(0, 0);
             request.Port.Name = carried.Name;
             request.Port.Disposition = MachMsgType.MakeSendOnce;
-            var result = client.Call<CarriesPort, EchoReply>(request, out _, out _);
+            client.TryCall<CarriesPort, EchoReply>(request, out _, out _, out var result);
             Assert.Equal(MachRpcStatus.RemoteError, result.Status);
             Assert.Equal((int)MigReturn.BadArguments, result.Code);
             Assert.Equal(1, server.Metrics.RejectedByReason[MachValidation.Describe(MachValidationError.WrongDescriptorDisposition)]);
             Assert.Equal(0, dispatcher.Handled);
         }
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
@@ -221,21 +187,21 @@ public sealed unsafe class MachServerTests : IDisposable
         var dispatcher = new TestDispatcher { ThrowInHandler = true };
         using var server = StartServer(dispatcher);
         using (var client = Connect())
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         {
             var request = new EchoRequest { Value = 1 };
             request.Prepare(0, 0);
-            var failed = client.Call<EchoRequest, EchoReply>(request, out _, out _);
+            client.TryCall<EchoRequest, EchoReply>(request, out _, out _, out var failed);
             Assert.Equal(MachRpcStatus.RemoteError, failed.Status);
             Assert.Equal((int)MigReturn.RemoteError, failed.Code);
             Assert.Equal(1, server.Metrics.HandlerFailures);
 
             dispatcher.ThrowInHandler = false;
-            var ok = client.Call<EchoRequest, EchoReply>(request, out var reply, out _);
+            client.TryCall<EchoRequest, EchoReply>(request, out var reply, out _, out var ok);
             Assert.True(ok.IsSuccess, ok.ToString());
             Assert.Equal(2, reply.Value);
         }
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
@@ -248,21 +214,21 @@ public sealed unsafe class MachServerTests : IDisposable
         var dispatcher = new TestDispatcher();
         using var server = StartServer(dispatcher);
         using (var client = Connect())
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         {
             var bulk = new Bulk();
             bulk.Prepare(client.Server.Name);
             Assert.Equal(MachMsgReturn.Success, bulk.Send());
             var request = new EchoRequest { Value = 41 };
             request.Prepare(0, 0);
-            var result = client.Call<EchoRequest, EchoReply>(request, out var reply, out _);
+            client.TryCall<EchoRequest, EchoReply>(request, out var reply, out _, out var result);
             Assert.True(result.IsSuccess, result.ToString());
             Assert.Equal(42, reply.Value);
             Assert.Equal(2, server.Metrics.Received);
             Assert.Equal(1, server.Metrics.RejectedByReason["unknown msgh_id"]);
             Assert.True(server.IsRunning);
         }
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
@@ -275,17 +241,17 @@ public sealed unsafe class MachServerTests : IDisposable
         var dispatcher = new TestDispatcher();
         using var server = StartServer(dispatcher, new MachServerOptions { MaxMessageSize = 1024 });
         using (var client = Connect())
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         {
             var bulk = new Bulk();
             bulk.Prepare(client.Server.Name);
             Assert.Equal(MachMsgReturn.Success, bulk.Send());
             var request = new EchoRequest { Value = 1 };
             request.Prepare(0, 0);
-            Assert.True(client.Call<EchoRequest, EchoReply>(request, out _, out _).IsSuccess);
+            Assert.True(client.TryCall<EchoRequest, EchoReply>(request, out _, out _, out _));
             Assert.Equal(1, server.Metrics.RejectedByReason["message too large"]);
         }
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
@@ -293,9 +259,10 @@ public sealed unsafe class MachServerTests : IDisposable
     }
 
     [Fact]
-    public void Metrics_ArePublishedThroughSystemDiagnosticsMetrics_WithTheRejectionReason()
+    public void Metrics_ArePublishedThroughSystemDiagnosticsMetrics_WithUnitsAndTheRejectionReason()
     {
-        var seen = new System.Collections.Concurrent.ConcurrentQueue<(string Instrument, long Value, string? Server, string? Reason)>();
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<(string Instrument, string? Unit, long Value, string? Server, string? Reason)>();
+        int durations = 0;
         using var listener = new System.Diagnostics.Metrics.MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
@@ -309,68 +276,155 @@ public sealed unsafe class MachServerTests : IDisposable
             string? server = null, reason = null;
             foreach (var tag in tags)
             {
-                if (tag.Key == "server") server = tag.Value as string;
-                if (tag.Key == "reason") reason = tag.Value as string;
+                if (tag.Key == MachServerMetrics.ServerTag) server = tag.Value as string;
+                if (tag.Key == MachIpc.Diagnostics.MachTelemetry.ReasonTag) reason = tag.Value as string;
             }
-            seen.Enqueue((instrument.Name, value, server, reason));
+            seen.Enqueue((instrument.Name, instrument.Unit, value, server, reason));
+        });
+        string name = "metrics-" + Guid.NewGuid().ToString("N");
+        listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == MachServerMetrics.ServerTag && tag.Value as string == name && instrument.Unit == "s" && value >= 0)
+                {
+                    Interlocked.Increment(ref durations); // other tests' servers measure meanwhile: count this one's
+                }
+            }
         });
         listener.Start();
 
-        string name = "metrics-" + Guid.NewGuid().ToString("N");
         var dispatcher = new TestDispatcher();
         using var server = StartServer(dispatcher, new MachServerOptions { Name = name });
         using (var client = Connect())
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         using (var carried = ReceiveRight.Allocate())
         {
             var request = new EchoRequest { Value = 1 };
             request.Prepare(0, 0);
-            Assert.True(client.Call<EchoRequest, EchoReply>(request, out _, out _).IsSuccess);
+            Assert.True(client.TryCall<EchoRequest, EchoReply>(request, out _, out _, out _));
             var unknown = new Unknown();
             unknown.Prepare(0, 0);
             unknown.Port.Name = carried.Name;
-            Assert.Equal(MachRpcStatus.RemoteError, client.Call<Unknown, EchoReply>(unknown, out _, out _).Status);
+            Assert.False(client.TryCall<Unknown, EchoReply>(unknown, out _, out _, out var r));
+            Assert.Equal(MachRpcStatus.RemoteError, r.Status);
         }
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
+        {
+            server.Stop(); // every handler has returned: the counters are final
+        }
+        // The counters are observed, not counted twice: one observation reads what the server counted.
+        listener.RecordObservableInstruments();
+        var mine = seen.Where(m => m.Server == name).ToList();
+        Assert.Contains(mine, m => m.Instrument == "machipc.server.received" && m.Value == 2 && m.Unit == "{message}");
+        Assert.Contains(mine, m => m.Instrument == "machipc.server.dispatched" && m.Value == 1);
+        Assert.Contains(mine, m => m.Instrument == "machipc.server.rejected" && m.Reason == "unknown msgh_id" && m.Value == 1);
+        Assert.Contains(mine, m => m.Instrument == "machipc.server.notifications" && m.Value == 0 && m.Unit == "{notification}");
+        Assert.Equal(2, durations); // one dispatch duration per dispatched message, handled or not
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
-        var mine = seen.Where(m => m.Server == name).ToList();
-        Assert.Equal(2, mine.Count(m => m.Instrument == "machipc.server.received"));
-        Assert.Equal(1, mine.Count(m => m.Instrument == "machipc.server.dispatched"));
-        Assert.Contains(mine, m => m.Instrument == "machipc.server.rejected" && m.Reason == "unknown msgh_id" && m.Value == 1);
         AssertNoLeaks();
     }
 
+    [Fact]
+    public void Metrics_ComeFromTheGivenMeterFactory_TaggedWithTheServer()
+    {
+        using var services = new MeterFactoryStub();
+        string name = "factory-" + Guid.NewGuid().ToString("N");
+        var server = StartServer(new TestDispatcher(), new MachServerOptions { Name = name, MeterFactory = services });
+        System.Diagnostics.Metrics.Meter meter = Assert.Single(services.Created);
+        Assert.Equal(MachServerMetrics.MeterName, meter.Name);
+        Assert.Contains(meter.Tags!, t => t.Key == MachServerMetrics.ServerTag && (string?)t.Value == name);
+        using (_bed.ServerTask.Enter())
+        {
+            server.Dispose();
+        }
+        AssertNoLeaks();
+    }
+
+    private sealed class MeterFactoryStub : System.Diagnostics.Metrics.IMeterFactory
+    {
+        public readonly List<System.Diagnostics.Metrics.Meter> Created = new();
+
+        public System.Diagnostics.Metrics.Meter Create(System.Diagnostics.Metrics.MeterOptions options)
+        {
+            var meter = new System.Diagnostics.Metrics.Meter(options);
+            Created.Add(meter);
+            return meter;
+        }
+
+        public void Dispose()
+        {
+            foreach (var meter in Created)
+            {
+                meter.Dispose();
+            }
+        }
+    }
+
+    private sealed record LogEntry(Microsoft.Extensions.Logging.LogLevel Level, Microsoft.Extensions.Logging.EventId EventId,
+                                   IReadOnlyDictionary<string, object?> Fields, Exception? Exception, string Message);
+
     private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger
     {
-        public readonly System.Collections.Concurrent.ConcurrentQueue<string> Lines = new();
+        public readonly System.Collections.Concurrent.ConcurrentQueue<LogEntry> Entries = new();
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
         public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
         public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
-            Exception? exception, Func<TState, Exception?, string> formatter) => Lines.Enqueue($"{logLevel}: {formatter(state, exception)}");
+            Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var fields = (state as IEnumerable<KeyValuePair<string, object?>>)?.ToDictionary(kv => kv.Key, kv => kv.Value) ?? new();
+            Entries.Enqueue(new LogEntry(logLevel, eventId, fields, exception, formatter(state, exception)));
+        }
     }
 
     [Fact]
-    public void RejectedMessages_AreLoggedWithTheirReason_WhenALoggerIsGiven()
+    public void RejectedMessagesAndFailedHandlers_AreLoggedWithEventIdsAndStructuredFields()
     {
         var logger = new ListLogger();
         var dispatcher = new TestDispatcher();
-        using var server = StartServer(dispatcher, new MachServerOptions { Name = "logged", Logger = logger });
+        var server = StartServer(dispatcher, new MachServerOptions { Name = "logged", Logger = logger });
         using (var client = Connect())
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         using (var carried = ReceiveRight.Allocate())
         {
             var unknown = new Unknown();
             unknown.Prepare(0, 0);
             unknown.Port.Name = carried.Name;
-            Assert.Equal(MachRpcStatus.RemoteError, client.Call<Unknown, EchoReply>(unknown, out _, out _).Status);
+            Assert.False(client.TryCall<Unknown, EchoReply>(unknown, out _, out _, out var r));
+            Assert.Equal(MachRpcStatus.RemoteError, r.Status);
+            dispatcher.ThrowInHandler = true;
+            var echo = new EchoRequest { Value = 1 };
+            echo.Prepare(0, 0);
+            Assert.False(client.TryCall<EchoRequest, EchoReply>(echo, out _, out _, out _));
         }
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
-        Assert.Contains("Warning: [logged] rejected msgh_id 5999: unknown msgh_id", logger.Lines);
+        var entries = logger.Entries.ToList();
+        LogEntry started = Assert.Single(entries, e => e.EventId.Id == 1);
+        Assert.Equal("Started", started.EventId.Name);
+        Assert.Equal(1, started.Fields["ReceiveThreads"]);
+
+        LogEntry rejected = Assert.Single(entries, e => e.EventId.Id == 10);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, rejected.Level);
+        Assert.Equal("MessageRejected", rejected.EventId.Name);
+        Assert.Equal("logged", rejected.Fields["Server"]);
+        Assert.Equal(Unknown.MsgId, rejected.Fields["MsghId"]);
+        Assert.Equal(_bed.ClientTask.Pid, rejected.Fields["SenderPid"]);
+        Assert.Equal("unknown msgh_id", rejected.Fields["Reason"]);
+        Assert.Equal($"[logged] rejected msgh_id {Unknown.MsgId} from pid {_bed.ClientTask.Pid}: unknown msgh_id", rejected.Message);
+
+        LogEntry failed = Assert.Single(entries, e => e.EventId.Id == 11);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Error, failed.Level);
+        Assert.Equal(EchoRequest.MsgId, failed.Fields["MsghId"]);
+        Assert.Equal(_bed.ClientTask.Pid, failed.Fields["SenderPid"]);
+        Assert.IsType<InvalidOperationException>(failed.Exception);
+
+        Assert.Single(entries, e => e.EventId.Id == 2); // stopped, once, however many threads
         AssertNoLeaks();
     }
 
@@ -384,7 +438,7 @@ public sealed unsafe class MachServerTests : IDisposable
             OnNotification = (in MachNotification _) => Interlocked.Increment(ref notifications),
         });
         using (var client = Connect())
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         {
             var forged = new MachPortNameNotification();
             forged.Header.Bits = MachMsgBits.Make(MachMsgType.CopySend, MachMsgType.None);
@@ -396,11 +450,11 @@ public sealed unsafe class MachServerTests : IDisposable
             Assert.Equal(MachMsgReturn.Success, Mach.Msg(&forged.Header, MachMsgOption.SendMsg, MachPortNameNotification.SizeOf, 0, 0, 0, 0));
             var request = new EchoRequest { Value = 1 };
             request.Prepare(0, 0);
-            Assert.True(client.Call<EchoRequest, EchoReply>(request, out _, out _).IsSuccess);
+            Assert.True(client.TryCall<EchoRequest, EchoReply>(request, out _, out _, out _));
         }
         Assert.Equal(0, Volatile.Read(ref notifications));
         Assert.Equal(1, server.Metrics.RejectedByReason["forged kernel notification"]);
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
@@ -418,7 +472,7 @@ public sealed unsafe class MachServerTests : IDisposable
             OnNotification = (in MachNotification n) => { seen = n; delivered.Set(); },
         });
         ReceiveRight watched;
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             // The service port itself always has a sender (the bootstrap server keeps one, as launchd does),
             // so watch another port and have the kernel notify the service port.
@@ -435,7 +489,7 @@ public sealed unsafe class MachServerTests : IDisposable
         Assert.Equal(1u, seen.NotCount);
         Assert.Equal(1, server.Metrics.Notifications);
         watched.Dispose();
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
@@ -448,22 +502,22 @@ public sealed unsafe class MachServerTests : IDisposable
         var dispatcher = new TestDispatcher { BlockHandler = new ManualResetEventSlim() };
         using var server = StartServer(dispatcher);
         using (var client = Connect())
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         {
             uint before = client.ReplyPort;
             var request = new EchoRequest { Value = 1 };
             request.Prepare(0, 0);
-            var result = client.Call<EchoRequest, EchoReply>(request, out _, out _, timeoutMs: 20);
+            client.TryCall<EchoRequest, EchoReply>(request, out _, out _, out var result, TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(20));
             Assert.Equal(MachRpcStatus.ReceiveFailed, result.Status);
             Assert.Equal((int)MachMsgReturn.RcvTimedOut, result.Code);
             Assert.NotEqual(before, client.ReplyPort);
             dispatcher.BlockHandler.Set();
             dispatcher.BlockHandler = null;
             request.Value = 7;
-            Assert.True(client.Call<EchoRequest, EchoReply>(request, out var reply, out _).IsSuccess);
+            Assert.True(client.TryCall<EchoRequest, EchoReply>(request, out var reply, out _, out _));
             Assert.Equal(8, reply.Value);
         }
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
@@ -513,29 +567,29 @@ public sealed unsafe class MachServerTests : IDisposable
         s_bodyErrors = 3;
         var dispatcher = new TestDispatcher();
         MachServer server;
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
-            server = MachServer.CheckIn(_service, dispatcher);
+            server = MachServer.CheckIn(_bed.Service, dispatcher);
             server.ReceiveCall = &BodyErrorReceive;
             server.Start();
         }
         using (var client = Connect())
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         using (var carried = ReceiveRight.Allocate())
         {
             var request = new CarriesPort();
             request.Prepare(0, 0);
             request.Port.Name = carried.Name;
-            var destroyed = client.Call<CarriesPort, EchoReply>(request, out _, out _);
+            client.TryCall<CarriesPort, EchoReply>(request, out _, out _, out var destroyed);
             Assert.Equal(MachRpcStatus.RemoteError, destroyed.Status);
             Assert.Equal((int)MigReturn.ServerDied, destroyed.Code); // its reply right was destroyed with it
             var echo = new EchoRequest { Value = 1 };
             echo.Prepare(0, 0);
-            var ok = client.Call<EchoRequest, EchoReply>(echo, out var reply, out _);
+            client.TryCall<EchoRequest, EchoReply>(echo, out var reply, out _, out var ok);
             Assert.True(ok.IsSuccess, ok.ToString());
             Assert.Equal(2, reply.Value);
         }
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             uint wake = server.WakePort;
             var calls = s_calls.ToArray();
@@ -583,15 +637,15 @@ public sealed unsafe class MachServerTests : IDisposable
         s_calls.Clear();
         var dispatcher = new TestDispatcher();
         MachServer server;
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
-            server = MachServer.CheckIn(_service, dispatcher, new MachServerOptions { MaxMessageSize = 1024 });
+            server = MachServer.CheckIn(_bed.Service, dispatcher, new MachServerOptions { MaxMessageSize = 1024 });
             server.ReceiveCall = &StopAfterTooLarge;
             s_stopOnTooLarge = server;
             server.Start();
         }
         using (var client = Connect())
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         {
             var bulk = new Bulk();
             bulk.Prepare(client.Server.Name);
@@ -602,7 +656,7 @@ public sealed unsafe class MachServerTests : IDisposable
         Assert.Equal(server.ServicePort, calls[1].Name); // destroyed where it was
         Assert.Equal(MachMsgReturn.RcvTooLarge, calls[1].Result);
         Assert.Equal(1, server.Metrics.RejectedByReason["message too large"]);
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             Assert.Equal(0, MsgCount(server.WakePort)); // no stale wake left for the next Start
             server.Start();
@@ -621,17 +675,17 @@ public sealed unsafe class MachServerTests : IDisposable
         using var client = Connect();
         var caller = new Thread(() =>
         {
-            using (_clientTask.Enter())
+            using (_bed.ClientTask.Enter())
             {
                 var request = new EchoRequest { Value = 1 };
                 request.Prepare(0, 0);
-                client.Call<EchoRequest, EchoReply>(request, out _, out _);
+                client.TryCall<EchoRequest, EchoReply>(request, out _, out _, out _);
             }
         });
         caller.Start();
         Assert.True(dispatcher.HandlerEntered.Wait(20_000));
         Thread stopper;
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             // Fill the wake port's queue (limit 1) while the loop is busy, so that Stop's own wake times out.
             int limit = 1;
@@ -645,11 +699,11 @@ public sealed unsafe class MachServerTests : IDisposable
         dispatcher.BlockHandler.Set();
         Assert.True(stopper.Join(20_000));
         caller.Join();
-        using (_clientTask.Enter())
+        using (_bed.ClientTask.Enter())
         {
             client.Dispose();
         }
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             server.Dispose();
         }
@@ -680,7 +734,7 @@ public sealed unsafe class MachServerTests : IDisposable
                 }
             },
         });
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             for (int i = 0; i < 2; i++)
             {
@@ -695,7 +749,7 @@ public sealed unsafe class MachServerTests : IDisposable
         Assert.NotNull(taken);
         Assert.NotEqual(0u, named);
         Assert.Equal(named, taken!.Name);
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
             MachPortType type;
             Assert.Equal(KernReturn.Success, Mach.PortType(Mach.TaskSelf, taken.Name, &type));
@@ -718,10 +772,10 @@ public sealed unsafe class MachServerTests : IDisposable
     [InlineData(int.MaxValue)]
     public void AServerThatCannotBeCreated_ReleasesItsPorts_AndCheckInFreesTheName(int maxRequestSize)
     {
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
-            Assert.Throws<ArgumentOutOfRangeException>(() => MachServer.CheckIn(_service, new BadDispatcher(maxRequestSize)));
-            Assert.False(BootstrapServer.TryLookUp(_service, out _, out BootstrapReturn reason3));
+            Assert.Throws<ArgumentOutOfRangeException>(() => MachServer.CheckIn(_bed.Service, new BadDispatcher(maxRequestSize)));
+            Assert.False(BootstrapServer.TryLookUp(_bed.Service, out _, out BootstrapReturn reason3));
             Assert.Equal(BootstrapReturn.UnknownService, reason3);
         }
         AssertNoLeaks();
@@ -733,19 +787,19 @@ public sealed unsafe class MachServerTests : IDisposable
     [Fact]
     public void AForgottenReceiveRight_IsReleasedByItsFinalizer_InItsOwnTask_WhichEndsItsBootstrapName()
     {
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
-            CheckInAndForget(_service);
-            Assert.True(BootstrapServer.TryLookUp(_service, out var send, out BootstrapReturn reason4));
+            CheckInAndForget(_bed.Service);
+            Assert.True(BootstrapServer.TryLookUp(_bed.Service, out var send, out BootstrapReturn reason4));
             Assert.Equal(BootstrapReturn.Success, reason4);
             send!.Dispose();
         }
         // The finalizer runs on the GC's thread, which never entered the server's task.
         GC.Collect();
         GC.WaitForPendingFinalizers();
-        using (_serverTask.Enter())
+        using (_bed.ServerTask.Enter())
         {
-            Assert.False(BootstrapServer.TryLookUp(_service, out _, out BootstrapReturn reason5));
+            Assert.False(BootstrapServer.TryLookUp(_bed.Service, out _, out BootstrapReturn reason5));
             Assert.Equal(BootstrapReturn.UnknownService, reason5);
         }
         AssertNoLeaks();

@@ -17,6 +17,8 @@ internal sealed unsafe class TestDispatcher : IMachDispatcher
     public readonly ConcurrentQueue<uint> ReceivedPorts = new();
     public ManualResetEventSlim? BlockHandler;
     public readonly ManualResetEventSlim HandlerEntered = new();
+    /// <summary>When set, every echo handler waits here for the others: all its participants are inside handlers at once.</summary>
+    public Barrier? AllInside;
 
     public int MaxRequestSize => Math.Max(EchoRequest.SendSize, CarriesPort.SendSize);
 
@@ -36,6 +38,11 @@ internal sealed unsafe class TestDispatcher : IMachDispatcher
                 {
                     HandlerEntered.Set();
                     BlockHandler?.Wait();
+                    // Bounded, so that a server serving one message at a time fails the test instead of hanging it.
+                    if (AllInside is not null && !AllInside.SignalAndWait(TimeSpan.FromSeconds(30)))
+                    {
+                        throw new InvalidOperationException("the other handlers never came in: messages were not served concurrently");
+                    }
                     if (ThrowInHandler)
                     {
                         throw new InvalidOperationException("handler failure requested by the test");
