@@ -294,11 +294,12 @@ public sealed class MachRpcClientTests : IDisposable
         uint replyPort = client.ReplyPort;
         using var cancel = new CancellationTokenSource();
         Task<MachRpcReply<EchoReply>> call = client.CallAsync<EchoRequest, EchoReply>(Request(1), cancellationToken: cancel.Token);
-        _dispatcher.HandlerEntered.Wait(); // the request is out, the reply is not
+        Assert.True(_dispatcher.HandlerEntered.Wait(TimeSpan.FromSeconds(30)), "the request never reached the handler"); // the request is out, the reply is not
         // A second call while one runs is a programmer error, not a code.
         Assert.Throws<InvalidOperationException>(() => client.TryCall<EchoRequest, EchoReply>(Request(2), out _, out _, out _));
         cancel.Cancel();
-        var cancelled = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+        // Bounded, so that a cancellation that never ends the wait fails here instead of hanging the run.
+        var cancelled = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call.WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.Equal(cancel.Token, cancelled.CancellationToken);
         Assert.NotEqual(replyPort, client.ReplyPort); // MIG's rule, as after a timeout
 
@@ -310,7 +311,7 @@ public sealed class MachRpcClientTests : IDisposable
         {
             Assert.Equal(6, client.Call<EchoRequest, EchoReply>(Request(5)).Message.Value); // not the late 2
         }
-        Assert.Equal(8, (await client.CallAsync<EchoRequest, EchoReply>(Request(7))).Message.Value);
+        Assert.Equal(8, (await client.CallAsync<EchoRequest, EchoReply>(Request(7)).WaitAsync(TimeSpan.FromSeconds(30))).Message.Value);
         using (_clientTask.Enter())
         {
             client.Dispose();
