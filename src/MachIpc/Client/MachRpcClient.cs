@@ -14,7 +14,8 @@ using MachIpc.Server;
 namespace MachIpc.Client;
 
 /// <summary>
-/// Request/reply calls to a server in one combined <c>mach_msg</c> (send + receive, as MIG clients do), with a
+/// Request/reply calls to a server in one combined <c>mach_msg</c> (send + receive, as MIG clients do; an async call
+/// sends, and its task's one reply waiter receives), with a
 /// <c>MAKE_SEND_ONCE</c> reply port (<see cref="ReceiveRight.AllocateReplyPort"/>) and separate send and receive
 /// timeouts. A reply port that might still receive something from a failed or cancelled call (a late reply, or the
 /// send-once notification of a reply right the kernel destroyed) is destroyed and replaced, never reused, by MIG's rule.
@@ -38,10 +39,6 @@ public sealed unsafe class MachRpcClient : IDisposable
     private readonly SendRight _server;
     private readonly CurrentTaskContext _owner;
     private ReceiveRight? _replyPort;
-    // For CallAsync: the reply port and a wake port in one set, so that a cancellation ends the receive (made on first use).
-    private PortSet? _waitSet;
-    private WakePort? _cancelWake;
-    private bool _replyPortInSet;
     private byte* _buffer;
     private int _bufferSize;
     private int _busy;
@@ -91,7 +88,7 @@ public sealed unsafe class MachRpcClient : IDisposable
         try
         {
             uint sendSize = Stage<TRequest, TReply>(in request);
-            reason = Invoke<TRequest, TReply>(sendSize, timeouts, cancellable: false, out reply, out sender);
+            reason = Invoke<TRequest, TReply>(sendSize, timeouts, out reply, out sender);
         }
         finally
         {
@@ -127,8 +124,9 @@ public sealed unsafe class MachRpcClient : IDisposable
     /// starts sends nothing.
     /// </summary>
     /// <remarks>
-    /// The wait blocks a dedicated thread in <c>mach_msg</c>: the kernel seam has no readiness notification yet
-    /// (kqueue <c>EVFILT_MACHPORT</c> on macOS) to wait without one.
+    /// The request is sent on the caller's thread (waiting at most the send timeout for room in the server's queue); no
+    /// thread waits for this call's reply: one thread per task receives the replies of every call in flight
+    /// (<c>ReplyWaiter</c>), and the task completes from there, its continuations queued to the thread pool.
     /// </remarks>
     /// <exception cref="MachException">(From the task.) No valid reply, as for <see cref="Call{TRequest, TReply}"/>.</exception>
     /// <exception cref="OperationCanceledException">(From the task.) <paramref name="cancellationToken"/> was cancelled first.</exception>
@@ -147,94 +145,131 @@ public sealed unsafe class MachRpcClient : IDisposable
             return Task.FromCanceled<MachRpcReply<TReply>>(cancellationToken);
         }
         BeginCall();
-        uint sendSize;
+        AsyncCall<TRequest, TReply>? call = null;
         try
         {
-            sendSize = Stage<TRequest, TReply>(in request);
+            uint sendSize = Stage<TRequest, TReply>(in request);
+            using var scope = _owner.Enter(); // the client's names are in the task that made it
+            call = new AsyncCall<TRequest, TReply>(this, cancellationToken);
+            MachRpcResult sent = SendRequest(sendSize, timeouts);
+            if (!sent.IsSuccess)
+            {
+                call.Finish(sent, default, default);
+                return call.Task;
+            }
+            // The request is out: from here the reply port may receive, so it joins the task's reply waiter.
+            ReplyWaiter waiter = ReplyWaiter.ForCurrentTask();
+            KernReturn kr = waiter.Add(_replyPort!.Name, call);
+            if (kr != KernReturn.Success)
+            {
+                TryReplaceReplyPort(out _); // a reply may still come to it: never reuse it
+                call.Finish(new MachRpcResult(MachRpcStatus.ReceiveFailed, (int)kr), default, default);
+                return call.Task;
+            }
+            call.Arm(waiter, timeouts);
+            return call.Task;
         }
         catch
         {
-            EndCall();
+            if (call is null)
+            {
+                EndCall(); // the request was refused before anything was sent
+            }
             throw;
         }
-        return Task.Factory.StartNew(() =>
-        {
-            using var _ = _owner.Enter(); // the client's names are in the task that made it
-
-            try
-            {
-                return WaitCancellable<TRequest, TReply>(sendSize, timeouts, cancellationToken);
-            }
-            finally
-            {
-                EndCall();
-            }
-        }, CancellationToken.None, TaskCreationOptions.LongRunning | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
     }
 
-    private MachRpcReply<TReply> WaitCancellable<TRequest, TReply>(uint sendSize, CallTimeouts timeouts, CancellationToken cancellationToken)
+    /// <summary>
+    /// A <see cref="CallAsync{TRequest, TReply}"/> waiting for its reply. Exactly one of the reply, a cancellation, the
+    /// receive timeout and a failed wait ends it (<see cref="PendingReply"/> claims), on the reply waiter's thread.
+    /// </summary>
+    private sealed class AsyncCall<TRequest, TReply>(MachRpcClient client, CancellationToken cancellationToken) : PendingReply
         where TRequest : unmanaged, IMachMessage<TRequest>
         where TReply : unmanaged, IMachMessage<TReply>
     {
-        cancellationToken.ThrowIfCancellationRequested(); // cancelled before the request went out: nothing was sent
-        MachRpcResult reason;
-        TReply reply;
-        AuditToken sender;
-        if (!TryJoinWaitSet(out reason))
-        {
-            throw Failure<TRequest, TReply>(reason);
-        }
-        bool woken = false;
-        using (cancellationToken.Register(() =>
-        {
-            Volatile.Write(ref woken, true);
-            _cancelWake!.Send();
-        }))
-        {
-            reason = Invoke<TRequest, TReply>(sendSize, timeouts, cancellable: true, out reply, out sender);
-        } // Dispose waits for a callback that is running: after this, no wake is on its way
-        if (Volatile.Read(ref woken))
-        {
-            _cancelWake!.Drain(); // a wake that lost the race to the reply must not end the next call
-        }
-        if (reason.Status == MachRpcStatus.ReceiveFailed && reason.Code == (int)MachMsgReturn.RcvInterrupted && woken)
-        {
-            throw new OperationCanceledException(cancellationToken);
-        }
-        if (!reason.IsSuccess)
-        {
-            throw Failure<TRequest, TReply>(reason);
-        }
-        return new MachRpcReply<TReply>(reply, sender);
-    }
+        private readonly TaskCompletionSource<MachRpcReply<TReply>> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly Activity? _activity = StartCallActivity(TRequest.MsgId);
+        private ReplyWaiter? _waiter;
+        private CancellationTokenRegistration _registration;
+        private Timer? _timer;
+        private bool _timedOut;
+        private volatile bool _done;
 
-    /// <summary>Puts the reply port and the cancellation wake port in one set, for a receive that a cancellation can end.</summary>
-    private bool TryJoinWaitSet(out MachRpcResult reason)
-    {
-        reason = default;
-        if (_replyPort is null && !TryReplaceReplyPort(out reason))
+        public Task<MachRpcReply<TReply>> Task => _completion.Task;
+
+        public override MachTrailerElements TrailerElements =>
+            TReply.TrailerElements < MachTrailerElements.Audit ? MachTrailerElements.Audit : TReply.TrailerElements;
+
+        /// <summary>Starts the cancellation and the receive timeout, once the call is waiting.</summary>
+        public void Arm(ReplyWaiter waiter, CallTimeouts timeouts)
         {
-            return false;
-        }
-        try
-        {
-            if (_waitSet is null)
+            _waiter = waiter;
+            _registration = cancellationToken.Register(static state => ((AsyncCall<TRequest, TReply>)state!).Abort(timedOut: false), this);
+            if (timeouts.ReceiveMilliseconds is uint ms)
             {
-                _cancelWake = new WakePort();
-                _waitSet = PortSet.Allocate();
-                _waitSet.Add(_cancelWake.Right);
+                _timer = new Timer(static state => ((AsyncCall<TRequest, TReply>)state!).Abort(timedOut: true), this, ms, Timeout.Infinite);
             }
-            if (!_replyPortInSet)
+            if (_done)
             {
-                _waitSet.Add(_replyPort!);
-                _replyPortInSet = true;
+                StopTriggers(); // the reply beat the arming
             }
-            return true;
         }
-        catch (MachException ex)
+
+        private void Abort(bool timedOut)
         {
-            reason = new MachRpcResult(MachRpcStatus.SendFailed, ex.Error.Code);
-            return false;
+            if (TryClaimForAbort())
+            {
+                _timedOut = timedOut;
+                _waiter!.Abort();
+            }
+        }
+
+        public override unsafe void Replied(MachMsgHeader* message, int bufferSize)
+        {
+            TReply reply = default;
+            AuditToken sender = default;
+            MachRpcResult result = Interpret<TRequest, TReply>(message, bufferSize, ref reply, ref sender);
+            Finish(result, reply, sender);
+        }
+
+        public override void Aborted()
+        {
+            // As after a timeout: the reply may still come, so the port goes (MIG's rule), and whatever is queued on it.
+            client.TryReplaceReplyPort(out _);
+            var result = new MachRpcResult(MachRpcStatus.ReceiveFailed, (int)(_timedOut ? MachMsgReturn.RcvTimedOut : MachMsgReturn.RcvInterrupted));
+            Finish(result, default, default, cancelled: !_timedOut);
+        }
+
+        public override void Failed(MachMsgReturn code)
+        {
+            client.TryReplaceReplyPort(out _);
+            Finish(new MachRpcResult(MachRpcStatus.ReceiveFailed, (int)code), default, default);
+        }
+
+        public void Finish(MachRpcResult result, TReply reply, AuditToken sender, bool cancelled = false)
+        {
+            _done = true;
+            StopTriggers();
+            EndCallActivity(_activity, result, sender);
+            client.EndCall(); // before the task completes: its continuation may call again
+            if (cancelled)
+            {
+                _completion.TrySetCanceled(cancellationToken);
+            }
+            else if (result.IsSuccess)
+            {
+                _completion.TrySetResult(new MachRpcReply<TReply>(reply, sender));
+            }
+            else
+            {
+                _completion.TrySetException(Failure<TRequest, TReply>(result));
+            }
+        }
+
+        private void StopTriggers()
+        {
+            _registration.Dispose();
+            _timer?.Dispose();
         }
     }
 
@@ -271,82 +306,126 @@ public sealed unsafe class MachRpcClient : IDisposable
         return sendSize;
     }
 
-    private MachRpcResult Invoke<TRequest, TReply>(uint sendSize, CallTimeouts timeouts, bool cancellable, out TReply reply, out AuditToken sender)
+    private MachRpcResult Invoke<TRequest, TReply>(uint sendSize, CallTimeouts timeouts, out TReply reply, out AuditToken sender)
         where TRequest : unmanaged, IMachMessage<TRequest>
         where TReply : unmanaged, IMachMessage<TReply>
     {
         reply = default;
         sender = default;
-        using Activity? activity = MachTelemetry.Source.HasListeners() ? MachTelemetry.Source.StartActivity("machipc.call", ActivityKind.Client) : null;
-        activity?.SetTag(MachTelemetry.MsghIdTag, TRequest.MsgId);
-        MachRpcResult result = Exchange<TRequest, TReply>(sendSize, timeouts, cancellable, ref reply, ref sender);
-        if (activity is not null)
-        {
-            if (result.IsSuccess)
-            {
-                activity.SetTag(MachTelemetry.SenderPidTag, sender.Pid);
-            }
-            else
-            {
-                activity.SetTag(MachTelemetry.ReasonTag, result.Status == MachRpcStatus.InvalidReply ? MachValidation.Describe(result.ValidationError) : result.Error.Name);
-                activity.SetStatus(ActivityStatusCode.Error, result.ToString());
-            }
-        }
+        Activity? activity = StartCallActivity(TRequest.MsgId);
+        MachRpcResult result = Exchange<TRequest, TReply>(sendSize, timeouts, ref reply, ref sender);
+        EndCallActivity(activity, result, sender);
         return result;
     }
 
-    private MachRpcResult Exchange<TRequest, TReply>(uint sendSize, CallTimeouts timeouts, bool cancellable, ref TReply reply, ref AuditToken sender)
-        where TRequest : unmanaged, IMachMessage<TRequest>
-        where TReply : unmanaged, IMachMessage<TReply>
+    /// <summary>A <c>machipc.call</c> activity, or null without listeners; it does not become <see cref="Activity.Current"/>.</summary>
+    private static Activity? StartCallActivity(int msgId)
     {
-        if (_replyPort is null && !TryReplaceReplyPort(out MachRpcResult noPort))
+        if (!MachTelemetry.Source.HasListeners())
         {
-            return noPort;
+            return null;
+        }
+        Activity? previous = Activity.Current;
+        Activity? activity = MachTelemetry.Source.StartActivity("machipc.call", ActivityKind.Client);
+        activity?.SetTag(MachTelemetry.MsghIdTag, msgId);
+        Activity.Current = previous; // an async call ends on another thread; the caller's current activity stays its own
+        return activity;
+    }
+
+    private static void EndCallActivity(Activity? activity, MachRpcResult result, AuditToken sender)
+    {
+        if (activity is null)
+        {
+            return;
+        }
+        if (result.IsSuccess)
+        {
+            activity.SetTag(MachTelemetry.SenderPidTag, sender.Pid);
+        }
+        else
+        {
+            activity.SetTag(MachTelemetry.ReasonTag, result.Status == MachRpcStatus.InvalidReply ? MachValidation.Describe(result.ValidationError) : result.Error.Name);
+            activity.SetStatus(ActivityStatusCode.Error, result.ToString());
+        }
+        activity.Dispose();
+    }
+
+    /// <summary>Fills in the server and reply ports of the staged request; false with the reason when no reply port can be made.</summary>
+    private bool TryAddress(out MachRpcResult noPort)
+    {
+        noPort = default;
+        if (_replyPort is null && !TryReplaceReplyPort(out noPort))
+        {
+            return false;
         }
         var header = (MachMsgHeader*)_buffer;
         header->RemotePort = _server.Name;
         header->LocalPort = _replyPort!.Name;
-        uint receiveName = cancellable ? _waitSet!.Name : _replyPort.Name;
+        return true;
+    }
 
+    private MachRpcResult Exchange<TRequest, TReply>(uint sendSize, CallTimeouts timeouts, ref TReply reply, ref AuditToken sender)
+        where TRequest : unmanaged, IMachMessage<TRequest>
+        where TReply : unmanaged, IMachMessage<TReply>
+    {
+        if (!TryAddress(out MachRpcResult noPort))
+        {
+            return noPort;
+        }
+        var header = (MachMsgHeader*)_buffer;
         // Ask for the audit trailer at least, so the caller learns who answered.
         var elements = TReply.TrailerElements < MachTrailerElements.Audit ? MachTrailerElements.Audit : TReply.TrailerElements;
         var receiveOptions = MachMsgOption.RcvMsg | MachTrailerRequest.Option(elements);
-        var mr = timeouts.Exchange(header, sendSize, (uint)_bufferSize, receiveName, receiveOptions);
-        if (mr != MachMsgReturn.Success)
-        {
-            MachMsgReturn code = mr.WithoutResourceBits();
-            if (((int)code & 0x4000) == 0)
-            {
-                // A send error (B6: the receive never ran). After a send that gave up after copyin the kernel
-                // pseudo-received the request, its rights and our reply right included, back into our buffer (I2).
-                if (mr.IsPseudoReceived())
-                {
-                    ReceivedMessage.DestroyUnsent(header);
-                }
-                // MIG keeps the reply port only after MACH_SEND_INVALID_DATA / INVALID_DEST / INVALID_HEADER, where
-                // nothing was copied in (migcom user.c WriteOneMachErrorDefine: mig_put_reply_port); after any other
-                // send error the kernel may have destroyed the reply right, which queues a send-once notification on
-                // the port (kernel-semantics A31, I3), so the port is replaced (mig_dealloc_reply_port).
-                if (code is not (MachMsgReturn.SendInvalidData or MachMsgReturn.SendInvalidDest or MachMsgReturn.SendInvalidHeader))
-                {
-                    TryReplaceReplyPort(out _);
-                }
-                return new MachRpcResult(MachRpcStatus.SendFailed, (int)mr);
-            }
-            // The request went out; a late reply may still arrive on this port. Never reuse it.
-            TryReplaceReplyPort(out _);
-            return new MachRpcResult(MachRpcStatus.ReceiveFailed, (int)mr);
-        }
-        if (cancellable && _cancelWake!.IsWake(header))
-        {
-            // Cancelled while the request was out: as after a timeout, the reply may come later, so the port goes
-            // (MIG's rule). The wake carried no right (the receive consumed the one its send made).
-            TryReplaceReplyPort(out _);
-            return new MachRpcResult(MachRpcStatus.ReceiveFailed, (int)MachMsgReturn.RcvInterrupted);
-        }
+        var mr = timeouts.Exchange(header, sendSize, (uint)_bufferSize, _replyPort!.Name, receiveOptions);
+        return mr == MachMsgReturn.Success ? Interpret<TRequest, TReply>(header, _bufferSize, ref reply, ref sender) : AfterFailure(header, mr);
+    }
 
-        var received = new ReadOnlySpan<byte>(_buffer, _bufferSize);
-        if (header->Id == MachNotify.SendOnce && header->Size == MachSendOnceNotification.SizeOf && ReceivedMessage.IsFromKernel(header, _bufferSize))
+    /// <summary>The send half alone (<see cref="CallAsync{TRequest, TReply}"/>): success once the request is queued.</summary>
+    private MachRpcResult SendRequest(uint sendSize, CallTimeouts timeouts)
+    {
+        if (!TryAddress(out MachRpcResult noPort))
+        {
+            return noPort;
+        }
+        var header = (MachMsgHeader*)_buffer;
+        MachMsgReturn mr = timeouts.Send(header, sendSize);
+        return mr == MachMsgReturn.Success ? default : AfterFailure(header, mr);
+    }
+
+    /// <summary>What a failed <c>mach_msg</c> of a call leaves: the request's rights released, the reply port kept or replaced.</summary>
+    private MachRpcResult AfterFailure(MachMsgHeader* header, MachMsgReturn mr)
+    {
+        MachMsgReturn code = mr.WithoutResourceBits();
+        if (((int)code & 0x4000) == 0)
+        {
+            // A send error (B6: the receive never ran). After a send that gave up after copyin the kernel
+            // pseudo-received the request, its rights and our reply right included, back into our buffer (I2).
+            if (mr.IsPseudoReceived())
+            {
+                ReceivedMessage.DestroyUnsent(header);
+            }
+            // MIG keeps the reply port only after MACH_SEND_INVALID_DATA / INVALID_DEST / INVALID_HEADER, where
+            // nothing was copied in (migcom user.c WriteOneMachErrorDefine: mig_put_reply_port); after any other
+            // send error the kernel may have destroyed the reply right, which queues a send-once notification on
+            // the port (kernel-semantics A31, I3), so the port is replaced (mig_dealloc_reply_port).
+            if (code is not (MachMsgReturn.SendInvalidData or MachMsgReturn.SendInvalidDest or MachMsgReturn.SendInvalidHeader))
+            {
+                TryReplaceReplyPort(out _);
+            }
+            return new MachRpcResult(MachRpcStatus.SendFailed, (int)mr);
+        }
+        // The request went out; a late reply may still arrive on this port. Never reuse it.
+        TryReplaceReplyPort(out _);
+        return new MachRpcResult(MachRpcStatus.ReceiveFailed, (int)mr);
+    }
+
+    /// <summary>Reads a received reply: a send-once notification, a MIG error or the reply itself; anything else is destroyed.</summary>
+    private static MachRpcResult Interpret<TRequest, TReply>(MachMsgHeader* header, int bufferSize, ref TReply reply, ref AuditToken sender)
+        where TRequest : unmanaged, IMachMessage<TRequest>
+        where TReply : unmanaged, IMachMessage<TReply>
+    {
+        var received = new ReadOnlySpan<byte>(header, bufferSize);
+        if (header->Id == MachNotify.SendOnce && header->Size == MachSendOnceNotification.SizeOf && ReceivedMessage.IsFromKernel(header, bufferSize))
         {
             // The server destroyed our send-once reply right without answering: the kernel told us so. MIG
             // clients report this as MIG_SERVER_DIED.
@@ -389,7 +468,6 @@ public sealed unsafe class MachRpcClient : IDisposable
         // can be made (the kernel host of a joined process is gone), the call says so in its result.
         ReceiveRight? old = _replyPort;
         KernReturn kr = ReceiveRight.TryAllocateReplyPort(out _replyPort);
-        _replyPortInSet = false;
         old?.Dispose();
         reason = new MachRpcResult(MachRpcStatus.SendFailed, (int)kr);
         return kr == KernReturn.Success;
@@ -408,8 +486,6 @@ public sealed unsafe class MachRpcClient : IDisposable
         }
         _disposed = true;
         using var _ = _owner.Enter();
-        _waitSet?.Dispose();
-        _cancelWake?.Dispose();
         _replyPort?.Dispose();
         _replyPort = null;
         _server.Dispose();
@@ -444,7 +520,7 @@ public sealed unsafe class MachRpcClient : IDisposable
     /// case, a send timeout no longer than the receive timeout, is one combined call bounded by the send timeout, whose
     /// receive, if it times out, continues for the rest of the receive timeout.
     /// </summary>
-    private readonly struct CallTimeouts
+    internal readonly struct CallTimeouts
     {
         private readonly uint _send;
         private readonly uint _receive;
@@ -456,6 +532,14 @@ public sealed unsafe class MachRpcClient : IDisposable
             (_send, _sendBounded) = ToMachTimeout(send ?? DefaultSendTimeout, "sendTimeout");
             (_receive, _receiveBounded) = ToMachTimeout(receive ?? DefaultReceiveTimeout, "receiveTimeout");
         }
+
+        /// <summary>The receive timeout in milliseconds, or null when the receive waits forever.</summary>
+        public uint? ReceiveMilliseconds => _receiveBounded ? _receive : null;
+
+        /// <summary>The send alone, bounded by the send timeout.</summary>
+        public MachMsgReturn Send(MachMsgHeader* header, uint sendSize) =>
+            Mach.Msg(header, MachMsgOption.SendMsg | (_sendBounded ? MachMsgOption.SendTimeout : 0), sendSize, 0, MachPortName.Null,
+                     _sendBounded ? _send : MachMsgTimeout.None, MachPortName.Null);
 
         public MachMsgReturn Exchange(MachMsgHeader* header, uint sendSize, uint bufferSize, uint receiveName, MachMsgOption receiveOptions)
         {

@@ -8,8 +8,8 @@ namespace MachIpc.Server;
 
 /// <summary>
 /// A private port that ends a blocked receive: it sits in the same port set as the ports being served, and another
-/// thread sends it an empty message. <see cref="MachServer.Stop"/> wakes its receive threads with one, and a
-/// cancelled <c>MachRpcClient.CallAsync</c> its waiting receive.
+/// thread sends it an empty message. <see cref="MachServer.Stop"/> wakes its receive threads with one, and an
+/// aborted <c>MachRpcClient.CallAsync</c> the task's reply waiter.
 /// </summary>
 internal sealed unsafe class WakePort : IDisposable
 {

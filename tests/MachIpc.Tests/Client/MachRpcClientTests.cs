@@ -338,6 +338,70 @@ public sealed class MachRpcClientTests : IDisposable
     }
 
     [Fact]
+    public async Task CallsInFlight_ParkOneThreadBetweenThem_AndEachGetsItsOwnReply()
+    {
+        // Six calls: one request in the blocked handler and five in the server's queue (its default limit); a seventh
+        // would wait for room in its send.
+        const int Calls = 6;
+        using var block = new ManualResetEventSlim();
+        _dispatcher.BlockHandler = block;
+        MachRpcClient[] clients = Enumerable.Range(0, Calls).Select(_ => Connect()).ToArray();
+        Task<MachRpcReply<EchoReply>>[] calls;
+        try
+        {
+            calls = clients
+                .Select((client, i) => client.CallAsync<EchoRequest, EchoReply>(Request(100 + i), receiveTimeout: TimeSpan.FromSeconds(60)))
+                .ToArray();
+            Assert.True(_dispatcher.HandlerEntered.Wait(TimeSpan.FromSeconds(30)), "no request reached the handler");
+            // Six calls wait for their replies, and one thread in this process waits for all of them (it was six).
+            Assert.Equal(1, ReplyWaiter.Threads);
+            Assert.All(calls, call => Assert.False(call.IsCompleted));
+        }
+        finally
+        {
+            _dispatcher.BlockHandler = null;
+            block.Set(); // whatever happened above, the server's thread must not stay in the handler
+        }
+        MachRpcReply<EchoReply>[] replies = await Task.WhenAll(calls).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(Enumerable.Range(101, Calls), replies.Select(r => r.Message.Value));
+        using (_clientTask.Enter())
+        {
+            foreach (MachRpcClient client in clients)
+            {
+                client.Dispose();
+            }
+        }
+        Assert.Equal(_clientBaseline, _clientTask.Rights()); // the waiter gave its port set back when the last reply came
+    }
+
+    [Fact]
+    public async Task AnAsyncCallThatGetsNoReply_TimesOut_WithItsOwnTimer_AndTheNextCallGetsItsOwnReply()
+    {
+        using var block = new ManualResetEventSlim();
+        _dispatcher.BlockHandler = block;
+        var client = Connect();
+        uint replyPort = client.ReplyPort;
+        try
+        {
+            Task<MachRpcReply<EchoReply>> call = client.CallAsync<EchoRequest, EchoReply>(Request(1), receiveTimeout: TimeSpan.FromMilliseconds(50));
+            var failed = await Assert.ThrowsAsync<MachException>(() => call.WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Equal((int)MachMsgReturn.RcvTimedOut, failed.Error.Code);
+            Assert.NotEqual(replyPort, client.ReplyPort); // MIG's rule after a receive timeout
+        }
+        finally
+        {
+            _dispatcher.BlockHandler = null;
+            block.Set(); // the late reply goes to the replaced port's grave
+        }
+        Assert.Equal(4, (await client.CallAsync<EchoRequest, EchoReply>(Request(3)).WaitAsync(TimeSpan.FromSeconds(30))).Message.Value);
+        using (_clientTask.Enter())
+        {
+            client.Dispose();
+        }
+        Assert.Equal(_clientBaseline, _clientTask.Rights());
+    }
+
+    [Fact]
     public void CallsAndDispatches_AreActivities_TaggedWithMsghIdAndSenderPid()
     {
         var stopped = new System.Collections.Concurrent.ConcurrentQueue<System.Diagnostics.Activity>();
