@@ -14,6 +14,7 @@ using MachIpc.Kernel;
 using MachIpc.Kernel.Remote;
 using MachIpc.Kernel.Simulated;
 using MachIpc.Ports;
+using MachIpc.Tests.Shared;
 
 namespace MachIpc.Benchmarks;
 
@@ -300,19 +301,6 @@ internal static class HostAttack
         return s;
     }
 
-    private static void ReceiveExactly(Socket s, byte[] buffer)
-    {
-        for (int got = 0; got < buffer.Length;)
-        {
-            int n = s.Receive(buffer, got, buffer.Length - got, SocketFlags.None);
-            if (n <= 0)
-            {
-                throw new EndOfStreamException("the host hung up");
-            }
-            got += n;
-        }
-    }
-
     private static bool Hello(Socket s)
     {
         var hello = new byte[16];
@@ -324,7 +312,7 @@ internal static class HostAttack
         {
             s.Send(hello);
             var reply = new byte[16];
-            ReceiveExactly(s, reply);
+            SocketReads.ReceiveExactly(s, reply);
             return true;
         }
         catch (SocketException)

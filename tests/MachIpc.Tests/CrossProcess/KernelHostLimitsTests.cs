@@ -5,6 +5,7 @@ using MachIpc.Abi;
 using MachIpc.Kernel.Remote;
 using MachIpc.Kernel.Simulated;
 using Xunit;
+using MachIpc.Tests.Shared;
 
 namespace MachIpc.Tests.CrossProcess;
 
@@ -165,25 +166,12 @@ public sealed class KernelHostLimitsTests : ChildProcessTests
         return frame;
     }
 
-    private static void ReceiveExactly(Socket s, byte[] buffer)
-    {
-        for (int got = 0; got < buffer.Length;)
-        {
-            int n = s.Receive(buffer, got, buffer.Length - got, SocketFlags.None);
-            if (n <= 0)
-            {
-                throw new EndOfStreamException("the host hung up");
-            }
-            got += n;
-        }
-    }
-
     private static byte[] ReadFrame(Socket s)
     {
         var len = new byte[4];
-        ReceiveExactly(s, len);
+        SocketReads.ReceiveExactly(s, len);
         var payload = new byte[BinaryPrimitives.ReadUInt32LittleEndian(len)];
-        ReceiveExactly(s, payload);
+        SocketReads.ReceiveExactly(s, payload);
         return payload;
     }
 
