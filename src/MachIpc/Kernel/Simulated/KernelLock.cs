@@ -13,6 +13,11 @@ namespace MachIpc.Kernel.Simulated;
 /// woken waiter costs one futex wake. Not recursive. Where futexes are unavailable it falls back to a monitor.
 /// </summary>
 /// <remarks>
+/// Each word has a cache line of its own. Words allocated one after another (the ports two threads create) used to
+/// share a line, so two threads each using only its own port still wrote one line on every message: the scaling
+/// benchmark's one-task row fell to 0.54× at 2 threads, and 1.12× once the words were apart (RESULTS.md).
+/// </remarks>
+/// <remarks>
 /// Before sleeping, a contended <see cref="Enter"/> spins briefly (<see cref="SpinLimit"/> rounds of a few pause
 /// instructions, about a microsecond at most): critical sections here are tens of nanoseconds long, so a holder
 /// running on the other core is usually gone by then, while a futex sleep and wake-up costs several microseconds
@@ -27,13 +32,23 @@ internal readonly unsafe struct KernelLock
     internal const int SpinLimitDefault = 20;
     private static readonly bool s_futex = OperatingSystem.IsLinux() && Futex.Available;
 
+    // A pinned 64-byte array holds the word at its first 64-byte boundary: the rest of that line is this array's or
+    // the header of the next object, whose own word is on a later boundary.
+    private const int LineInts = 16;
     private readonly int[] _word;
+    private readonly int* _p;
 
-    private KernelLock(int[] word) => _word = word;
+    private KernelLock(int[] word)
+    {
+        _word = word;
+        nint first = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(word));
+        _p = (int*)((first + 63) & ~(nint)63);
+    }
 
-    internal static KernelLock Create() => new(GC.AllocateArray<int>(1, pinned: true));
+    /// <summary>Where the lock word is (the layout test checks no two share a cache line).</summary>
+    internal nint WordAddress => (nint)_p;
 
-    private int* Word => (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_word));
+    internal static KernelLock Create() => new(GC.AllocateArray<int>(LineInts, pinned: true));
 
     internal void Enter()
     {
@@ -42,30 +57,30 @@ internal readonly unsafe struct KernelLock
             Monitor.Enter(_word);
             return;
         }
-        if (Interlocked.CompareExchange(ref _word[0], Held, Free) != Free)
+        if (Interlocked.CompareExchange(ref *_p, Held, Free) != Free)
         {
             EnterContended();
         }
     }
 
     internal bool TryEnter() =>
-        s_futex ? Interlocked.CompareExchange(ref _word[0], Held, Free) == Free : Monitor.TryEnter(_word);
+        s_futex ? Interlocked.CompareExchange(ref *_p, Held, Free) == Free : Monitor.TryEnter(_word);
 
     private void EnterContended()
     {
         for (int i = 0; i < SpinLimit; i++)
         {
             Thread.SpinWait(4);
-            if (Volatile.Read(ref _word[0]) == Free && Interlocked.CompareExchange(ref _word[0], Held, Free) == Free)
+            if (Volatile.Read(ref *_p) == Free && Interlocked.CompareExchange(ref *_p, Held, Free) == Free)
             {
                 return;
             }
         }
-        int c = Interlocked.Exchange(ref _word[0], Contended);
+        int c = Interlocked.Exchange(ref *_p, Contended);
         while (c != Free)
         {
-            Futex.Wait(Word, Contended, -1);
-            c = Interlocked.Exchange(ref _word[0], Contended);
+            Futex.Wait(_p, Contended, -1);
+            c = Interlocked.Exchange(ref *_p, Contended);
         }
     }
 
@@ -76,9 +91,9 @@ internal readonly unsafe struct KernelLock
             Monitor.Exit(_word);
             return;
         }
-        if (Interlocked.Exchange(ref _word[0], Free) == Contended)
+        if (Interlocked.Exchange(ref *_p, Free) == Contended)
         {
-            Futex.WakeOne(Word);
+            Futex.WakeOne(_p);
         }
     }
 

@@ -33,11 +33,11 @@ internal sealed unsafe class VmMap
     private readonly Dictionary<ulong, ulong> _regions = new(); // address -> size
     private Dictionary<ulong, ulong>? _aliases;
     private HashSet<ulong>? _aliasesConsumed;
-    private long _charged;
+    private readonly PerCpuCounter _charged = new(); // added to on every send and receive: per-processor slots
 
     internal long Quota = DefaultQuota;
 
-    internal long Charged => Volatile.Read(ref _charged);
+    internal long Charged => _charged.Sum;
 
     internal int Count
     {
@@ -51,17 +51,9 @@ internal sealed unsafe class VmMap
     }
 
     /// <summary>Charges <paramref name="bytes"/> of kernel memory to the task unless that passes its quota.</summary>
-    internal bool TryCharge(long bytes)
-    {
-        if (Interlocked.Add(ref _charged, bytes) <= Quota || bytes <= 0)
-        {
-            return true;
-        }
-        Interlocked.Add(ref _charged, -bytes);
-        return false;
-    }
+    internal bool TryCharge(long bytes) => _charged.TryAdd(bytes, Quota);
 
-    internal void Uncharge(long bytes) => Interlocked.Add(ref _charged, -bytes);
+    internal void Uncharge(long bytes) => _charged.Add(-bytes);
 
     /// <summary>Hands the task region <paramref name="block"/> of <paramref name="size"/> bytes (copyout).</summary>
     internal void Add(byte* block, uint size)
@@ -70,7 +62,7 @@ internal sealed unsafe class VmMap
         {
             _regions[(ulong)block] = size;
         }
-        Interlocked.Add(ref _charged, size);
+        _charged.Add(size);
     }
 
     /// <summary><c>mach_vm_deallocate</c> of a whole region: false if <paramref name="address"/> is not one.</summary>
@@ -84,7 +76,7 @@ internal sealed unsafe class VmMap
                 return false;
             }
         }
-        Interlocked.Add(ref _charged, -(long)size);
+        _charged.Add(-(long)size);
         FreeBlock((byte*)address, size);
         return true;
     }
@@ -103,7 +95,7 @@ internal sealed unsafe class VmMap
             }
             _regions.Remove(address);
         }
-        Interlocked.Add(ref _charged, -(long)size);
+        _charged.Add(-(long)size);
         return (byte*)address;
     }
 
@@ -172,7 +164,7 @@ internal sealed unsafe class VmMap
         }
         foreach (KeyValuePair<ulong, ulong> r in all)
         {
-            Interlocked.Add(ref _charged, -(long)r.Value);
+            _charged.Add(-(long)r.Value);
             FreeBlock((byte*)r.Key, r.Value);
         }
     }

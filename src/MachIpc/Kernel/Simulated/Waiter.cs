@@ -47,12 +47,21 @@ internal sealed unsafe class Waiter
     internal Waiter(AsyncMsg? async)
     {
         Async = async;
-        // The wake word lives in native memory so a futex can wait on its address (one per thread, never freed).
+        // The wake word lives in native memory so a futex can wait on its address (one per thread, never freed), on a
+        // cache line of its own: threads' words allocated one after another would otherwise share one, and every
+        // wake-up of one thread would take the line from another that is only sleeping or resetting its own.
         // Nobody sleeps on an asynchronous waiter's word: all of them share one, which only Reset writes (zero).
-        _word = async is null ? (int*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(sizeof(int)) : s_noSleeperWord;
+        _word = async is null ? NewWord() : s_noSleeperWord;
     }
 
-    private static readonly int* s_noSleeperWord = (int*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(sizeof(int));
+    private static readonly int* s_noSleeperWord = NewWord();
+
+    private static int* NewWord()
+    {
+        var word = (int*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(64, 64);
+        *word = 0;
+        return word;
+    }
 
     // Deferred work (SimulatedKernel.Flush), this thread's spare message (KMsg.Rent/Return).
     internal SimulatedKernel.DeferredOp[] Ops = new SimulatedKernel.DeferredOp[16];
@@ -65,6 +74,9 @@ internal sealed unsafe class Waiter
 
     private readonly object _gate = new();
     private readonly int* _word;
+
+    /// <summary>Where the wake word is (the layout test checks no two threads' words share a cache line).</summary>
+    internal nint WordAddress => (nint)_word;
 
     internal Waiter? Prev, Next;
     internal WaitList? List;
