@@ -17,7 +17,7 @@ using MachIpc.Ports;
 namespace MachIpc.Benchmarks;
 
 /// <summary>
-/// Cross-process request/reply (32-byte request, 32-byte reply) from N helper processes to ONE server thread in
+/// Cross-process request/reply (a 24-byte header and 16 B or 1 KiB of payload each way) from N helper processes to ONE server thread in
 /// the parent, side by side in the same run: through the simulated kernel shared over its Unix socket (the
 /// children are tasks of the parent's kernel; each round trip is one mach_msg SEND|RCV), and directly over a
 /// Unix-domain socket per child (the server thread poll()s them all), between the same processes. The floor row
@@ -28,46 +28,50 @@ namespace MachIpc.Benchmarks;
 /// </summary>
 internal static unsafe class CrossProcessBenchmark
 {
-    private const int MsgSize = 32;
     private const int TotalRoundTrips = 32_000;
+    private const int MaxTrailer = 68; // room for any trailer a receive asks for (mach_msg_mac_trailer_t)
     private static readonly string[] Phases = ["futex", "mach", "direct"];
 
-    public static string Run(int reps, int[] counts)
+    public static string Run(int reps, int[] counts, int[] payloads)
     {
         SimulatedMach.ShareWithChildren();
-        var table = new Table("helpers", "row", "round trips/s", "CPU µs / rt", "ctx switches / rt", "time ÷ direct socket", "CPU ÷ direct socket", "time ÷ floor");
-        foreach (int n in counts)
+        var table = new Table("payload", "helpers", "row", "round trips/s", "CPU µs / rt", "ctx switches / rt", "time ÷ direct socket", "CPU ÷ direct socket", "time ÷ floor");
+        foreach (int payload in payloads)
         {
-            List<(double Rate, double Cpu, double Switches)>[] results = Measure(n, reps);
-            for (int p = 0; p < Phases.Length; p++)
+            foreach (int n in counts)
             {
-                string row = Phases[p] switch
+                int size = MachMsgHeader.SizeOf + (payload + 3 & ~3);
+                List<(double Rate, double Cpu, double Switches)>[] results = Measure(n, reps, size);
+                for (int p = 0; p < Phases.Length; p++)
                 {
-                    "futex" => "futex ping-pong (floor)",
-                    "mach" => "via simulated kernel",
-                    _ => "direct unix socket",
-                };
-                table.Row(n.ToString(CultureInfo.InvariantCulture), row,
-                    Spread.Of(results[p].Select(r => r.Rate)).Format("F0"),
-                    Spread.Of(results[p].Select(r => r.Cpu * 1e6)).Format("F1"),
-                    Spread.Of(results[p].Select(r => r.Switches)).Format("F2"),
-                    Spread.Of(results[2].Zip(results[p], (d, x) => d.Rate / x.Rate)).Format("F2"),
-                    Spread.Of(results[2].Zip(results[p], (d, x) => x.Cpu / d.Cpu)).Format("F2"),
-                    Spread.Of(results[0].Zip(results[p], (f, x) => f.Rate / x.Rate)).Format("F2"));
+                    string row = Phases[p] switch
+                    {
+                        "futex" => "futex ping-pong (floor)",
+                        "mach" => "via simulated kernel",
+                        _ => "direct unix socket",
+                    };
+                    table.Row(payload + " B", n.ToString(CultureInfo.InvariantCulture), row,
+                        Spread.Of(results[p].Select(r => r.Rate)).Format("F0"),
+                        Spread.Of(results[p].Select(r => r.Cpu * 1e6)).Format("F1"),
+                        Spread.Of(results[p].Select(r => r.Switches)).Format("F2"),
+                        Spread.Of(results[2].Zip(results[p], (d, x) => d.Rate / x.Rate)).Format("F2"),
+                        Spread.Of(results[2].Zip(results[p], (d, x) => x.Cpu / d.Cpu)).Format("F2"),
+                        Spread.Of(results[0].Zip(results[p], (f, x) => f.Rate / x.Rate)).Format("F2"));
+                }
+                Console.Error.WriteLine($"  cross-process, {payload} B, {n} helpers done");
             }
-            Console.Error.WriteLine($"  cross-process, {n} helpers done");
         }
         return table.ToString();
     }
 
-    private static List<(double Rate, double Cpu, double Switches)>[] Measure(int n, int reps)
+    private static List<(double Rate, double Cpu, double Switches)>[] Measure(int n, int reps, int size)
     {
-        string service = $"org.machipc.bench.xproc.{Environment.ProcessId}.{n}";
+        string service = $"org.machipc.bench.xproc.{Environment.ProcessId}.{n}.{size}";
         using ReceiveRight port = BootstrapServer.CheckIn(service);
         int q = (int)MachPortLimits.QLimitMax;
         Mach.PortSetAttributes(Mach.TaskSelf, port.Name, MachPortLimits.LimitsInfoFlavor, &q, 1);
         uint serviceName = port.Name;
-        var machServer = new Thread(() => MachServerLoop(serviceName)) { IsBackground = true, Name = "mach-server" };
+        var machServer = new Thread(() => MachServerLoop(serviceName, size)) { IsBackground = true, Name = "mach-server" };
         machServer.Start();
 
         string dir = Path.Combine(Path.GetTempPath(), "machipc-bench-" + Guid.NewGuid().ToString("N")[..8]);
@@ -93,7 +97,8 @@ internal static unsafe class CrossProcessBenchmark
             for (int i = 0; i < n; i++)
             {
                 ProcessStartInfo psi = SelfProcess.StartInfo(redirectInput: true, "--xproc-child", service, socketPath,
-                    perChild.ToString(CultureInfo.InvariantCulture), wordsPath, i.ToString(CultureInfo.InvariantCulture));
+                    perChild.ToString(CultureInfo.InvariantCulture), wordsPath, i.ToString(CultureInfo.InvariantCulture),
+                    size.ToString(CultureInfo.InvariantCulture));
                 SimulatedMach.ConfigureChild(psi);
                 children.Add(Process.Start(psi)!);
             }
@@ -102,7 +107,7 @@ internal static unsafe class CrossProcessBenchmark
             {
                 accepted.Add(listener.Accept());
             }
-            var socketServer = new Thread(() => SocketServerLoop(accepted)) { IsBackground = true, Name = "socket-server" };
+            var socketServer = new Thread(() => SocketServerLoop(accepted, size)) { IsBackground = true, Name = "socket-server" };
             socketServer.Start();
             foreach (Process c in children)
             {
@@ -197,32 +202,32 @@ internal static unsafe class CrossProcessBenchmark
         return (total / slowest, (cpu1 - cpu0 + childCpu) / total, (sw1 - sw0 + childSwitches) / total);
     }
 
-    private static void MachServerLoop(uint service)
+    private static void MachServerLoop(uint service, int size)
     {
-        byte* buf = stackalloc byte[256];
+        byte* buf = stackalloc byte[size + MaxTrailer];
         var h = (MachMsgHeader*)buf;
         while (true)
         {
-            if (Mach.Msg(h, MachMsgOption.RcvMsg, 0, 256, service, 0, 0) != MachMsgReturn.Success || h->Id < 0)
+            if (Mach.Msg(h, MachMsgOption.RcvMsg, 0, (uint)(size + MaxTrailer), service, 0, 0) != MachMsgReturn.Success || h->Id < 0)
             {
                 return;
             }
             h->Bits = MachMsgBits.Make(MachMsgType.MoveSendOnce, 0);
             h->LocalPort = MachPortName.Null;
-            h->Size = MsgSize;
+            h->Size = (uint)size;
             h->Id += 100;
-            Mach.Msg(h, MachMsgOption.SendMsg, MsgSize, 0, 0, 0, 0);
+            Mach.Msg(h, MachMsgOption.SendMsg, (uint)size, 0, 0, 0, 0);
         }
     }
 
-    private static void SocketServerLoop(List<Socket> sockets)
+    private static void SocketServerLoop(List<Socket> sockets, int size)
     {
         var fds = new Native.PollFd[sockets.Count];
         for (int i = 0; i < fds.Length; i++)
         {
             fds[i] = new Native.PollFd { Fd = (int)sockets[i].Handle, Events = 1 };
         }
-        byte* buf = stackalloc byte[MsgSize];
+        byte* buf = stackalloc byte[size];
         int open = fds.Length;
         fixed (Native.PollFd* p = fds)
         {
@@ -238,14 +243,14 @@ internal static unsafe class CrossProcessBenchmark
                     {
                         continue;
                     }
-                    if (!Native.ReadExactly(p[i].Fd, buf, MsgSize))
+                    if (!Native.ReadExactly(p[i].Fd, buf, size))
                     {
                         p[i].Fd = -1;
                         open--;
                         continue;
                     }
                     ((int*)buf)[5] += 100;
-                    Native.WriteAll(p[i].Fd, buf, MsgSize);
+                    Native.WriteAll(p[i].Fd, buf, size);
                 }
             }
         }
@@ -314,6 +319,7 @@ internal static unsafe class CrossProcessBenchmark
         int count = int.Parse(args[3], CultureInfo.InvariantCulture);
         string wordsPath = args[4];
         int index = int.Parse(args[5], CultureInfo.InvariantCulture);
+        int size = int.Parse(args[6], CultureInfo.InvariantCulture);
         using SendRight server = BootstrapServer.LookUp(service);
         using ReceiveRight reply = ReceiveRight.Allocate();
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -325,7 +331,7 @@ internal static unsafe class CrossProcessBenchmark
         int* mine = SharedWords.Word(words, index, 0), parent = SharedWords.Word(words, index, 1);
         int fd = (int)socket.Handle;
         Console.WriteLine("ready");
-        byte* buf = stackalloc byte[256];
+        byte* buf = stackalloc byte[size + MaxTrailer];
         var h = (MachMsgHeader*)buf;
         while (Console.ReadLine() is { } phase && phase != "quit")
         {
@@ -334,14 +340,14 @@ internal static unsafe class CrossProcessBenchmark
             for (int i = 0; i < count; i++)
             {
                 h->Bits = MachMsgBits.Make(MachMsgType.CopySend, MachMsgType.MakeSendOnce);
-                h->Size = MsgSize;
+                h->Size = (uint)size;
                 h->RemotePort = server.Name;
                 h->LocalPort = reply.Name;
                 h->VoucherPort = 0;
                 h->Id = 500;
                 if (phase == "mach")
                 {
-                    MachMsgReturn mr = Mach.Msg(h, MachMsgOption.SendMsg | MachMsgOption.RcvMsg, MsgSize, 256, reply.Name, 0, 0);
+                    MachMsgReturn mr = Mach.Msg(h, MachMsgOption.SendMsg | MachMsgOption.RcvMsg, (uint)size, (uint)(size + MaxTrailer), reply.Name, 0, 0);
                     if (mr != MachMsgReturn.Success || h->Id != 600)
                     {
                         Console.WriteLine($"failed {mr}");
@@ -353,7 +359,7 @@ internal static unsafe class CrossProcessBenchmark
                     Native.Signal(parent, shared: true);
                     Native.Await(mine, shared: true);
                 }
-                else if (!Native.WriteAll(fd, buf, MsgSize) || !Native.ReadExactly(fd, buf, MsgSize) || h->Id != 600)
+                else if (!Native.WriteAll(fd, buf, size) || !Native.ReadExactly(fd, buf, size) || h->Id != 600)
                 {
                     Console.WriteLine("failed socket");
                     return 1;

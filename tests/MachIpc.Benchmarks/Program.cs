@@ -13,7 +13,7 @@ public static class Program
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --large     [--reps 5] [--pairs 1,4,16,64]
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --backends  [--reps 5] [--pairs 1,4,16]
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --scaling   [--reps 5] [--threads 2,4,16]
-    //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --xproc     [--reps 5] [--helpers 1,4,16]
+    //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --xproc     [--reps 5] [--helpers 1,4,16,64] [--bytes 16,1024]
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --hostile   [--reps 5] [--pairs 4]
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --stop-stress [cycles] [threads]   (Stop() latency and hangs under load, with 1 or N receive threads)
     //   dotnet run -c Release --project tests/MachIpc.Benchmarks -- --host-attack [frames] [connections] [helpers]   (host threads and RSS under socket attacks)
@@ -42,7 +42,7 @@ public static class Program
                 Console.WriteLine(ScalingBenchmark.Run(reps, Option(args, "--threads", [2, 4, 16])));
                 return 0;
             case "--xproc":
-                Console.WriteLine(CrossProcessBenchmark.Run(reps, Option(args, "--helpers", [1, 4, 16])));
+                Console.WriteLine(CrossProcessBenchmark.Run(reps, Option(args, "--helpers", [1, 4, 16, 64]), Option(args, "--bytes", [16, 1024])));
                 return 0;
             case "--hostile":
                 Console.WriteLine(HostileTaskBenchmark.Run(reps, Option(args, "--pairs", [4])[0]));
