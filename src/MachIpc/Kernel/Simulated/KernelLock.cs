@@ -15,14 +15,14 @@ namespace MachIpc.Kernel.Simulated;
 /// <remarks>
 /// Each word has a cache line of its own. Words allocated one after another (the ports two threads create) used to
 /// share a line, so two threads each using only its own port still wrote one line on every message: the scaling
-/// benchmark's one-task row fell to 0.54× at 2 threads, and 1.12× once the words were apart (RESULTS.md).
-/// </remarks>
-/// <remarks>
+/// benchmark's one-task row was 0.54× at 2 threads, 1.12× once the words were apart (RESULTS.md).
+/// <para>
 /// Before sleeping, a contended <see cref="Enter"/> spins briefly (<see cref="SpinLimit"/> rounds of a few pause
 /// instructions, about a microsecond at most): critical sections here are tens of nanoseconds long, so a holder
 /// running on the other core is usually gone by then, while a futex sleep and wake-up costs several microseconds
 /// on both sides. The spin is bounded and a preempted holder costs at most that bound before the thread sleeps;
 /// the scaling benchmark measures it against no spin at all (tests/MachIpc.Benchmarks/RESULTS.md).
+/// </para>
 /// </remarks>
 internal readonly unsafe struct KernelLock
 {
