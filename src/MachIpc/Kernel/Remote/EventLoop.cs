@@ -3,20 +3,42 @@ using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using System.Threading;
+using MachIpc.Kernel.Simulated;
 
 namespace MachIpc.Kernel.Remote;
 
 /// <summary>
-/// The kernel host's one thread: an edge-triggered epoll set of the listener and every connection, a timer queue
+/// The kernel host's event loop: an edge-triggered epoll set of the listener and every connection, a timer queue
 /// (receive and send timeouts, hello deadlines) and a queue of work other threads post (eventfd). However many
-/// connections there are, the host runs them on this thread; nothing on it blocks (sockets are non-blocking and a
+/// connections there are, the host runs them on one loop; nothing on it blocks (sockets are non-blocking and a
 /// mach_msg that would wait parks its state, see Simulated/AsyncMsg.cs).
 /// </summary>
+/// <remarks>
+/// <para>
+/// Who runs it (leader/follower): one thread at a time holds the loop's role (<see cref="_role"/>); only it waits in
+/// epoll and touches the per-connection state. A thread of this process about to sleep in a synchronous mach_msg
+/// wait (Simulated/Waiter.cs) takes the role if it is free and runs the loop itself until its own wait ends (or its
+/// deadline passes), so the request that will wake it is read from the socket by the thread that will serve it: the
+/// helper and the server sleep per round trip, as with a plain socket, instead of helper, loop and server. A waker
+/// of a leading thread kicks it out of epoll_wait through the eventfd (unless it is that thread). The host's own
+/// thread (<see cref="Threads"/>) runs the loop when no receiver leads: it keeps the role until it has just woken a
+/// synchronous waiter while a receiver wanted to lead, then hands the role back by releasing it.
+/// </para>
+/// <para>
+/// Progress without a leader: the host thread takes a free role only once it has stayed free for a whole
+/// <see cref="PeriodMicroseconds"/> (the release generation <see cref="_releases"/> unchanged), so a receiver that
+/// leaves the loop to serve a request and comes straight back is not displaced, and a departure wakes nobody. Worst
+/// case added latency for a connection while no thread leads: two periods (1 ms, plus the kernel's timer slack).
+/// Work posted while nobody holds the role wakes the host thread at once. After <see cref="QuietPeriods"/> periods
+/// in which one leader kept the role, the host thread sleeps until that leader releases it (one futex wake then), so
+/// an idle host polls nothing.
+/// </para>
+/// </remarks>
 internal sealed unsafe class EventLoop
 {
     internal interface IHandler
     {
-        /// <summary>Epoll reported <paramref name="events"/> for the handler's descriptor (on the loop thread).</summary>
+        /// <summary>Epoll reported <paramref name="events"/> for the handler's descriptor (on the thread holding the role).</summary>
         void OnEvents(uint events);
     }
 
@@ -24,15 +46,36 @@ internal sealed unsafe class EventLoop
     private const uint EPOLLET = 1u << 31;
     private const int EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2;
     private const int EFD_NONBLOCK = 0x800, EFD_CLOEXEC = 0x80000;
+    private const int MaxEvents = 64;
+
+    /// <summary>How often the host thread looks at a role it does not hold (µs); see the class remarks for the bound.</summary>
+    internal const int PeriodMicroseconds = 500;
+
+    /// <summary>Periods one leader may keep the role before the host thread stops polling and waits for its release.</summary>
+    private const int QuietPeriods = 20;
+
+    // The role word: free, held, or held while the host thread sleeps until it is released (the releaser wakes it).
+    private const int Free = 0, Held = 1, HeldWatched = 2;
+
+    /// <summary>The loop a thread of this process may lead while it waits in mach_msg (the kernel host's; null without one).</summary>
+    internal static EventLoop? Leadable;
 
     private readonly int _epfd;
     private readonly int _eventFd;
-    private readonly Dictionary<int, IHandler> _handlers = new(); // loop thread only
+    private readonly Dictionary<int, IHandler> _handlers = new(); // role holder only
     private readonly ConcurrentQueue<Action> _posted = new();
     private readonly Lock _timersLock = new();
     private readonly PriorityQueue<Action, long> _timers = new();
     private int _wakePending;
     private Thread? _thread;
+    // In native memory: the host thread futex-waits on it (the loop lives as long as the process).
+    private readonly int* _role = (int*)NativeMemory.AllocZeroed(sizeof(int));
+    private int _releases;
+    private Thread? _holder;
+    private int _wanted; // a receiver found the role held and slept instead of leading
+
+    /// <summary>Threads other than the host's that served the loop as leaders (tests observe that receivers lead).</summary>
+    internal static int LeadTurns;
 
     public EventLoop()
     {
@@ -45,8 +88,8 @@ internal sealed unsafe class EventLoop
         Control(EPOLL_CTL_ADD, _eventFd, EPOLLIN | EPOLLET);
     }
 
-    /// <summary>Whether the caller is the loop's thread.</summary>
-    public bool OnLoop => Thread.CurrentThread == _thread;
+    /// <summary>Whether the caller holds the loop's role (the host's thread or a leading receiver).</summary>
+    public bool OnLoop => Volatile.Read(ref _holder) == Thread.CurrentThread;
 
     /// <summary>Threads the host uses, whatever the number of connections (the loop; the runtime's own are not counted).</summary>
     public const int Threads = 1;
@@ -55,16 +98,17 @@ internal sealed unsafe class EventLoop
     {
         _thread = new Thread(Run) { IsBackground = true, Name = name };
         _thread.Start();
+        Volatile.Write(ref Leadable, this);
     }
 
-    /// <summary>Watches <paramref name="fd"/> (edge-triggered: the handler reads and writes until EAGAIN). Loop thread.</summary>
+    /// <summary>Watches <paramref name="fd"/> (edge-triggered: the handler reads and writes until EAGAIN). Role holder.</summary>
     public void Add(int fd, IHandler handler, uint events)
     {
         _handlers[fd] = handler;
         Control(EPOLL_CTL_ADD, fd, events | EPOLLET);
     }
 
-    /// <summary>Stops watching <paramref name="fd"/> (before it is closed). Loop thread.</summary>
+    /// <summary>Stops watching <paramref name="fd"/> (before it is closed). Role holder.</summary>
     public void Remove(int fd)
     {
         if (_handlers.Remove(fd))
@@ -73,14 +117,26 @@ internal sealed unsafe class EventLoop
         }
     }
 
-    /// <summary>Runs <paramref name="work"/> on the loop thread: at the end of this round if called there, else soon.</summary>
+    /// <summary>Runs <paramref name="work"/> on the loop: at the end of this round if called by the role holder, else soon.</summary>
     public void Post(Action work)
     {
         _posted.Enqueue(work);
-        if (!OnLoop && Interlocked.Exchange(ref _wakePending, 1) == 0)
+        if (!OnLoop)
         {
-            ulong one = 1;
-            eventfd_write(_eventFd, one);
+            Kick();
+            if (Volatile.Read(ref *_role) == Free)
+            {
+                Futex.WakeOne(_role); // nobody runs the loop: the host thread takes the role for this work now
+            }
+        }
+    }
+
+    /// <summary>Makes the role holder return from epoll_wait (a leading receiver's wait ended on another thread).</summary>
+    internal void Kick()
+    {
+        if (Interlocked.Exchange(ref _wakePending, 1) == 0)
+        {
+            eventfd_write(_eventFd, 1);
         }
     }
 
@@ -95,7 +151,7 @@ internal sealed unsafe class EventLoop
         }
         if (earliest && !OnLoop)
         {
-            Post(static () => { }); // wake the loop so it sleeps until the new deadline at most
+            Post(static () => { }); // wake the role holder so it sleeps until the new deadline at most
         }
     }
 
@@ -110,40 +166,164 @@ internal sealed unsafe class EventLoop
         }
     }
 
+    /// <summary>The host's thread: runs the loop while it holds the role, and takes the role when nobody leads.</summary>
     private void Run()
     {
-        const int Max = 64;
-        byte* events = stackalloc byte[Max * 16];
+        byte* events = stackalloc byte[MaxEvents * 16];
+        Waiter self = Waiter.Current;
+        int seenFree = Volatile.Read(ref _releases); // at start, take the role at once
         while (true)
         {
-            int n = epoll_wait(_epfd, events, Max, NextTimeout());
-            for (int i = 0; i < n; i++)
+            AwaitRole(seenFree);
+            seenFree = -1;
+            while (true)
             {
-                byte* ev = events + i * s_eventSize;
-                int fd = (int)*(ulong*)(ev + s_dataOffset);
-                if (fd == _eventFd)
+                long wakes = self.FutexWakes;
+                Round(events, NextTimeout(-1));
+                // It just woke a synchronous waiter while a receiver wanted to lead: give the role back (the woken
+                // thread comes back to lead when it waits again; if it does not, AwaitRole takes the role back).
+                if (self.FutexWakes != wakes && Interlocked.Exchange(ref _wanted, 0) != 0)
                 {
-                    Volatile.Write(ref _wakePending, 0);
-                    eventfd_read(_eventFd, out _);
-                    continue;
-                }
-                if (_handlers.TryGetValue(fd, out IHandler? h))
-                {
-                    try
-                    {
-                        h.OnEvents(*(uint*)ev);
-                    }
-                    catch (Exception ex)
-                    {
-                        Console.Error.WriteLine($"machipc kernel host: {ex}"); // as Guard: the loop goes on
-                    }
+                    break;
                 }
             }
-            RunDue();
-            while (_posted.TryDequeue(out Action? work))
+            Release();
+        }
+    }
+
+    /// <summary>
+    /// The host thread waits until the role is free and has stayed free for a whole period (or work was posted),
+    /// then takes it. See the class remarks for the bound.
+    /// </summary>
+    /// <param name="seenFree">The release generation when the role was last seen free (-1: not seen).</param>
+    private void AwaitRole(int seenFree)
+    {
+        int seenHeld = -1, quiet = 0;
+        while (true)
+        {
+            int role = Volatile.Read(ref *_role);
+            int gen = Volatile.Read(ref _releases);
+            if (role == Free)
             {
-                Guard(work);
+                if ((gen == seenFree || !_posted.IsEmpty) && TryTake())
+                {
+                    return;
+                }
+                seenFree = gen;
+                quiet = 0;
+                Futex.WaitMicroseconds(_role, Free, PeriodMicroseconds);
+                continue;
             }
+            seenFree = -1;
+            quiet = gen == seenHeld ? quiet + 1 : 0;
+            seenHeld = gen;
+            if (quiet >= QuietPeriods && Interlocked.CompareExchange(ref *_role, HeldWatched, Held) == Held)
+            {
+                Futex.Wait(_role, HeldWatched, -1); // the leader's release wakes us
+                quiet = 0;
+                continue;
+            }
+            Futex.WaitMicroseconds(_role, role, PeriodMicroseconds);
+        }
+    }
+
+    private bool TryTake()
+    {
+        if (Interlocked.CompareExchange(ref *_role, Held, Free) != Free)
+        {
+            return false;
+        }
+        Volatile.Write(ref _holder, Thread.CurrentThread);
+        return true;
+    }
+
+    private void Release()
+    {
+        Volatile.Write(ref _holder, null);
+        Interlocked.Increment(ref _releases);
+        if (Interlocked.Exchange(ref *_role, Free) == HeldWatched)
+        {
+            Futex.WakeOne(_role);
+        }
+    }
+
+    /// <summary>
+    /// Called by a thread about to sleep in a synchronous mach_msg wait (<paramref name="w"/> is its own waiter, on a
+    /// wait list; the thread holds no kernel lock and has nothing deferred): if the role is free, runs the loop
+    /// until <paramref name="w"/> is done or <paramref name="deadline"/> (Environment.TickCount64) passes, then
+    /// gives the role back. Returns without leading if another thread holds the role; either way the caller then
+    /// sleeps as usual for whatever is left of its wait.
+    /// </summary>
+    internal void Lead(Waiter w, long deadline)
+    {
+        if (OnLoop || !TryTake())
+        {
+            Volatile.Write(ref _wanted, 1);
+            return;
+        }
+        // Requests run in their connection's task; between them the loop acts as the main task, as on the host thread.
+        SimulatedTask? task = SimulatedTask.SetCurrent(null);
+        try
+        {
+            if (!w.BeginLeading())
+            {
+                return; // woken meanwhile
+            }
+            Interlocked.Increment(ref LeadTurns);
+            byte* events = stackalloc byte[MaxEvents * 16];
+            while (!w.Done)
+            {
+                int limit = -1;
+                if (deadline != long.MaxValue)
+                {
+                    long left = deadline - Environment.TickCount64;
+                    if (left <= 0)
+                    {
+                        break;
+                    }
+                    limit = (int)Math.Min(left, int.MaxValue);
+                }
+                Round(events, NextTimeout(limit));
+            }
+        }
+        finally
+        {
+            w.EndLeading();
+            SimulatedTask.SetCurrent(task);
+            Release();
+        }
+    }
+
+    /// <summary>One turn of the loop (role holder): wait for events at most <paramref name="timeout"/> ms, run them, the due timers and the posted work.</summary>
+    private void Round(byte* events, int timeout)
+    {
+        int n = epoll_wait(_epfd, events, MaxEvents, timeout);
+        for (int i = 0; i < n; i++)
+        {
+            byte* ev = events + i * s_eventSize;
+            int fd = (int)*(ulong*)(ev + s_dataOffset);
+            if (fd == _eventFd)
+            {
+                Volatile.Write(ref _wakePending, 0);
+                eventfd_read(_eventFd, out _);
+                continue;
+            }
+            if (_handlers.TryGetValue(fd, out IHandler? h))
+            {
+                try
+                {
+                    h.OnEvents(*(uint*)ev);
+                }
+                catch (Exception ex)
+                {
+                    Console.Error.WriteLine($"machipc kernel host: {ex}"); // as Guard: the loop goes on
+                }
+            }
+        }
+        RunDue();
+        while (_posted.TryDequeue(out Action? work))
+        {
+            Guard(work);
         }
     }
 
@@ -160,7 +340,8 @@ internal sealed unsafe class EventLoop
         }
     }
 
-    private int NextTimeout()
+    /// <summary>How long the next epoll_wait may sleep: until the first timer, at most <paramref name="limit"/> ms (-1: no limit).</summary>
+    private int NextTimeout(int limit)
     {
         if (!_posted.IsEmpty)
         {
@@ -170,9 +351,10 @@ internal sealed unsafe class EventLoop
         {
             if (!_timers.TryPeek(out _, out long first))
             {
-                return -1;
+                return limit;
             }
-            return (int)Math.Clamp(first - Environment.TickCount64, 0, int.MaxValue);
+            int due = (int)Math.Clamp(first - Environment.TickCount64, 0, int.MaxValue);
+            return limit < 0 ? due : Math.Min(due, limit);
         }
     }
 

@@ -69,7 +69,8 @@ internal sealed unsafe class Waiter
     internal bool Flushing;
     internal KMsg? SpareKMsg;
 
-    private const int Waiting = 0, Woken = 1, Sleeping = 2;
+    // Leading: the thread runs the kernel host's loop instead of sleeping on its word (Remote/EventLoop.cs, Lead).
+    private const int Waiting = 0, Woken = 1, Sleeping = 2, Leading = 3;
     private static readonly bool s_futex = System.OperatingSystem.IsLinux() && Futex.Available;
 
     private readonly object _gate = new();
@@ -119,6 +120,11 @@ internal sealed unsafe class Waiter
     // the kernel again, and that entry's own flush only adds to this list).
     private readonly System.Collections.Generic.List<AsyncMsg> _resumes = new();
     private bool _resuming;
+    // This thread woke a thread that was leading the host's loop: kick it out of epoll_wait once no lock is held.
+    private bool _kickLoop;
+
+    /// <summary>Futex wake-ups this thread has issued (the host's loop thread hands the role back after one).</summary>
+    internal long FutexWakes;
 
     private void DeferWake(Waiter w)
     {
@@ -143,9 +149,15 @@ internal sealed unsafe class Waiter
             else
             {
                 Futex.WakeOne(w._word);
+                FutexWakes++;
             }
         }
         _wakeCount = 0;
+        if (_kickLoop)
+        {
+            _kickLoop = false;
+            Remote.EventLoop.Leadable?.Kick();
+        }
         if (_resumes.Count > 0 && !_resuming)
         {
             RunResumes();
@@ -184,9 +196,14 @@ internal sealed unsafe class Waiter
         }
         if (s_futex)
         {
-            if (Interlocked.Exchange(ref *_word, Woken) == Sleeping)
+            switch (Interlocked.Exchange(ref *_word, Woken))
             {
-                Current.DeferWake(this);
+                case Sleeping:
+                    Current.DeferWake(this);
+                    break;
+                case Leading when Current is var waker && waker != this:
+                    waker._kickLoop = true; // a leader that completes its own wait sees Done after the batch: no syscall
+                    break;
             }
             return;
         }
@@ -207,6 +224,12 @@ internal sealed unsafe class Waiter
         }
         if (s_futex)
         {
+            // In the kernel host's process, a thread with nothing deferred may run the host's loop while it waits
+            // (leader/follower, Remote/EventLoop.cs), then sleeps for whatever is left as any other.
+            if (Remote.EventLoop.Leadable is { } loop && OpCount == 0 && _wakeCount == 0 && !Flushing && !_resuming)
+            {
+                loop.Lead(this, deadline);
+            }
             SleepFutex(deadline);
             return;
         }
@@ -230,6 +253,12 @@ internal sealed unsafe class Waiter
             }
         }
     }
+
+    /// <summary>Advertises that the thread leads the loop (a waker kicks it, see <see cref="Wake"/>); false if already woken.</summary>
+    internal bool BeginLeading() => Interlocked.CompareExchange(ref *_word, Leading, Waiting) != Woken;
+
+    /// <summary>Stops advertising it (unless woken meanwhile): the thread sleeps on its word again.</summary>
+    internal void EndLeading() => Interlocked.CompareExchange(ref *_word, Waiting, Leading);
 
     private void SleepFutex(long deadline)
     {
@@ -306,7 +335,13 @@ internal static unsafe class Futex
             syscall(s_sysFutex, addr, FutexWaitPrivate, expected, null, null, 0);
             return;
         }
-        Timespec ts = new() { Sec = timeoutMs / 1000, Nsec = timeoutMs % 1000 * 1_000_000 };
+        WaitMicroseconds(addr, expected, timeoutMs * 1000);
+    }
+
+    /// <summary>Sleeps while *<paramref name="addr"/> == <paramref name="expected"/>, at most <paramref name="timeoutUs"/> µs.</summary>
+    internal static void WaitMicroseconds(int* addr, int expected, long timeoutUs)
+    {
+        Timespec ts = new() { Sec = timeoutUs / 1_000_000, Nsec = timeoutUs % 1_000_000 * 1000 };
         syscall(s_sysFutex, addr, FutexWaitPrivate, expected, &ts, null, 0);
     }
 
