@@ -72,10 +72,7 @@ internal sealed unsafe class EventLoop
     private readonly int* _role = (int*)NativeMemory.AllocZeroed(sizeof(int));
     private int _releases;
     private Thread? _holder;
-    private int _wanted; // a receiver found the role held and slept instead of leading
-
-    /// <summary>Threads other than the host's that served the loop as leaders (tests observe that receivers lead).</summary>
-    internal static int LeadTurns;
+    private Waiter? _wanter; // a receiver found the role held by the host thread and asked for it
 
     public EventLoop()
     {
@@ -87,6 +84,12 @@ internal sealed unsafe class EventLoop
         }
         Control(EPOLL_CTL_ADD, _eventFd, EPOLLIN | EPOLLET);
     }
+
+    /// <summary>The thread holding the loop's role now (the host's thread, a leading receiver, or null).</summary>
+    internal Thread? Holder => Volatile.Read(ref _holder);
+
+    /// <summary>The host's own thread.</summary>
+    internal Thread? HostThread => _thread;
 
     /// <summary>Whether the caller holds the loop's role (the host's thread or a leading receiver).</summary>
     public bool OnLoop => Volatile.Read(ref _holder) == Thread.CurrentThread;
@@ -180,14 +183,19 @@ internal sealed unsafe class EventLoop
             {
                 long wakes = self.FutexWakes;
                 Round(events, NextTimeout(-1));
-                // It just woke a synchronous waiter while a receiver wanted to lead: give the role back (the woken
-                // thread comes back to lead when it waits again; if it does not, AwaitRole takes the role back).
-                if (self.FutexWakes != wakes && Interlocked.Exchange(ref _wanted, 0) != 0)
+                if (Volatile.Read(ref _wanter) is null || Interlocked.Exchange(ref _wanter, null) is not { } wanter)
+                {
+                    continue;
+                }
+                // A receiver asked for the role: release it and wake the receiver to lead if it still sleeps. If this
+                // round woke a synchronous waiter (likely that receiver, with its message), it comes back to lead when
+                // it waits again: leave the role free (AwaitRole takes it back if nobody does). Otherwise keep it.
+                Release();
+                if (wanter.OfferLead() || self.FutexWakes != wakes || !TryTake())
                 {
                     break;
                 }
             }
-            Release();
         }
     }
 
@@ -251,15 +259,20 @@ internal sealed unsafe class EventLoop
     /// Called by a thread about to sleep in a synchronous mach_msg wait (<paramref name="w"/> is its own waiter, on a
     /// wait list; the thread holds no kernel lock and has nothing deferred): if the role is free, runs the loop
     /// until <paramref name="w"/> is done or <paramref name="deadline"/> (Environment.TickCount64) passes, then
-    /// gives the role back. Returns without leading if another thread holds the role; either way the caller then
-    /// sleeps as usual for whatever is left of its wait.
+    /// gives the role back, and returns true. False if another thread holds the role: the caller sleeps (if the host
+    /// thread holds it, it is asked for it and wakes the caller with an offer after its current round,
+    /// <see cref="Waiter.OfferLead"/>; a leading receiver keeps it until its own wait ends).
     /// </summary>
-    internal void Lead(Waiter w, long deadline)
+    internal bool Lead(Waiter w, long deadline)
     {
         if (OnLoop || !TryTake())
         {
-            Volatile.Write(ref _wanted, 1);
-            return;
+            if (!OnLoop && Volatile.Read(ref _holder) == _thread)
+            {
+                Volatile.Write(ref _wanter, w);
+                Kick();
+            }
+            return false;
         }
         // Requests run in their connection's task; between them the loop acts as the main task, as on the host thread.
         SimulatedTask? task = SimulatedTask.SetCurrent(null);
@@ -267,9 +280,8 @@ internal sealed unsafe class EventLoop
         {
             if (!w.BeginLeading())
             {
-                return; // woken meanwhile
+                return true; // woken meanwhile
             }
-            Interlocked.Increment(ref LeadTurns);
             byte* events = stackalloc byte[MaxEvents * 16];
             while (!w.Done)
             {
@@ -285,6 +297,7 @@ internal sealed unsafe class EventLoop
                 }
                 Round(events, NextTimeout(limit));
             }
+            return true;
         }
         finally
         {

@@ -70,7 +70,8 @@ internal sealed unsafe class Waiter
     internal KMsg? SpareKMsg;
 
     // Leading: the thread runs the kernel host's loop instead of sleeping on its word (Remote/EventLoop.cs, Lead).
-    private const int Waiting = 0, Woken = 1, Sleeping = 2, Leading = 3;
+    // Offered: the host's loop thread gave up the loop for this thread, which wakes to lead it.
+    private const int Waiting = 0, Woken = 1, Sleeping = 2, Leading = 3, Offered = 4;
     private static readonly bool s_futex = System.OperatingSystem.IsLinux() && Futex.Available;
 
     private readonly object _gate = new();
@@ -122,6 +123,9 @@ internal sealed unsafe class Waiter
     private bool _resuming;
     // This thread woke a thread that was leading the host's loop: kick it out of epoll_wait once no lock is held.
     private bool _kickLoop;
+
+    /// <summary>Waits a thread leading the host's loop ended itself: it ran the request that completed them (tests).</summary>
+    internal static int LeaderSelfWakes;
 
     /// <summary>Futex wake-ups this thread has issued (the host's loop thread hands the role back after one).</summary>
     internal long FutexWakes;
@@ -201,8 +205,15 @@ internal sealed unsafe class Waiter
                 case Sleeping:
                     Current.DeferWake(this);
                     break;
-                case Leading when Current is var waker && waker != this:
-                    waker._kickLoop = true; // a leader that completes its own wait sees Done after the batch: no syscall
+                case Leading when Current is var waker:
+                    if (waker != this)
+                    {
+                        waker._kickLoop = true;
+                    }
+                    else
+                    {
+                        Interlocked.Increment(ref LeaderSelfWakes); // it sees Done after its round: no syscall
+                    }
                     break;
             }
             return;
@@ -228,7 +239,10 @@ internal sealed unsafe class Waiter
             // (leader/follower, Remote/EventLoop.cs), then sleeps for whatever is left as any other.
             if (Remote.EventLoop.Leadable is { } loop && OpCount == 0 && _wakeCount == 0 && !Flushing && !_resuming)
             {
-                loop.Lead(this, deadline);
+                while (!loop.Lead(this, deadline) && SleepFutex(deadline))
+                {
+                    // offered the loop: lead it
+                }
             }
             SleepFutex(deadline);
             return;
@@ -255,26 +269,58 @@ internal sealed unsafe class Waiter
     }
 
     /// <summary>Advertises that the thread leads the loop (a waker kicks it, see <see cref="Wake"/>); false if already woken.</summary>
-    internal bool BeginLeading() => Interlocked.CompareExchange(ref *_word, Leading, Waiting) != Woken;
+    internal bool BeginLeading()
+    {
+        while (true)
+        {
+            int state = Interlocked.CompareExchange(ref *_word, Leading, Waiting);
+            if (state != Offered)
+            {
+                return state != Woken;
+            }
+            Interlocked.CompareExchange(ref *_word, Waiting, Offered); // a stale offer: this thread leads anyway
+        }
+    }
 
     /// <summary>Stops advertising it (unless woken meanwhile): the thread sleeps on its word again.</summary>
     internal void EndLeading() => Interlocked.CompareExchange(ref *_word, Waiting, Leading);
 
-    private void SleepFutex(long deadline)
+    /// <summary>
+    /// The host's loop thread hands this (sleeping) thread the loop: true if the thread will look at the offer (it
+    /// sleeps and is woken, or has not slept yet), false if it is running or done (its wait ended).
+    /// </summary>
+    internal bool OfferLead()
+    {
+        int state = Interlocked.CompareExchange(ref *_word, Offered, Sleeping);
+        if (state == Sleeping)
+        {
+            Futex.WakeOne(_word);
+            return true;
+        }
+        return state == Waiting && Interlocked.CompareExchange(ref *_word, Offered, Waiting) == Waiting;
+    }
+
+    /// <summary>Sleeps until woken or <paramref name="deadline"/>; true if it woke with the loop offered instead (<see cref="OfferLead"/>).</summary>
+    private bool SleepFutex(long deadline)
     {
         while (true)
         {
             int state = Interlocked.CompareExchange(ref *_word, Sleeping, Waiting);
             if (state == Woken)
             {
-                return;
+                return false;
+            }
+            if (state == Offered)
+            {
+                Interlocked.CompareExchange(ref *_word, Waiting, Offered);
+                return true;
             }
             long left = deadline == long.MaxValue ? -1 : deadline - System.Environment.TickCount64;
             if (left == 0 || left < -1)
             {
                 // Timed out: stop advertising sleep so a later waker skips the syscall.
                 Interlocked.CompareExchange(ref *_word, Waiting, Sleeping);
-                return;
+                return false;
             }
             Futex.Wait(_word, Sleeping, left);
         }
