@@ -20,9 +20,13 @@ namespace MachIpc.Kernel.Remote;
 /// wait (Simulated/Waiter.cs) takes the role if it is free and runs the loop itself until its own wait ends (or its
 /// deadline passes), so the request that will wake it is read from the socket by the thread that will serve it: the
 /// helper and the server sleep per round trip, as with a plain socket, instead of helper, loop and server. A waker
-/// of a leading thread kicks it out of epoll_wait through the eventfd (unless it is that thread). The host's own
-/// thread (<see cref="Threads"/>) runs the loop when no receiver leads: it keeps the role until it has just woken a
-/// synchronous waiter while a receiver wanted to lead, then hands the role back by releasing it.
+/// of a leading thread kicks it out of epoll_wait through the eventfd (unless it is that thread: a leader that runs
+/// the request completing its own wait sees it done after the round). Other receivers sleep while one leads. The
+/// host's own thread (<see cref="Threads"/>) runs the loop when no receiver does; a receiver that finds it running
+/// asks for the role (kicks the eventfd), and after its round the host thread releases it and wakes that receiver
+/// with an offer (<see cref="Waiter.OfferLead"/>). That happens when a receiver starts waiting after the loop went
+/// unled for a while, not per round trip. XNU has nothing like it (it is this host's transport, not kernel
+/// semantics): what a receiver gets, in which order, with which trailer and return code, does not change.
 /// </para>
 /// <para>
 /// Progress without a leader: the host thread takes a free role only once it has stayed free for a whole
