@@ -321,8 +321,11 @@ internal sealed unsafe class EventLoop
             int fd = (int)*(ulong*)(ev + s_dataOffset);
             if (fd == _eventFd)
             {
-                Volatile.Write(ref _wakePending, 0);
+                // Consume, then re-arm: a kick between the two finds the flag still set and writes nothing, but what
+                // it announced (posted work, a leader's wait done) is looked at later in this round. The other order
+                // could consume a kick whose flag stays set, and every later kick would then write nothing.
                 eventfd_read(_eventFd, out _);
+                Interlocked.Exchange(ref _wakePending, 0); // a full fence: what follows reads after the re-arm
                 continue;
             }
             if (_handlers.TryGetValue(fd, out IHandler? h))
