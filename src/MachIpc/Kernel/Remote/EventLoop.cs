@@ -279,7 +279,10 @@ internal sealed unsafe class EventLoop
             return false;
         }
         // Requests run in their connection's task; between them the loop acts as the main task, as on the host thread.
+        // The thread's own kernel state is its own again afterwards: its task and errno (its Waiter is parked on a wait
+        // list meanwhile, and requests touch only its deferred-work lists and spare message, empty between calls).
         SimulatedTask? task = SimulatedTask.SetCurrent(null);
+        int errno = SimulatedKernel.ThreadErrno;
         try
         {
             if (!w.BeginLeading())
@@ -307,6 +310,7 @@ internal sealed unsafe class EventLoop
         {
             w.EndLeading();
             SimulatedTask.SetCurrent(task);
+            SimulatedKernel.ThreadErrno = errno;
             Release();
         }
     }

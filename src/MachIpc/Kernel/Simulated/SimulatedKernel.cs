@@ -118,6 +118,13 @@ internal sealed unsafe partial class SimulatedKernel : IMachKernel
 
     public int LastErrno => t_errno;
 
+    /// <summary>The calling thread's errno, for a thread that runs the kernel host's loop inside its own call to keep.</summary>
+    internal static int ThreadErrno
+    {
+        get => t_errno;
+        set => t_errno = value;
+    }
+
     public uint TaskSelf() => CurrentTask.SelfName;
 
     public int CurrentPid() => CurrentTask.Pid;
