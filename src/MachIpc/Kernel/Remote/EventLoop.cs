@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Threading;
 using MachIpc.Kernel.Simulated;
@@ -29,13 +30,13 @@ namespace MachIpc.Kernel.Remote;
 /// semantics): what a receiver gets, in which order, with which trailer and return code, does not change.
 /// </para>
 /// <para>
-/// Progress without a leader: the host thread takes a free role only once it has stayed free for a whole
-/// <see cref="PeriodMicroseconds"/> (the release generation <see cref="_releases"/> unchanged), so a receiver that
-/// leaves the loop to serve a request and comes straight back is not displaced, and a departure wakes nobody. Worst
-/// case added latency for a connection while no thread leads: two periods (1 ms, plus the kernel's timer slack).
-/// Work posted while nobody holds the role wakes the host thread at once. After <see cref="QuietPeriods"/> periods
-/// in which one leader kept the role, the host thread sleeps until that leader releases it (one futex wake then), so
-/// an idle host polls nothing.
+/// Progress without a leader: a departure wakes nobody. The host thread looks at the role every
+/// <see cref="PeriodMicroseconds"/> and takes it once it has been free for <see cref="GraceMicroseconds"/> since the
+/// last release (<see cref="_releasedAt"/>), so a receiver that leaves the loop to serve a request and comes straight
+/// back is not displaced. Worst case added latency for a connection while no thread leads: one period, 1 ms (plus the
+/// kernel's timer slack). Work posted while nobody holds the role wakes the host thread at once. After
+/// <see cref="QuietPeriods"/> periods in which one leader kept the role, the host thread sleeps until that leader
+/// releases it (one futex wake then), so an idle host polls nothing.
 /// </para>
 /// </remarks>
 internal sealed unsafe class EventLoop
@@ -52,8 +53,11 @@ internal sealed unsafe class EventLoop
     private const int EFD_NONBLOCK = 0x800, EFD_CLOEXEC = 0x80000;
     private const int MaxEvents = 64;
 
-    /// <summary>How often the host thread looks at a role it does not hold (µs); see the class remarks for the bound.</summary>
-    internal const int PeriodMicroseconds = 500;
+    /// <summary>How often the host thread looks at a role it does not hold (µs): the bound (class remarks).</summary>
+    internal const int PeriodMicroseconds = 1000;
+
+    /// <summary>How long the role must have been free before the host thread takes it (µs), at most a period.</summary>
+    private const int GraceMicroseconds = 250;
 
     /// <summary>Periods one leader may keep the role before the host thread stops polling and waits for its release.</summary>
     private const int QuietPeriods = 20;
@@ -74,7 +78,7 @@ internal sealed unsafe class EventLoop
     private Thread? _thread;
     // In native memory: the host thread futex-waits on it (the loop lives as long as the process).
     private readonly int* _role = (int*)NativeMemory.AllocZeroed(sizeof(int));
-    private int _releases;
+    private long _releasedAt; // Stopwatch timestamp of the last release
     private Thread? _holder;
     private Waiter? _wanter; // a receiver found the role held by the host thread and asked for it
 
@@ -178,11 +182,9 @@ internal sealed unsafe class EventLoop
     {
         byte* events = stackalloc byte[MaxEvents * 16];
         Waiter self = Waiter.Current;
-        int seenFree = Volatile.Read(ref _releases); // at start, take the role at once
         while (true)
         {
-            AwaitRole(seenFree);
-            seenFree = -1;
+            AwaitRole();
             while (true)
             {
                 long wakes = self.FutexWakes;
@@ -204,31 +206,30 @@ internal sealed unsafe class EventLoop
     }
 
     /// <summary>
-    /// The host thread waits until the role is free and has stayed free for a whole period (or work was posted),
-    /// then takes it. See the class remarks for the bound.
+    /// The host thread waits until the role has been free for the grace time (or work was posted), then takes it.
+    /// See the class remarks for the bound.
     /// </summary>
-    /// <param name="seenFree">The release generation when the role was last seen free (-1: not seen).</param>
-    private void AwaitRole(int seenFree)
+    private void AwaitRole()
     {
-        int seenHeld = -1, quiet = 0;
+        long seenHeld = -1;
+        int quiet = 0;
         while (true)
         {
             int role = Volatile.Read(ref *_role);
-            int gen = Volatile.Read(ref _releases);
+            long releasedAt = Volatile.Read(ref _releasedAt);
             if (role == Free)
             {
-                if ((gen == seenFree || !_posted.IsEmpty) && TryTake())
+                long idle = (long)Stopwatch.GetElapsedTime(releasedAt).TotalMicroseconds;
+                if ((idle >= GraceMicroseconds || !_posted.IsEmpty) && TryTake())
                 {
                     return;
                 }
-                seenFree = gen;
                 quiet = 0;
-                Futex.WaitMicroseconds(_role, Free, PeriodMicroseconds);
+                Futex.WaitMicroseconds(_role, Free, Math.Max(GraceMicroseconds - idle, 1));
                 continue;
             }
-            seenFree = -1;
-            quiet = gen == seenHeld ? quiet + 1 : 0;
-            seenHeld = gen;
+            quiet = releasedAt == seenHeld ? quiet + 1 : 0;
+            seenHeld = releasedAt;
             if (quiet >= QuietPeriods && Interlocked.CompareExchange(ref *_role, HeldWatched, Held) == Held)
             {
                 Futex.Wait(_role, HeldWatched, -1); // the leader's release wakes us
@@ -252,7 +253,7 @@ internal sealed unsafe class EventLoop
     private void Release()
     {
         Volatile.Write(ref _holder, null);
-        Interlocked.Increment(ref _releases);
+        Volatile.Write(ref _releasedAt, Stopwatch.GetTimestamp());
         if (Interlocked.Exchange(ref *_role, Free) == HeldWatched)
         {
             Futex.WakeOne(_role);
