@@ -14,7 +14,8 @@ using MachIpc.ProcessHelper;
 using MachIpc.Samples.HelperPool;
 
 // Modes (the kernel socket comes from MACHIPC_KERNEL_SOCKET, set by the parent):
-//   rpc <service> <count>   check in (pattern 1), <count> round trips, pass a file, echo OOL memory, print "ok ..."
+//   rpc <service> <count> [ool-bytes]   check in (pattern 1), <count> round trips, pass a file, echo OOL memory
+//                           (100000 bytes unless given), print "ok ..."
 //   stream <service>        check in, print "connected", round trips until the parent stops answering
 //   connect <service> [task-port]   check in (optionally sending the task port); print "connected" (then wait for a
 //                           line on stdin) or "refused <why>"
@@ -40,7 +41,8 @@ try
 {
     return args[0] switch
     {
-        "rpc" => Modes.Rpc(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture)),
+        "rpc" => Modes.Rpc(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture),
+            args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 100_000),
         "stream" => Modes.Stream(args[1]),
         "connect" => RendezvousModes.Connect(args[1], args.Length > 2 && args[2] == "task-port"),
         "squat" => RendezvousModes.Squat(args[1]),
@@ -67,7 +69,7 @@ catch (Exception ex)
 
 internal static unsafe class Modes
 {
-    public static int Rpc(string service, int count)
+    public static int Rpc(string service, int count, int oolBytes)
     {
         int pid = Mach.CurrentPid;
         using var channel = HelperRendezvous.Connect(service);
@@ -79,7 +81,7 @@ internal static unsafe class Modes
             }
             pool.PassFile($"hello from {Environment.ProcessId}"); // a real descriptor, as a fileport
         }
-        string? ool = EchoOol(channel.Send.Name);
+        string? ool = EchoOol(channel.Send.Name, oolBytes);
         if (ool is not null)
         {
             Console.WriteLine("fail ool " + ool);
@@ -89,11 +91,11 @@ internal static unsafe class Modes
         return 0;
     }
 
-    /// <summary>Sends 100000 bytes out of line with a reply port; the parent answers with them reversed, out of line.</summary>
-    private static string? EchoOol(uint server)
+    /// <summary>Sends <paramref name="size"/> bytes out of line with a reply port; the parent answers with them reversed, out of line.</summary>
+    private static string? EchoOol(uint server, int size)
     {
         using var replyPort = ReceiveRight.Allocate();
-        byte[] data = new byte[100_000];
+        byte[] data = new byte[size];
         for (int i = 0; i < data.Length; i++)
         {
             data[i] = (byte)(i * 7);

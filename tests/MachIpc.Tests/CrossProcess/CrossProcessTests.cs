@@ -140,6 +140,23 @@ public sealed class CrossProcessTests : ChildProcessTests
     }
 
     [Fact]
+    public void AReplyLargerThanTheSocketBuffer_ReachesTheHelperWhole()
+    {
+        // 8 MiB out of line each way: the host's reply to the helper's receive does not fit the socket buffer, so
+        // the host writes it as the helper reads (EPOLLOUT, watched only while such a reply waits).
+        using var rendezvous = new HelperRendezvous(_prefix);
+        Process helper = Start(true, null, "rpc", rendezvous.ServiceName, "10", (8 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        using (HelperRegistration registration = rendezvous.Expect(helper.Id))
+        using (Served served = Serve(registration))
+        {
+            Assert.Equal($"ok pid={helper.Id} ospid={helper.Id} count=10", Finish(helper));
+            Assert.Equal(1, served.Dispatcher.OolEchoes);
+        }
+        rendezvous.Dispose();
+        AssertNoLeaks();
+    }
+
+    [Fact]
     public void KilledHelper_ParentGetsNoSendersAndDeadName_AndKeepsServingTheOthers()
     {
         using var rendezvous = new HelperRendezvous(_prefix);

@@ -49,7 +49,7 @@ internal sealed unsafe class EventLoop
 
     public const uint EPOLLIN = 0x001, EPOLLOUT = 0x004, EPOLLERR = 0x008, EPOLLHUP = 0x010, EPOLLRDHUP = 0x2000;
     private const uint EPOLLET = 1u << 31;
-    private const int EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2;
+    private const int EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLL_CTL_MOD = 3;
     private const int EFD_NONBLOCK = 0x800, EFD_CLOEXEC = 0x80000;
     private const int MaxEvents = 64;
 
@@ -117,6 +117,18 @@ internal sealed unsafe class EventLoop
     {
         _handlers[fd] = handler;
         Control(EPOLL_CTL_ADD, fd, events | EPOLLET);
+    }
+
+    /// <summary>
+    /// Changes the events watched on <paramref name="fd"/> (re-armed: a condition already true is reported). Any
+    /// thread, while the descriptor is open; false if epoll refused.
+    /// </summary>
+    public bool Watch(int fd, uint events)
+    {
+        byte* ev = stackalloc byte[16];
+        *(uint*)ev = events | EPOLLET;
+        *(ulong*)(ev + s_dataOffset) = (ulong)fd;
+        return epoll_ctl(_epfd, EPOLL_CTL_MOD, fd, ev) == 0;
     }
 
     /// <summary>Stops watching <paramref name="fd"/> (before it is closed). Role holder.</summary>

@@ -56,6 +56,15 @@ internal sealed class HostConnection : EventLoop.IHandler
 
     public int Fd => _frames.Fd;
 
+    /// <summary>
+    /// What the loop watches on a connection. Not EPOLLOUT: a Unix socket reports it edge-triggered every time the
+    /// peer reads, which would wake the loop once per reply for nothing; it is watched only while a reply waits for
+    /// room (<see cref="WriteMore"/>).
+    /// </summary>
+    internal const uint Events = EventLoop.EPOLLIN | EventLoop.EPOLLRDHUP;
+
+    private bool _watchingOut; // under _gate
+
     public void OnEvents(uint events)
     {
         if ((events & EventLoop.EPOLLOUT) != 0)
@@ -316,11 +325,23 @@ internal sealed class HostConnection : EventLoop.IHandler
                 }
                 if (n == 0)
                 {
-                    return true; // the socket is full: EPOLLOUT continues
+                    // The socket is full: EPOLLOUT continues (watched from now, and reported at once if room
+                    // appeared since the send).
+                    if (!_watchingOut)
+                    {
+                        _watchingOut = true;
+                        _host.Loop.Watch(Fd, Events | EventLoop.EPOLLOUT);
+                    }
+                    return true;
                 }
                 _sent += n;
             }
             _replyPending = false;
+            if (_watchingOut)
+            {
+                _watchingOut = false;
+                _host.Loop.Watch(Fd, Events);
+            }
             _handler?.AfterReply();
             _reply.GiveBack();
             _busy = false;

@@ -161,7 +161,7 @@ internal sealed unsafe partial class KernelHost : EventLoop.IHandler
         Interlocked.Increment(ref _pendingHellos);
         Interlocked.Increment(ref _connections);
         var conn = new HostConnection(this, frames, cred, who);
-        _loop.Add(frames.Fd, conn, EventLoop.EPOLLIN | EventLoop.EPOLLOUT | EventLoop.EPOLLRDHUP);
+        _loop.Add(frames.Fd, conn, HostConnection.Events); // EPOLLOUT only while a reply waits for room (HostConnection.WriteMore)
         conn.HelloNode = _awaitingHello.AddLast((conn, Environment.TickCount64 + HelloTimeoutMs));
         if (_awaitingHello.Count == 1)
         {
