@@ -54,7 +54,7 @@ internal sealed unsafe class EventLoop
     private const int MaxEvents = 64;
 
     /// <summary>How often the host thread looks at a role it does not hold (µs): the bound (class remarks).</summary>
-    internal const int PeriodMicroseconds = 1000;
+    private const int PeriodMicroseconds = 1000;
 
     /// <summary>How long the role must have been free before the host thread takes it (µs), at most a period.</summary>
     private const int GraceMicroseconds = 250;

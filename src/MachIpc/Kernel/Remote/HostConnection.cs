@@ -58,8 +58,8 @@ internal sealed class HostConnection : EventLoop.IHandler
 
     /// <summary>
     /// What the loop watches on a connection. Not EPOLLOUT: a Unix socket reports it edge-triggered every time the
-    /// peer reads, which would wake the loop once per reply for nothing; it is watched only while a reply waits for
-    /// room (<see cref="WriteMore"/>).
+    /// peer reads, which would cost the loop an epoll round per reply (and a wake-up if it was sleeping) for nothing;
+    /// it is watched only while a reply waits for room (<see cref="WriteMore"/>).
     /// </summary>
     internal const uint Events = EventLoop.EPOLLIN | EventLoop.EPOLLRDHUP;
 
