@@ -21,6 +21,8 @@ using MachIpc.Samples.HelperPool;
 //                           line on stdin) or "refused <why>"
 //   squat <service>         check in the parent's name first, answer one check-in as the parent; print what it got
 //   hello <service>         send a well-formed pattern-2 hello to someone else's service; print "sent"
+//   bad-fileport <service> fileport_makefd on a name that is not a fileport (the host sets errno EINVAL), prints
+//                           "errno <n>", then as hello
 //   wait                    read a line from stdin, then exit
 //   garbage                 connect raw, break the protocol twice, print "disconnected" if the host hung up each time
 //   fuzz <seed> <n>         targeted malformed requests (each must be disconnected), then n random frames after a
@@ -47,6 +49,7 @@ try
         "connect" => RendezvousModes.Connect(args[1], args.Length > 2 && args[2] == "task-port"),
         "squat" => RendezvousModes.Squat(args[1]),
         "hello" => RendezvousModes.Hello(args[1]),
+        "bad-fileport" => Modes.BadFileport(args[1]),
         "wait" => Modes.Wait(),
         "garbage" => Modes.Garbage(),
         "fuzz" => Modes.Fuzz(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture)),
@@ -69,6 +72,13 @@ catch (Exception ex)
 
 internal static unsafe class Modes
 {
+    public static int BadFileport(string service)
+    {
+        int fd = Mach.FileportMakeFd(0x0dead103); // no such name: -1 with errno EINVAL, set on the host thread that ran it
+        Console.WriteLine(fd == -1 ? $"errno {Mach.LastErrno}" : $"fd {fd}");
+        return RendezvousModes.Hello(service);
+    }
+
     public static int Rpc(string service, int count, int oolBytes)
     {
         int pid = Mach.CurrentPid;

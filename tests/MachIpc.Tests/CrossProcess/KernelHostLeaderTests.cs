@@ -87,6 +87,38 @@ public sealed unsafe class KernelHostLeaderTests : ChildProcessTests
     }
 
     [Fact]
+    public void ALeadingReceiver_KeepsItsOwnErrno_AfterRunningAHelpersFailingCall()
+    {
+        // The host's requests set errno on whichever thread runs them (a fileport call that fails, G4); a receiver
+        // leading the loop ran one, and what its own caller reads afterwards is still its own.
+        const int Mine = 4321;
+        string service = _prefix + ".errno";
+        Process helper;
+        int after = 0;
+        MachMsgReturn mr = 0;
+        using (ReceiveRight port = BootstrapServer.CheckIn(service))
+        {
+            var receiver = new Thread(() =>
+            {
+                SimulatedKernel.ThreadErrno = Mine;
+                Received got = K.Rcv(port.Name, extra: 0);
+                after = SimulatedKernel.ThreadErrno;
+                mr = got.Result;
+                K.Destroy(got);
+            }) { IsBackground = true, Name = "leader errno receiver" };
+            receiver.Start();
+            WaitUntil(() => Loop.Holder == receiver, "the receiver to lead the host's loop");
+            helper = Start("bad-fileport", service);
+            Assert.True(receiver.Join(ChildTimeout), "the receiver did not return");
+        }
+        Assert.Equal("errno 22", ReadLine(helper)); // EINVAL reached the helper: the leader ran the call
+        Assert.Equal("sent", Finish(helper));
+        Assert.Equal(MachMsgReturn.Success, mr);
+        Assert.Equal(Mine, after);
+        AssertNoLeaks();
+    }
+
+    [Fact]
     public void ALeadingReceiver_WokenByASenderInThisProcess_ReturnsItsMessage()
     {
         uint port = PortWithSend();
