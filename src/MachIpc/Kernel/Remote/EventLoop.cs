@@ -76,9 +76,9 @@ internal sealed unsafe class EventLoop
     private readonly PriorityQueue<Action, long> _timers = new();
     private int _wakePending;
     private Thread? _thread;
-    // In native memory, on a cache line of its own (as Waiter's wake words): the host thread futex-waits on it, and
-    // every leader writes it twice per wait. The loop lives as long as the process.
-    private readonly int* _role = NewRoleWord();
+    // A futex word on a cache line of its own, as the threads' wake words (starts Free): the host thread futex-waits on
+    // it, and every leader writes it twice per wait. The loop lives as long as the process.
+    private readonly int* _role = Futex.NewWord();
     private long _releasedAt; // Stopwatch timestamp of the last release
     private Thread? _holder;
     private Waiter? _wanter; // a receiver found the role held by the host thread and asked for it
@@ -92,13 +92,6 @@ internal sealed unsafe class EventLoop
             throw new InvalidOperationException($"epoll/eventfd failed: errno {Marshal.GetLastPInvokeError()}");
         }
         Control(EPOLL_CTL_ADD, _eventFd, EPOLLIN | EPOLLET);
-    }
-
-    private static int* NewRoleWord()
-    {
-        var word = (int*)NativeMemory.AlignedAlloc(64, 64);
-        *word = Free;
-        return word;
     }
 
     /// <summary>The thread holding the loop's role now (the host's thread, a leading receiver, or null).</summary>

@@ -51,17 +51,10 @@ internal sealed unsafe class Waiter
         // cache line of its own: threads' words allocated one after another would otherwise share one, and every
         // wake-up of one thread would take the line from another that is only sleeping or resetting its own.
         // Nobody sleeps on an asynchronous waiter's word: all of them share one, which only Reset writes (zero).
-        _word = async is null ? NewWord() : s_noSleeperWord;
+        _word = async is null ? Futex.NewWord() : s_noSleeperWord;
     }
 
-    private static readonly int* s_noSleeperWord = NewWord();
-
-    private static int* NewWord()
-    {
-        var word = (int*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(64, 64);
-        *word = 0;
-        return word;
-    }
+    private static readonly int* s_noSleeperWord = Futex.NewWord();
 
     // Deferred work (SimulatedKernel.Flush), this thread's spare message (KMsg.Rent/Return).
     internal SimulatedKernel.DeferredOp[] Ops = new SimulatedKernel.DeferredOp[16];
@@ -330,6 +323,17 @@ internal sealed unsafe class Waiter
 /// <summary>The Linux futex syscall, for parking blocked threads cheaply.</summary>
 internal static unsafe class Futex
 {
+    /// <summary>
+    /// A zeroed futex word in native memory, on a 64-byte line of its own (never freed): words that different threads
+    /// write, allocated one after another, would otherwise share a line and slow each other down.
+    /// </summary>
+    internal static int* NewWord()
+    {
+        var word = (int*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(64, 64);
+        *word = 0;
+        return word;
+    }
+
     private const int FutexWaitPrivate = 128 | 0;
     private const int FutexWakePrivate = 128 | 1;
 
