@@ -68,6 +68,15 @@ internal sealed unsafe class EventLoop
     /// <summary>The loop a thread of this process may lead while it waits in mach_msg (the kernel host's; null without one).</summary>
     internal static EventLoop? Leadable;
 
+    [ThreadStatic]
+    private static long t_allocatedLeading;
+
+    /// <summary>
+    /// Bytes this thread allocated while it led the loop, serving other tasks' connections: what a thread's own
+    /// <c>mach_msg</c> calls allocate is its total less this (the allocation tests measure it that way).
+    /// </summary>
+    internal static long AllocatedWhileLeading => t_allocatedLeading;
+
     private readonly int _epfd;
     private readonly int _eventFd;
     private readonly Dictionary<int, IHandler> _handlers = new(); // role holder only
@@ -297,6 +306,7 @@ internal sealed unsafe class EventLoop
         // list meanwhile, and requests touch only its deferred-work lists and spare message, empty between calls).
         SimulatedTask? task = SimulatedTask.SetCurrent(null);
         int errno = SimulatedKernel.ThreadErrno;
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
         try
         {
             if (!w.BeginLeading())
@@ -323,6 +333,7 @@ internal sealed unsafe class EventLoop
         finally
         {
             w.EndLeading();
+            t_allocatedLeading += GC.GetAllocatedBytesForCurrentThread() - allocated;
             SimulatedTask.SetCurrent(task);
             SimulatedKernel.ThreadErrno = errno;
             Release();
