@@ -43,8 +43,9 @@ internal sealed class IpcEntry
 /// fails with KERN_NO_SPACE, and a caller-chosen name beyond it is refused before anything grows
 /// (ipc_entry_alloc_name). Freed indices go on a stack that is never rebuilt: taking a chosen name leaves its
 /// index there and <see cref="Allocate"/> skips indices found in use (XNU walks its free list instead).
-/// Every member is guarded by <see cref="Lock"/> (is_lock), except <see cref="Active"/>, which is also read
-/// without it as a hint.
+/// Every member is changed only under <see cref="Lock"/> (is_lock). <see cref="Active"/> and the entries are also
+/// read without it: by a receive, which confirms what it found with the object's lock, and by a send that only
+/// copies rights, which confirms it with the lock's sequence count (<see cref="SeqLock.Unchanged"/>).
 /// </remarks>
 internal sealed class IpcSpace
 {
@@ -52,7 +53,7 @@ internal sealed class IpcSpace
     internal const int TableCountMax = 7340032 / 24;
     private const byte FirstGeneration = 3; // the low bits every generated name carries (ipc_entry_name_mask)
 
-    internal readonly KernelLock Lock = KernelLock.Create();
+    internal readonly SeqLock Lock = SeqLock.Create();
     private IpcEntry?[] _table = new IpcEntry?[64];
     private byte[] _gen = new byte[64];
     private bool[] _onFreeStack = new bool[64];

@@ -109,3 +109,86 @@ internal readonly unsafe struct KernelLock
         public void Dispose() => owner.Exit();
     }
 }
+
+/// <summary>
+/// A space's <c>is_lock</c> with a sequence count beside its word (Linux's <c>seqcount_t</c> next to a mutex): every
+/// holder makes the count odd on entry and even again on exit, so a reader that saw the same even count before and
+/// after its reads knew the space was unchanged while it read, without writing anything shared.
+/// </summary>
+/// <remarks>
+/// It lets a send whose header only copies rights (COPY_SEND, MAKE_SEND, MAKE_SEND_ONCE) take them without the space
+/// lock (<see cref="SimulatedKernel"/>'s <c>TryCopyinHeaderUnlocked</c>), so threads of one task that use unrelated
+/// ports stop moving this lock's line between their cores on every message. XNU's send takes the lock
+/// (<c>ipc_kmsg_copyin_header</c>, osfmk/ipc/ipc_kmsg.c:1982: <c>is_write_lock(space)</c>) while its receive already
+/// reads entries without it (<c>ipc_right_lookup_read</c>, osfmk/ipc/ipc_right.c:117, confirmed under the object's
+/// lock); what a sender or anyone else can observe is the same either way.
+/// </remarks>
+internal readonly unsafe struct SeqLock
+{
+    private readonly KernelLock _lock;
+    private readonly int* _seq; // the int after the lock word: the same cache line, which the writer already owns
+
+    private SeqLock(KernelLock inner)
+    {
+        _lock = inner;
+        _seq = (int*)inner.WordAddress + 1;
+    }
+
+    internal static SeqLock Create() => new(KernelLock.Create());
+
+    /// <summary>Where the lock word is (the layout test checks no two share a cache line).</summary>
+    internal nint WordAddress => _lock.WordAddress;
+
+    internal void Enter()
+    {
+        _lock.Enter();
+        BeginWrite();
+    }
+
+    internal bool TryEnter()
+    {
+        if (!_lock.TryEnter())
+        {
+            return false;
+        }
+        BeginWrite();
+        return true;
+    }
+
+    internal void Exit()
+    {
+        Volatile.Write(ref *_seq, *_seq + 1); // release: every change made under the lock is visible before the count
+        _lock.Exit();
+    }
+
+    private void BeginWrite()
+    {
+        (*_seq)++;
+        Volatile.WriteBarrier(); // the odd count is visible before any change that follows (smp_wmb)
+    }
+
+    /// <summary>The count to pass to <see cref="Unchanged"/>; odd while a holder may be changing the space.</summary>
+    internal int ReadBegin() => Volatile.Read(ref *_seq);
+
+    /// <summary>
+    /// Whether nothing held the lock since <see cref="ReadBegin"/> returned <paramref name="begin"/>: the reads made
+    /// in between saw one consistent state, the one the space had at this call.
+    /// </summary>
+    internal bool Unchanged(int begin)
+    {
+        Volatile.ReadBarrier(); // the reads being validated complete before the count is read again (smp_rmb)
+        return (begin & 1) == 0 && Volatile.Read(ref *_seq) == begin;
+    }
+
+    /// <summary>For <c>using (x.Lock.EnterScope()) { ... }</c>.</summary>
+    internal Scope EnterScope()
+    {
+        Enter();
+        return new Scope(this);
+    }
+
+    internal readonly ref struct Scope(SeqLock owner)
+    {
+        public void Dispose() => owner.Exit();
+    }
+}

@@ -1,12 +1,14 @@
 using System;
+using System.Threading;
 using MachIpc.Abi;
 
 namespace MachIpc.Kernel.Simulated;
 
 // mach_msg send half: mach_msg_trap_send -> ipc_kmsg_copyin_from_user -> ipc_kmsg_send (section A).
 // Locks: the message is copied into the kernel with none held; the header's rights are copied in under the
-// sender's space lock, each body right under it again (ipc_object_copyin), out-of-line bytes with no lock held;
-// delivery takes the destination port's lock alone.
+// sender's space lock (or, when they are only copied, under the ports' locks, checked against the space's sequence
+// count), each body right under it again (ipc_object_copyin), out-of-line bytes with no lock held; delivery takes
+// the destination port's lock alone.
 internal sealed unsafe partial class SimulatedKernel
 {
     private MachMsgReturn Send(SimulatedTask task, Waiter self, byte* msg, MachMsgOption option, uint sendSize, uint timeout)
@@ -87,19 +89,17 @@ internal sealed unsafe partial class SimulatedKernel
         m.Security = task.SecurityToken;
 
         IpcSpace s = task.Space;
-        using (s.Lock.EnterScope())
+        if (!TryCopyinHeaderUnlocked(s, m, h, rdisp, ldisp))
         {
-            if (!s.Active)
+            using (s.Lock.EnterScope())
+            {
+                hr = s.Active ? CopyinHeader(s, m, h, rdisp, ldisp) : MachMsgReturn.SendInvalidDest;
+            }
+            if (hr != MachMsgReturn.Success)
             {
                 KMsg.Return(m);
-                return MachMsgReturn.SendInvalidDest;
+                return hr;
             }
-            hr = CopyinHeader(s, m, h, rdisp, ldisp);
-        }
-        if (hr != MachMsgReturn.Success)
-        {
-            KMsg.Return(m);
-            return hr;
         }
 
         // A28-A31: the body.
@@ -239,6 +239,97 @@ internal sealed unsafe partial class SimulatedKernel
         return MachMsgReturn.Success;
     }
 
+    /// <summary>
+    /// The header's rights taken without the space lock, when neither is moved: the destination by COPY_SEND, MAKE_SEND
+    /// or MAKE_SEND_ONCE, the reply likewise or not at all. Such a copyin changes no entry, only the ports' counts, so
+    /// the entries are read under the space's sequence count and confirmed, with the ports locked, to be what they were
+    /// (the pattern of XNU's <c>ipc_right_lookup_read</c>, osfmk/ipc/ipc_right.c:117). The counts change only after
+    /// that, under the port locks, so there is never anything to undo: a release that follows waits for the port lock
+    /// and comes after this copy, as it would after XNU's under <c>is_write_lock</c> (osfmk/ipc/ipc_kmsg.c:1982).
+    /// False, with nothing changed, for every other case and whenever the space changed meanwhile, a port is dead
+    /// (its entry turns into a dead name, which needs the lock) or the reply port's lock is taken: the caller then
+    /// copies in under the lock, which also reports every error.
+    /// </summary>
+    private static bool TryCopyinHeaderUnlocked(IpcSpace s, KMsg m, in MachMsgHeader h, MachMsgType rdisp, MachMsgType ldisp)
+    {
+        uint reply = h.LocalPort;
+        bool hasReply = MachPortName.IsValid(reply);
+        if (!CopiesOnly(rdisp) || (hasReply && !CopiesOnly(ldisp)))
+        {
+            return false;
+        }
+        int seq = s.Lock.ReadBegin();
+        if ((seq & 1) != 0 || !s.Active)
+        {
+            return false;
+        }
+        IpcPort? dest = Copyable(s.Lookup(h.RemotePort), rdisp);
+        IpcPort? rp = hasReply ? Copyable(s.Lookup(reply), ldisp) : null;
+        if (dest is null || (hasReply && rp is null))
+        {
+            return false;
+        }
+        dest.Lock.Enter();
+        if (rp is not null && rp != dest && !rp.Lock.TryEnter())
+        {
+            dest.Lock.Exit();
+            return false;
+        }
+        bool done = s.Lock.Unchanged(seq) && dest.Active && (rp is null || rp.Active);
+        if (done)
+        {
+            m.Dest = dest;
+            m.DestType = CopyLocked(dest, rdisp);
+            if (rp is not null)
+            {
+                m.Reply = new KRight { Port = rp, Type = CopyLocked(rp, ldisp) };
+            }
+            else
+            {
+                m.Reply = PassedThroughReply(reply, ldisp);
+            }
+        }
+        if (rp is not null && rp != dest)
+        {
+            rp.Lock.Exit();
+        }
+        dest.Lock.Exit();
+        return done;
+
+        static bool CopiesOnly(MachMsgType disp) =>
+            disp is MachMsgType.CopySend or MachMsgType.MakeSend or MachMsgType.MakeSendOnce;
+
+        // The entry's port if the entry holds what the disposition copies from (A13-A15); read without the lock.
+        static IpcPort? Copyable(IpcEntry? e, MachMsgType disp) =>
+            e is null ? null
+            : disp == MachMsgType.CopySend ? (e.Has(MachPortType.Send) ? e.Port : null)
+            : e.Has(MachPortType.Receive) ? e.Port : null;
+
+        // CopyinApply's effect on the port, with the port locked.
+        static MachMsgType CopyLocked(IpcPort p, MachMsgType disp)
+        {
+            switch (disp)
+            {
+                case MachMsgType.MakeSendOnce:
+                    Interlocked.Increment(ref p.SoRights);
+                    return MachMsgType.PortSendOnce;
+                case MachMsgType.MakeSend:
+                    p.MsCount++;
+                    break;
+            }
+            Interlocked.Increment(ref p.SRights);
+            return MachMsgType.PortSend;
+        }
+    }
+
+    /// <summary>A10: a NULL or DEAD reply name passes through with no right; the received-type nibble still follows the disposition.</summary>
+    private static KRight PassedThroughReply(uint reply, MachMsgType ldisp)
+    {
+        KRight r = KRight.None(ldisp == 0 ? MachPortName.Null : reply);
+        r.Type = MachMsgTypes.ReceivedForm(ldisp);
+        return r;
+    }
+
     /// <summary>A13-A17: lookups, then the dest copyin check, all before anything changes (A18); then the copyin. Space locked.</summary>
     private MachMsgReturn CopyinHeader(IpcSpace s, KMsg m, in MachMsgHeader h, MachMsgType rdisp, MachMsgType ldisp)
     {
@@ -308,9 +399,7 @@ internal sealed unsafe partial class SimulatedKernel
         }
         else
         {
-            // A10: NULL / DEAD pass through; the received-type nibble still follows the disposition.
-            m.Reply = KRight.None(ldisp == 0 ? MachPortName.Null : reply);
-            m.Reply.Type = MachMsgTypes.ReceivedForm(ldisp);
+            m.Reply = PassedThroughReply(reply, ldisp);
         }
         return MachMsgReturn.Success;
     }
