@@ -21,6 +21,35 @@ public class LockLayoutTests
         GC.KeepAlive(locks);
     }
 
+    /// <summary>
+    /// A lock word's whole line belongs to its lock: other objects on the pinned heap (a message's buffer, which its
+    /// thread writes on every message) start past it. Fails with the 64-byte array the lock word once had.
+    /// </summary>
+    [Fact]
+    public unsafe void LockWords_ShareNoLineWithTheNextPinnedObject()
+    {
+        var locks = new List<KernelLock>();
+        var buffers = new List<byte[]>();
+        for (int i = 0; i < 256; i++)
+        {
+            locks.Add(KernelLock.Create());
+            buffers.Add(GC.AllocateArray<byte>(2048, pinned: true));
+        }
+        var ranges = buffers.Select(b =>
+        {
+            fixed (byte* p = b)
+            {
+                return (Start: (nint)p - 16, End: (nint)p + b.Length); // the header too: the GC writes it
+            }
+        }).ToList();
+        foreach (KernelLock l in locks)
+        {
+            nint line = l.WordAddress, lineEnd = line + 64;
+            Assert.DoesNotContain(ranges, r => r.Start < lineEnd && line < r.End);
+        }
+        GC.KeepAlive(buffers);
+    }
+
     [Fact]
     public void ThreadsWakeWords_AreOnLinesOfTheirOwn()
     {

@@ -32,9 +32,10 @@ internal readonly unsafe struct KernelLock
     internal const int SpinLimitDefault = 20;
     private static readonly bool s_futex = OperatingSystem.IsLinux() && Futex.Available;
 
-    // A pinned 64-byte array holds the word at its first 64-byte boundary: the rest of that line is this array's or
-    // the header of the next object, whose own word is on a later boundary.
-    private const int LineInts = 16;
+    // A pinned 128-byte array holds the word at its first 64-byte boundary, which is at most 56 bytes in (array data is
+    // 8-byte aligned), so the word's whole line lies inside the array. A 64-byte array left that line shared with the
+    // header and first bytes of the next object on the pinned heap, such as another thread's message buffer.
+    private const int LineInts = 32;
     private readonly int[] _word;
     private readonly int* _p;
 
