@@ -17,8 +17,9 @@ namespace MachIpc.Benchmarks;
 /// Independent threads, each on its own port: every thread sends a 16-byte message to a port it holds the
 /// receive right for and receives it back, with no other thread involved. Nothing is shared, so throughput
 /// should grow with threads up to the cores (2 here) and not collapse beyond. Rows: the simulated kernel with a
-/// task per thread, the simulated kernel with every thread in one task (their ports share one IPC space, and so
-/// its lock, as on XNU), and a private socketpair per thread (write, then read it back). Scaling = aggregate
+/// task per thread, the simulated kernel with every thread in one task (their ports share one IPC space; a send that
+/// only copies rights reads it without taking its lock, MsgSend.cs TryCopyinHeaderUnlocked), and a private socketpair
+/// per thread (write, then read it back). Scaling = aggregate
 /// throughput ÷ the same row's single-thread throughput in the same repetition.
 /// </summary>
 internal static unsafe class ScalingBenchmark

@@ -1,5 +1,4 @@
 using System;
-using System.Threading;
 using MachIpc.Abi;
 
 namespace MachIpc.Kernel.Simulated;
@@ -279,10 +278,10 @@ internal sealed unsafe partial class SimulatedKernel
         if (done)
         {
             m.Dest = dest;
-            m.DestType = CopyLocked(dest, rdisp);
+            m.DestType = CountCopiedRight(dest, rdisp);
             if (rp is not null)
             {
-                m.Reply = new KRight { Port = rp, Type = CopyLocked(rp, ldisp) };
+                m.Reply = new KRight { Port = rp, Type = CountCopiedRight(rp, ldisp) };
             }
             else
             {
@@ -304,22 +303,6 @@ internal sealed unsafe partial class SimulatedKernel
             e is null ? null
             : disp == MachMsgType.CopySend ? (e.Has(MachPortType.Send) ? e.Port : null)
             : e.Has(MachPortType.Receive) ? e.Port : null;
-
-        // CopyinApply's effect on the port, with the port locked.
-        static MachMsgType CopyLocked(IpcPort p, MachMsgType disp)
-        {
-            switch (disp)
-            {
-                case MachMsgType.MakeSendOnce:
-                    Interlocked.Increment(ref p.SoRights);
-                    return MachMsgType.PortSendOnce;
-                case MachMsgType.MakeSend:
-                    p.MsCount++;
-                    break;
-            }
-            Interlocked.Increment(ref p.SRights);
-            return MachMsgType.PortSend;
-        }
     }
 
     /// <summary>A10: a NULL or DEAD reply name passes through with no right; the received-type nibble still follows the disposition.</summary>

@@ -400,6 +400,26 @@ internal sealed unsafe partial class SimulatedKernel
         }
     }
 
+    /// <summary>
+    /// What copying a right with <paramref name="disp"/> (COPY_SEND, MAKE_SEND or MAKE_SEND_ONCE) does to its port: one
+    /// more send or send-once right, and for MAKE_SEND one more made (mscount, which needs the port's lock held).
+    /// Returns the type the message carries.
+    /// </summary>
+    private static MachMsgType CountCopiedRight(IpcPort p, MachMsgType disp)
+    {
+        switch (disp)
+        {
+            case MachMsgType.MakeSendOnce:
+                Interlocked.Increment(ref p.SoRights);
+                return MachMsgType.PortSendOnce;
+            case MachMsgType.MakeSend:
+                p.MsCount++;
+                break;
+        }
+        Interlocked.Increment(ref p.SRights);
+        return MachMsgType.PortSend;
+    }
+
     /// <summary>The effect half of <c>ipc_right_copyin</c>; <see cref="CopyinCheck"/> must have succeeded.</summary>
     private void CopyinApply(IpcSpace s, IpcEntry e, MachMsgType disp, out KRight r)
     {
@@ -438,19 +458,14 @@ internal sealed unsafe partial class SimulatedKernel
             case MachMsgType.MakeSend:
                 using (p.Lock.EnterScope())
                 {
-                    p.MsCount++;
-                    Interlocked.Increment(ref p.SRights);
+                    r = new KRight { Port = p, Type = CountCopiedRight(p, disp) };
                 }
-                r = new KRight { Port = p, Type = MachMsgType.PortSend };
                 break;
             case MachMsgType.MakeSendOnce:
-                Interlocked.Increment(ref p.SoRights); // the receive right is ours: the port cannot die meanwhile
-                r = new KRight { Port = p, Type = MachMsgType.PortSendOnce };
-                break;
             case MachMsgType.CopySend:
-                // The entry keeps its own send right, so the count cannot be passing through zero here.
-                Interlocked.Increment(ref p.SRights);
-                r = new KRight { Port = p, Type = MachMsgType.PortSend };
+                // No port lock: the receive right is ours (the port cannot die meanwhile), or the entry keeps its own
+                // send right (the count cannot be passing through zero).
+                r = new KRight { Port = p, Type = CountCopiedRight(p, disp) };
                 break;
             case MachMsgType.MoveSend:
                 if (e.Urefs == UrefsMax)
