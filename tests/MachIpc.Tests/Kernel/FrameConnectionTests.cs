@@ -105,4 +105,87 @@ public sealed class FrameConnectionTests
             Assert.Equal(kept, reader.BufferBytes);
         }
     }
+
+    /// <summary>
+    /// A caller blocked waiting for its reply sleeps once, not again each time the peer reads what the caller wrote:
+    /// the peer consuming the request wakes the socket's wait queue with EPOLLOUT (Linux unix_write_space), which a
+    /// reader blocked inside recvmsg does not filter (FrameConnection waits in poll for POLLIN first). Counted with
+    /// getrusage(RUSAGE_THREAD): 2 voluntary switches without the poll, 1 with it. The fewest of three tries is taken,
+    /// since a garbage collection that suspends the thread also counts as one.
+    /// </summary>
+    [Fact]
+    public void AWaitingReader_IsNotWokenWhenThePeerReadsWhatItWrote()
+    {
+        long fewest = long.MaxValue;
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            fewest = Math.Min(fewest, SwitchesWhileWaitingForAReply());
+        }
+        Assert.Equal(1, fewest);
+    }
+
+    private static long SwitchesWhileWaitingForAReply()
+    {
+        (FrameConnection caller, Socket peer) = Pair();
+        using (caller)
+        using (peer)
+        {
+            long switches = -1;
+            int tid = 0;
+            var t = new Thread(() =>
+            {
+                tid = ThreadId.Current;
+                if (caller.Send(new byte[] { 4, 0, 0, 0, 1, 2, 3, 4 }, 8))
+                {
+                    long before = VoluntarySwitches();
+                    caller.Receive(out bool eof);
+                    switches = eof ? -2 : VoluntarySwitches() - before;
+                }
+            });
+            t.Start();
+            WaitUntilSleeping(() => tid);
+            var request = new byte[8];
+            Assert.Equal(8, peer.Receive(request)); // frees the caller's send buffer: the write-space wake-up
+            Thread.Sleep(50);
+            SendFrame(peer, 4);
+            Assert.True(t.Join(10_000));
+            return switches;
+        }
+    }
+
+    private static class ThreadId
+    {
+        [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "gettid")]
+        private static extern int gettid();
+
+        public static int Current => gettid();
+    }
+
+    /// <summary>Waits until the thread is asleep in the kernel (state S in /proc), so the test's next step finds it blocked.</summary>
+    private static void WaitUntilSleeping(Func<int> tid)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (DateTime.UtcNow < deadline)
+        {
+            int id = tid();
+            string stat = id == 0 ? "" : File.ReadAllText($"/proc/self/task/{id}/stat");
+            // The state follows the command name, which is in parentheses: "tid (comm) S ...".
+            if (stat.Length > 0 && stat[(stat.LastIndexOf(')') + 2)..].StartsWith('S'))
+            {
+                Thread.Sleep(20); // asleep in Receive, not in some earlier wait: let it settle
+                return;
+            }
+            Thread.Sleep(1);
+        }
+        throw new TimeoutException("the reader never blocked");
+    }
+
+    private static unsafe long VoluntarySwitches()
+    {
+        long* usage = stackalloc long[18]; // struct rusage: ru_utime, ru_stime (2 longs each), then 14 longs
+        return getrusage(1 /* RUSAGE_THREAD */, usage) == 0 ? usage[16] : -100; // usage[16] is ru_nvcsw
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "getrusage")]
+    private static extern unsafe int getrusage(int who, long* usage);
 }

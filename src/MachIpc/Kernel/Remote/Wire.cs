@@ -347,6 +347,10 @@ internal sealed unsafe class FrameConnection : IDisposable
                 // 64 MiB followed by nothing costs the host nothing (at most twice what was really sent).
                 Array.Resize(ref _in, Math.Min(need, _in.Length * 2));
             }
+            if (flags == 0 && !Native.WaitReadable(_fd))
+            {
+                return FrameStatus.Eof;
+            }
             nint n;
             int errno = 0;
             fixed (byte* p = _in)
@@ -502,6 +506,29 @@ internal static unsafe class Native
 
     [DllImport("libc", EntryPoint = "poll", ExactSpelling = true, SetLastError = true)]
     public static extern int poll(PollFd* fds, nuint count, int timeout);
+
+    private const short POLLIN = 0x1;
+
+    /// <summary>
+    /// Blocks until <paramref name="fd"/> has something to read, or its peer closed it (true), or poll failed (false).
+    /// A blocking read waits for this first, because a reader asleep inside recvmsg on a Unix stream socket is also
+    /// woken each time the peer consumes what this end wrote: the socket has one wait queue, and Linux's
+    /// unix_write_space (net/unix/af_unix.c) wakes it with EPOLLOUT, which recvmsg's wait does not filter, so the
+    /// reader wakes, finds nothing and sleeps again. A request/reply caller, asleep by the time the host reads its
+    /// request, paid one extra context switch per round trip that way; poll waits only for POLLIN.
+    /// </summary>
+    public static bool WaitReadable(int fd)
+    {
+        var p = new PollFd { Fd = fd, Events = POLLIN };
+        while (poll(&p, 1, -1) < 0)
+        {
+            if (Marshal.GetLastPInvokeError() != EINTR)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
 
     /// <summary>
     /// Whether the peer has closed its end (checked without blocking). A process's sockets close at exit,
